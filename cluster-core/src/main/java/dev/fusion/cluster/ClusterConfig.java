@@ -1,0 +1,623 @@
+package dev.fusion.cluster;
+
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The configuration of one cluster node: who it is, who the members are, the media driver, the failure
+ * detector's timeouts and the transport's batching, compression and buffer sizes.
+ * <p>
+ * Build it in code with {@link #builder()}, or load it from a {@code .properties} or {@code .yaml} file with
+ * {@link #load(Path)}; both take the same keys (the builder's method names). Every value is validated when the
+ * config is built: a bad one raises a {@link ConfigException} naming the key and the accepted range.
+ */
+public final class ClusterConfig
+{
+    /** Message types below this are reserved for the transport itself. */
+    public static final int FIRST_USER_MESSAGE_TYPE = 16;
+    /** The largest message type a handler can be registered for. */
+    public static final int MAX_MESSAGE_TYPE = 4095;
+
+    private final int nodeId;
+    private final Map<Integer, Member> members;
+    private final boolean embeddedMediaDriver;
+    private final String aeronDirectory;
+    private final int mtu;
+    private final int controlTermLength;
+    private final int bulkTermLength;
+    private final int controlQueueBytes;
+    private final int bulkQueueBytes;
+    private final int maxMessageLength;
+    private final int maxBatchBytes;
+    private final int batchMin;
+    private final int batchMax;
+    private final long highBudgetNs;
+    private final long normalBudgetNs;
+    private final long lowBudgetNs;
+    private final long linkCapacityBytesPerSecond;
+    private final int compressionThreshold;
+    private final double compressionMinSaving;
+    private final long heartbeatIntervalNs;
+    private final long suspectTimeoutNs;
+    private final long deadTimeoutNs;
+    private final long idleMaxParkNs;
+    private final long driverTimeoutMs;
+
+    private ClusterConfig(final Builder b)
+    {
+        nodeId = b.nodeId;
+        members = Collections.unmodifiableMap(new TreeMap<>(b.members));
+        embeddedMediaDriver = b.embeddedMediaDriver;
+        aeronDirectory = b.aeronDirectory;
+        mtu = b.mtu;
+        controlTermLength = b.controlTermLength;
+        bulkTermLength = b.bulkTermLength;
+        controlQueueBytes = b.controlQueueBytes;
+        bulkQueueBytes = b.bulkQueueBytes;
+        maxMessageLength = b.maxMessageLength;
+        maxBatchBytes = b.maxBatchBytes;
+        batchMin = b.batchMin;
+        batchMax = b.batchMax;
+        highBudgetNs = TimeUnit.MICROSECONDS.toNanos(b.highBudgetUs);
+        normalBudgetNs = TimeUnit.MICROSECONDS.toNanos(b.normalBudgetUs);
+        lowBudgetNs = TimeUnit.MICROSECONDS.toNanos(b.lowBudgetUs);
+        linkCapacityBytesPerSecond = b.linkCapacityBytesPerSecond;
+        compressionThreshold = b.compressionThreshold;
+        compressionMinSaving = b.compressionMinSaving;
+        heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.heartbeatIntervalMs);
+        suspectTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.suspectTimeoutMs);
+        deadTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.deadTimeoutMs);
+        idleMaxParkNs = TimeUnit.MICROSECONDS.toNanos(b.idleMaxParkUs);
+        driverTimeoutMs = b.driverTimeoutMs;
+    }
+
+    /** @return a builder with the defaults. */
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    /** @return a builder holding this config's values, to derive a variant. */
+    public Builder toBuilder()
+    {
+        final Builder b = new Builder();
+        b.nodeId = nodeId;
+        b.members.putAll(members);
+        b.embeddedMediaDriver = embeddedMediaDriver;
+        b.aeronDirectory = aeronDirectory;
+        b.mtu = mtu;
+        b.controlTermLength = controlTermLength;
+        b.bulkTermLength = bulkTermLength;
+        b.controlQueueBytes = controlQueueBytes;
+        b.bulkQueueBytes = bulkQueueBytes;
+        b.maxMessageLength = maxMessageLength;
+        b.maxBatchBytes = maxBatchBytes;
+        b.batchMin = batchMin;
+        b.batchMax = batchMax;
+        b.highBudgetUs = TimeUnit.NANOSECONDS.toMicros(highBudgetNs);
+        b.normalBudgetUs = TimeUnit.NANOSECONDS.toMicros(normalBudgetNs);
+        b.lowBudgetUs = TimeUnit.NANOSECONDS.toMicros(lowBudgetNs);
+        b.linkCapacityBytesPerSecond = linkCapacityBytesPerSecond;
+        b.compressionThreshold = compressionThreshold;
+        b.compressionMinSaving = compressionMinSaving;
+        b.heartbeatIntervalMs = TimeUnit.NANOSECONDS.toMillis(heartbeatIntervalNs);
+        b.suspectTimeoutMs = TimeUnit.NANOSECONDS.toMillis(suspectTimeoutNs);
+        b.deadTimeoutMs = TimeUnit.NANOSECONDS.toMillis(deadTimeoutNs);
+        b.idleMaxParkUs = TimeUnit.NANOSECONDS.toMicros(idleMaxParkNs);
+        b.driverTimeoutMs = driverTimeoutMs;
+        return b;
+    }
+
+    /**
+     * Loads a config from a {@code .properties}, {@code .yaml} or {@code .yml} file.
+     * Members are given as {@code members=1@host:port,2@host:port} in properties, or as a map
+     * {@code members: {1: "host:port"}} in YAML.
+     *
+     * @param file the file.
+     * @return the validated config.
+     * @throws ConfigException on an unknown key or a bad value; {@link java.io.UncheckedIOException} when unreadable.
+     */
+    public static ClusterConfig load(final Path file)
+    {
+        final String name = file.getFileName().toString();
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8))
+        {
+            final Map<String, Object> values = new LinkedHashMap<>();
+            if (name.endsWith(".yaml") || name.endsWith(".yml"))
+            {
+                final Object root = new Yaml(new SafeConstructor(new LoaderOptions())).load(reader);
+                if (root != null && !(root instanceof Map))
+                {
+                    throw new ConfigException(file.toString(), "a YAML config must be a mapping of keys to values");
+                }
+                if (root != null)
+                {
+                    ((Map<?, ?>)root).forEach((k, v) -> values.put(String.valueOf(k), v));
+                }
+            }
+            else
+            {
+                final Properties properties = new Properties();
+                properties.load(reader);
+                properties.stringPropertyNames().forEach(k -> values.put(k, properties.getProperty(k)));
+            }
+            return fromMap(values);
+        }
+        catch (final IOException ex)
+        {
+            throw new java.io.UncheckedIOException("cannot read config " + file, ex);
+        }
+    }
+
+    /**
+     * Loads a config from properties (same keys as {@link #load(Path)}).
+     *
+     * @param in a properties stream.
+     * @return the validated config.
+     * @throws IOException when the stream cannot be read.
+     */
+    public static ClusterConfig fromProperties(final InputStream in) throws IOException
+    {
+        final Properties properties = new Properties();
+        properties.load(in);
+        final Map<String, Object> values = new LinkedHashMap<>();
+        properties.stringPropertyNames().forEach(k -> values.put(k, properties.getProperty(k)));
+        return fromMap(values);
+    }
+
+    /**
+     * Builds a config from keys and values (strings, numbers, booleans, or a map for {@code members}).
+     *
+     * @param values the keys and values.
+     * @return the validated config.
+     */
+    public static ClusterConfig fromMap(final Map<String, Object> values)
+    {
+        final Builder b = builder();
+        values.forEach((key, value) -> ConfigKeys.apply(b, key, value));
+        return b.build();
+    }
+
+    /** @return this node's id. */
+    public int nodeId()
+    {
+        return nodeId;
+    }
+
+    /** @return every member, this node included, by id. */
+    public Map<Integer, Member> members()
+    {
+        return members;
+    }
+
+    /** @return this node's member entry. */
+    public Member self()
+    {
+        return members.get(nodeId);
+    }
+
+    /** @return true to launch an embedded media driver (SHARED threading, own directory, deleted on start). */
+    public boolean embeddedMediaDriver()
+    {
+        return embeddedMediaDriver;
+    }
+
+    /** @return the Aeron directory, or null to let the node pick a unique one for its embedded driver. */
+    public String aeronDirectory()
+    {
+        return aeronDirectory;
+    }
+
+    /** @return the UDP MTU of the node's publications. */
+    public int mtu()
+    {
+        return mtu;
+    }
+
+    /** @return the term length of the control stream's publications. */
+    public int controlTermLength()
+    {
+        return controlTermLength;
+    }
+
+    /** @return the term length of the bulk stream's publications. */
+    public int bulkTermLength()
+    {
+        return bulkTermLength;
+    }
+
+    /** @return the capacity of each per-peer send queue of a control priority (CRITICAL, HIGH). */
+    public int controlQueueBytes()
+    {
+        return controlQueueBytes;
+    }
+
+    /** @return the capacity of each per-peer send queue of a bulk priority (NORMAL, LOW). */
+    public int bulkQueueBytes()
+    {
+        return bulkQueueBytes;
+    }
+
+    /** @return the largest message payload accepted on the bulk priorities. */
+    public int maxMessageLength()
+    {
+        return maxMessageLength;
+    }
+
+    /** @return the largest message payload accepted on the control priorities. */
+    public int maxControlMessageLength()
+    {
+        return Math.min(maxMessageLength, Math.min(controlQueueBytes, controlTermLength) / 8 - 64);
+    }
+
+    /** @return the most payload bytes one batch frame carries. */
+    public int maxBatchBytes()
+    {
+        return maxBatchBytes;
+    }
+
+    /** @return the smallest batch size (messages) the adaptive controller uses. */
+    public int batchMin()
+    {
+        return batchMin;
+    }
+
+    /** @return the largest batch size (messages) the adaptive controller uses; 1 turns batching off. */
+    public int batchMax()
+    {
+        return batchMax;
+    }
+
+    /**
+     * @param priority a batched priority.
+     * @return the longest a message of that priority may wait in a batch, in nanoseconds.
+     */
+    public long batchBudgetNs(final Priority priority)
+    {
+        switch (priority)
+        {
+            case HIGH: return highBudgetNs;
+            case NORMAL: return normalBudgetNs;
+            case LOW: return lowBudgetNs;
+            default: return 0;
+        }
+    }
+
+    /** @return the link capacity the batching controller measures the send rate against. */
+    public long linkCapacityBytesPerSecond()
+    {
+        return linkCapacityBytesPerSecond;
+    }
+
+    /** @return the frame payload size from which LZ4 is tried; 0 turns compression off. */
+    public int compressionThreshold()
+    {
+        return compressionThreshold;
+    }
+
+    /** @return the fraction LZ4 must save for the compressed form to be sent. */
+    public double compressionMinSaving()
+    {
+        return compressionMinSaving;
+    }
+
+    /** @return the heartbeat interval in nanoseconds. */
+    public long heartbeatIntervalNs()
+    {
+        return heartbeatIntervalNs;
+    }
+
+    /** @return the silence after which a member is suspected, in nanoseconds. */
+    public long suspectTimeoutNs()
+    {
+        return suspectTimeoutNs;
+    }
+
+    /** @return the silence after which a member is declared dead and fenced, in nanoseconds. */
+    public long deadTimeoutNs()
+    {
+        return deadTimeoutNs;
+    }
+
+    /** @return the longest the transport agent parks when idle, in nanoseconds. */
+    public long idleMaxParkNs()
+    {
+        return idleMaxParkNs;
+    }
+
+    /** @return the media driver liveness timeout, in milliseconds. */
+    public long driverTimeoutMs()
+    {
+        return driverTimeoutMs;
+    }
+
+    @Override
+    public String toString()
+    {
+        return "ClusterConfig{nodeId=" + nodeId + ", members=" + members.values() +
+            ", embeddedMediaDriver=" + embeddedMediaDriver + ", batch=" + batchMin + ".." + batchMax +
+            ", compressionThreshold=" + compressionThreshold + '}';
+    }
+
+    /** Collects and validates the values of a {@link ClusterConfig}; every setter has a sane default. */
+    public static final class Builder
+    {
+        int nodeId = -1;
+        final Map<Integer, Member> members = new TreeMap<>();
+        boolean embeddedMediaDriver = true;
+        String aeronDirectory;
+        int mtu = 1408;
+        int controlTermLength = 1 << 20;
+        int bulkTermLength = 4 << 20;
+        int controlQueueBytes = 256 << 10;
+        int bulkQueueBytes = 2 << 20;
+        int maxMessageLength = 256 << 10;
+        int maxBatchBytes = 64 << 10;
+        int batchMin = 10;
+        int batchMax = 1000;
+        long highBudgetUs = 50;
+        long normalBudgetUs = 500;
+        long lowBudgetUs = 2000;
+        long linkCapacityBytesPerSecond = 1L << 30;
+        int compressionThreshold = 4096;
+        double compressionMinSaving = 0.10;
+        long heartbeatIntervalMs = 100;
+        long suspectTimeoutMs = 500;
+        long deadTimeoutMs = 2000;
+        long idleMaxParkUs = 100;
+        long driverTimeoutMs = 10_000;
+
+        private Builder()
+        {
+        }
+
+        /** @param id this node's id, 1..65535. @return this */
+        public Builder nodeId(final int id)
+        {
+            nodeId = id;
+            return this;
+        }
+
+        /** @param id a member's id. @param host its host. @param port its UDP port. @return this */
+        public Builder member(final int id, final String host, final int port)
+        {
+            members.put(id, new Member(id, host, port));
+            return this;
+        }
+
+        /** @param list members to add. @return this */
+        public Builder members(final List<Member> list)
+        {
+            list.forEach(m -> members.put(m.id(), m));
+            return this;
+        }
+
+        /** @param embedded true to launch an embedded media driver. @return this */
+        public Builder embeddedMediaDriver(final boolean embedded)
+        {
+            embeddedMediaDriver = embedded;
+            return this;
+        }
+
+        /** @param dir the Aeron directory (required with an external driver). @return this */
+        public Builder aeronDirectory(final String dir)
+        {
+            aeronDirectory = dir;
+            return this;
+        }
+
+        /** @param bytes UDP MTU, 64..65504, a multiple of 32. @return this */
+        public Builder mtu(final int bytes)
+        {
+            mtu = bytes;
+            return this;
+        }
+
+        /** @param bytes control term length, a power of two, 64 KiB..64 MiB. @return this */
+        public Builder controlTermLength(final int bytes)
+        {
+            controlTermLength = bytes;
+            return this;
+        }
+
+        /** @param bytes bulk term length, a power of two, 64 KiB..1 GiB. @return this */
+        public Builder bulkTermLength(final int bytes)
+        {
+            bulkTermLength = bytes;
+            return this;
+        }
+
+        /** @param bytes per-peer CRITICAL/HIGH send queue capacity, a power of two. @return this */
+        public Builder controlQueueBytes(final int bytes)
+        {
+            controlQueueBytes = bytes;
+            return this;
+        }
+
+        /** @param bytes per-peer NORMAL/LOW send queue capacity, a power of two. @return this */
+        public Builder bulkQueueBytes(final int bytes)
+        {
+            bulkQueueBytes = bytes;
+            return this;
+        }
+
+        /** @param bytes the largest message payload. @return this */
+        public Builder maxMessageLength(final int bytes)
+        {
+            maxMessageLength = bytes;
+            return this;
+        }
+
+        /** @param bytes the most payload bytes in one batch frame. @return this */
+        public Builder maxBatchBytes(final int bytes)
+        {
+            maxBatchBytes = bytes;
+            return this;
+        }
+
+        /** @param min smallest adaptive batch size. @param max largest (1 turns batching off). @return this */
+        public Builder batchSize(final int min, final int max)
+        {
+            batchMin = min;
+            batchMax = max;
+            return this;
+        }
+
+        /** @param high HIGH budget. @param normal NORMAL budget. @param low LOW budget, all in us. @return this */
+        public Builder batchBudgetsUs(final long high, final long normal, final long low)
+        {
+            highBudgetUs = high;
+            normalBudgetUs = normal;
+            lowBudgetUs = low;
+            return this;
+        }
+
+        /** @param bytesPerSecond the link capacity batching measures against. @return this */
+        public Builder linkCapacityBytesPerSecond(final long bytesPerSecond)
+        {
+            linkCapacityBytesPerSecond = bytesPerSecond;
+            return this;
+        }
+
+        /** @param bytes frame size from which LZ4 is tried; 0 turns it off. @return this */
+        public Builder compressionThreshold(final int bytes)
+        {
+            compressionThreshold = bytes;
+            return this;
+        }
+
+        /** @param fraction the saving LZ4 must reach, 0..0.9. @return this */
+        public Builder compressionMinSaving(final double fraction)
+        {
+            compressionMinSaving = fraction;
+            return this;
+        }
+
+        /** @param ms heartbeat interval. @return this */
+        public Builder heartbeatIntervalMs(final long ms)
+        {
+            heartbeatIntervalMs = ms;
+            return this;
+        }
+
+        /** @param ms silence before suspicion. @return this */
+        public Builder suspectTimeoutMs(final long ms)
+        {
+            suspectTimeoutMs = ms;
+            return this;
+        }
+
+        /** @param ms silence before a member is declared dead. @return this */
+        public Builder deadTimeoutMs(final long ms)
+        {
+            deadTimeoutMs = ms;
+            return this;
+        }
+
+        /** @param us the longest the idle transport agent parks. @return this */
+        public Builder idleMaxParkUs(final long us)
+        {
+            idleMaxParkUs = us;
+            return this;
+        }
+
+        /** @param ms media driver liveness timeout. @return this */
+        public Builder driverTimeoutMs(final long ms)
+        {
+            driverTimeoutMs = ms;
+            return this;
+        }
+
+        /**
+         * @return the validated config.
+         * @throws ConfigException naming the first bad field and its accepted range.
+         */
+        public ClusterConfig build()
+        {
+            range("nodeId", nodeId, 1, 65535);
+            if (members.isEmpty())
+            {
+                throw new ConfigException("members", "none given", "at least this node, as id -> host:port");
+            }
+            members.values().forEach(m ->
+            {
+                range("members (id)", m.id(), 1, 65535);
+                range("members (port of node " + m.id() + ")", m.port(), 1, 65535);
+                if (m.host() == null || m.host().isBlank())
+                {
+                    throw new ConfigException("members", "node " + m.id() + " has no host", "host:port");
+                }
+            });
+            if (!members.containsKey(nodeId))
+            {
+                throw new ConfigException("nodeId", String.valueOf(nodeId), "one of the member ids " + members.keySet());
+            }
+            if (!embeddedMediaDriver && (aeronDirectory == null || aeronDirectory.isBlank()))
+            {
+                throw new ConfigException("aeronDirectory", "missing", "the external media driver's directory");
+            }
+            range("mtu", mtu, 64, 65504);
+            if (mtu % 32 != 0)
+            {
+                throw new ConfigException("mtu", String.valueOf(mtu), "a multiple of 32");
+            }
+            powerOfTwo("controlTermLength", controlTermLength, 64 << 10, 64 << 20);
+            powerOfTwo("bulkTermLength", bulkTermLength, 64 << 10, 1 << 30);
+            powerOfTwo("controlQueueBytes", controlQueueBytes, 16 << 10, 64 << 20);
+            powerOfTwo("bulkQueueBytes", bulkQueueBytes, 16 << 10, 1 << 30);
+            final int frameOverhead = 64;
+            range("maxMessageLength", maxMessageLength, 1,
+                Math.min(bulkQueueBytes / 8, bulkTermLength / 8) - frameOverhead);
+            range("maxBatchBytes", maxBatchBytes, 1024,
+                Math.min(controlTermLength / 8, bulkTermLength / 8) - frameOverhead);
+            range("batchMin", batchMin, 1, 65535);
+            range("batchMax", batchMax, batchMin, 65535);
+            range("highBudgetUs", highBudgetUs, 0, 1_000_000);
+            range("normalBudgetUs", normalBudgetUs, 0, 1_000_000);
+            range("lowBudgetUs", lowBudgetUs, 0, 1_000_000);
+            range("linkCapacityBytesPerSecond", linkCapacityBytesPerSecond, 1 << 20, Long.MAX_VALUE);
+            range("compressionThreshold", compressionThreshold, 0, Integer.MAX_VALUE);
+            if (!(compressionMinSaving >= 0.0 && compressionMinSaving <= 0.9))
+            {
+                throw new ConfigException("compressionMinSaving", String.valueOf(compressionMinSaving), "0.0..0.9");
+            }
+            range("heartbeatIntervalMs", heartbeatIntervalMs, 1, 60_000);
+            range("suspectTimeoutMs", suspectTimeoutMs, heartbeatIntervalMs * 2, 600_000);
+            range("deadTimeoutMs", deadTimeoutMs, suspectTimeoutMs + 1, 3_600_000);
+            range("idleMaxParkUs", idleMaxParkUs, 1, 1_000_000);
+            range("driverTimeoutMs", driverTimeoutMs, 1000, 3_600_000);
+            return new ClusterConfig(this);
+        }
+
+        private static void range(final String field, final long value, final long min, final long max)
+        {
+            if (value < min || value > max)
+            {
+                throw new ConfigException(field, String.valueOf(value), min + ".." + max);
+            }
+        }
+
+        private static void powerOfTwo(final String field, final int value, final int min, final int max)
+        {
+            if (value < min || value > max || Integer.bitCount(value) != 1)
+            {
+                throw new ConfigException(field, String.valueOf(value), "a power of two, " + min + ".." + max);
+            }
+        }
+    }
+}

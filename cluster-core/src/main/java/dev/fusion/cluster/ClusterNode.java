@@ -1,0 +1,266 @@
+package dev.fusion.cluster;
+
+import dev.fusion.cluster.transport.Handlers;
+import dev.fusion.cluster.transport.MetricsRecorder;
+import dev.fusion.cluster.transport.TransportAgent;
+import dev.fusion.cluster.transport.TransportCounters;
+import io.aeron.Aeron;
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ThreadingMode;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.IoUtil;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.SystemEpochNanoClock;
+import org.agrona.concurrent.SystemNanoClock;
+import org.agrona.concurrent.status.AtomicCounter;
+
+import java.io.File;
+import java.util.List;
+import java.util.Objects;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One member of a Fusion cluster: an Aeron client (on an embedded media driver by default) and the transport
+ * agent that moves prioritized, batched, compressed messages to and from the other members, beats the heart
+ * and keeps the membership view.
+ * <pre>{@code
+ * try (ClusterNode node = ClusterNode.start(config)) {
+ *     node.registerHandler(42, (source, type, buffer, offset, length) -> ...);
+ *     node.send(2, 42, Priority.HIGH, buffer, 0, length);
+ * }
+ * }</pre>
+ * {@link #send} may be called from any thread; handlers and membership listeners run on the transport agent's
+ * thread and must not block.
+ */
+public final class ClusterNode implements AutoCloseable
+{
+    /** Aeron counter type id of Fusion's transport counters, as shown by AeronStat. */
+    public static final int COUNTER_TYPE_ID = 1_700_000;
+
+    private static final System.Logger LOG = System.getLogger(ClusterNode.class.getName());
+
+    private final ClusterConfig config;
+    private final String aeronDirectory;
+    private final int incarnation;
+    private final Handlers handlers = new Handlers();
+    private final MetricsRecorder metrics = new MetricsRecorder();
+    private final List<MembershipListener> listeners = new CopyOnWriteArrayList<>();
+    private MediaDriver driver;
+    private Aeron aeron;
+    private TransportCounters counters;
+    private TransportAgent agent;
+    private AgentRunner runner;
+    private volatile MembershipView view;
+    private volatile boolean closed;
+
+    private ClusterNode(final ClusterConfig config)
+    {
+        this.config = config;
+        this.aeronDirectory = null != config.aeronDirectory() ? config.aeronDirectory() : defaultAeronDirectory(config);
+        int inc;
+        do
+        {
+            inc = ThreadLocalRandom.current().nextInt();
+        }
+        while (inc == 0);
+        this.incarnation = inc;
+    }
+
+    /**
+     * Starts a node: launches the embedded media driver unless configured otherwise, connects, adds the
+     * publications and subscriptions, and starts the transport agent.
+     *
+     * @param config a validated config.
+     * @return the running node.
+     * @throws RuntimeException when Aeron cannot start; everything started so far is closed again.
+     */
+    public static ClusterNode start(final ClusterConfig config)
+    {
+        final ClusterNode node = new ClusterNode(Objects.requireNonNull(config, "config"));
+        try
+        {
+            node.launch();
+            return node;
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            node.close();
+            throw ex;
+        }
+    }
+
+    private static String defaultAeronDirectory(final ClusterConfig config)
+    {
+        final File shm = new File("/dev/shm");
+        final String base = shm.isDirectory() ? shm.getPath() : System.getProperty("java.io.tmpdir");
+        return new File(base, "fusion-node-" + config.nodeId() + "-" + UUID.randomUUID()).getPath();
+    }
+
+    private void launch()
+    {
+        if (config.embeddedMediaDriver())
+        {
+            driver = MediaDriver.launch(new MediaDriver.Context()
+                .aeronDirectoryName(aeronDirectory)
+                .threadingMode(ThreadingMode.SHARED)
+                .sharedIdleStrategy(new BackoffIdleStrategy(
+                    10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()))
+                .dirDeleteOnStart(true)
+                .dirDeleteOnShutdown(true)
+                .termBufferSparseFile(true)
+                .driverTimeoutMs(config.driverTimeoutMs())
+                .warnIfDirectoryExists(false));
+        }
+        aeron = Aeron.connect(new Aeron.Context()
+            .aeronDirectoryName(aeronDirectory)
+            .driverTimeoutMs(config.driverTimeoutMs()));
+        final String prefix = "fusion node " + config.nodeId() + ": ";
+        counters = new TransportCounters(name -> (AtomicCounter)aeron.addCounter(COUNTER_TYPE_ID, prefix + name));
+        agent = new TransportAgent(config, aeron, incarnation, handlers, counters, metrics,
+            new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
+        view = agent.view();
+        runner = new AgentRunner(
+            new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()),
+            this::onAgentError, null, agent);
+        AgentRunner.startOnThread(runner);
+        LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
+            config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
+    }
+
+    private void onAgentError(final Throwable error)
+    {
+        LOG.log(System.Logger.Level.ERROR, "node " + config.nodeId() + " transport agent error", error);
+    }
+
+    private void onViewChange(final MembershipView newView)
+    {
+        final MembershipView previous = view;
+        view = newView;
+        if (newView.epoch() > previous.epoch())
+        {
+            LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " view epoch " + newView.epoch() +
+                " members " + newView.members() + " " + newView.states());
+            for (final MembershipListener listener : listeners)
+            {
+                try
+                {
+                    listener.onViewChange(previous, newView);
+                }
+                catch (final RuntimeException ex)
+                {
+                    LOG.log(System.Logger.Level.ERROR, "membership listener threw", ex);
+                }
+            }
+        }
+    }
+
+    /** @return this node's id. */
+    public int nodeId()
+    {
+        return config.nodeId();
+    }
+
+    /** @return this node's config. */
+    public ClusterConfig config()
+    {
+        return config;
+    }
+
+    /** @return the Aeron directory this node's client (and embedded driver) uses; AeronStat reads it. */
+    public String aeronDirectory()
+    {
+        return aeronDirectory;
+    }
+
+    /** @return this process's incarnation: a restarted node has a new one, so its old frames can be fenced. */
+    public int incarnation()
+    {
+        return incarnation;
+    }
+
+    /**
+     * Registers the handler of a message type; do it before peers send that type, or their messages are
+     * dropped as {@link DropCause#UNKNOWN_TYPE}.
+     *
+     * @param type    {@link ClusterConfig#FIRST_USER_MESSAGE_TYPE}..{@link ClusterConfig#MAX_MESSAGE_TYPE}.
+     * @param handler called on the transport agent thread.
+     */
+    public void registerHandler(final int type, final MessageHandler handler)
+    {
+        handlers.register(type, handler);
+    }
+
+    /**
+     * Queues a message for a peer. Never blocks: it copies the payload into the peer's send queue for that
+     * priority, and the transport agent sends it.
+     *
+     * @param peer     the destination node id.
+     * @param type     the message type.
+     * @param priority the priority, which picks the stream and the batching.
+     * @param buffer   holding the payload.
+     * @param offset   of the payload.
+     * @param length   of the payload.
+     * @return true when queued; false when the queue is full (back pressure: retry later) or the peer is not in
+     * the view because it was declared dead (see {@link #view()}).
+     * @throws IllegalArgumentException for an unknown peer, this node's own id, a reserved type or an oversize
+     *                                  payload.
+     * @throws IllegalStateException    when the node is closed.
+     */
+    public boolean send(
+        final int peer, final int type, final Priority priority, final DirectBuffer buffer, final int offset,
+        final int length)
+    {
+        if (closed)
+        {
+            throw new IllegalStateException("node " + config.nodeId() + " is closed");
+        }
+        return agent.offer(peer, type, priority, buffer, offset, length);
+    }
+
+    /** @return the current membership view; lock-free. */
+    public MembershipView view()
+    {
+        return view;
+    }
+
+    /** @param listener told of every membership change from now on, on the transport agent thread. */
+    public void addMembershipListener(final MembershipListener listener)
+    {
+        listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** @return a snapshot of the transport's counters and histograms. */
+    public TransportMetrics metrics()
+    {
+        return metrics.snapshot(counters);
+    }
+
+    /** Stops the agent, then closes the client and the embedded driver, deleting its directory. Idempotent. */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        CloseHelper.quietClose(runner);
+        if (null == runner && null != agent)
+        {
+            agent.onClose();
+        }
+        CloseHelper.quietClose(counters);
+        CloseHelper.quietClose(aeron);
+        CloseHelper.quietClose(driver);
+        if (null != driver)
+        {
+            IoUtil.delete(new File(aeronDirectory), true);
+        }
+        LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " closed");
+    }
+}

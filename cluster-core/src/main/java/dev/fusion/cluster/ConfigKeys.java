@@ -1,0 +1,151 @@
+package dev.fusion.cluster;
+
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.BiConsumer;
+
+/** The keys a config file may hold, each parsed into the builder field of the same name. */
+final class ConfigKeys
+{
+    private static final Map<String, BiConsumer<ClusterConfig.Builder, Object>> KEYS = new TreeMap<>();
+
+    static
+    {
+        KEYS.put("nodeId", (b, v) -> b.nodeId = asInt("nodeId", v));
+        KEYS.put("members", ConfigKeys::members);
+        KEYS.put("embeddedMediaDriver", (b, v) -> b.embeddedMediaDriver = asBoolean("embeddedMediaDriver", v));
+        KEYS.put("aeronDirectory", (b, v) -> b.aeronDirectory = String.valueOf(v));
+        KEYS.put("mtu", (b, v) -> b.mtu = asInt("mtu", v));
+        KEYS.put("controlTermLength", (b, v) -> b.controlTermLength = asInt("controlTermLength", v));
+        KEYS.put("bulkTermLength", (b, v) -> b.bulkTermLength = asInt("bulkTermLength", v));
+        KEYS.put("controlQueueBytes", (b, v) -> b.controlQueueBytes = asInt("controlQueueBytes", v));
+        KEYS.put("bulkQueueBytes", (b, v) -> b.bulkQueueBytes = asInt("bulkQueueBytes", v));
+        KEYS.put("maxMessageLength", (b, v) -> b.maxMessageLength = asInt("maxMessageLength", v));
+        KEYS.put("maxBatchBytes", (b, v) -> b.maxBatchBytes = asInt("maxBatchBytes", v));
+        KEYS.put("batchMin", (b, v) -> b.batchMin = asInt("batchMin", v));
+        KEYS.put("batchMax", (b, v) -> b.batchMax = asInt("batchMax", v));
+        KEYS.put("highBudgetUs", (b, v) -> b.highBudgetUs = asLong("highBudgetUs", v));
+        KEYS.put("normalBudgetUs", (b, v) -> b.normalBudgetUs = asLong("normalBudgetUs", v));
+        KEYS.put("lowBudgetUs", (b, v) -> b.lowBudgetUs = asLong("lowBudgetUs", v));
+        KEYS.put("linkCapacityBytesPerSecond",
+            (b, v) -> b.linkCapacityBytesPerSecond = asLong("linkCapacityBytesPerSecond", v));
+        KEYS.put("compressionThreshold", (b, v) -> b.compressionThreshold = asInt("compressionThreshold", v));
+        KEYS.put("compressionMinSaving", (b, v) -> b.compressionMinSaving = asDouble("compressionMinSaving", v));
+        KEYS.put("heartbeatIntervalMs", (b, v) -> b.heartbeatIntervalMs = asLong("heartbeatIntervalMs", v));
+        KEYS.put("suspectTimeoutMs", (b, v) -> b.suspectTimeoutMs = asLong("suspectTimeoutMs", v));
+        KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));
+        KEYS.put("idleMaxParkUs", (b, v) -> b.idleMaxParkUs = asLong("idleMaxParkUs", v));
+        KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));
+    }
+
+    private ConfigKeys()
+    {
+    }
+
+    static void apply(final ClusterConfig.Builder builder, final String key, final Object value)
+    {
+        final BiConsumer<ClusterConfig.Builder, Object> setter = KEYS.get(key);
+        if (setter == null)
+        {
+            throw new ConfigException(key, "unknown key; known keys: " + KEYS.keySet());
+        }
+        if (value == null)
+        {
+            throw new ConfigException(key, "no value given");
+        }
+        setter.accept(builder, value);
+    }
+
+    private static void members(final ClusterConfig.Builder b, final Object value)
+    {
+        if (value instanceof Map)
+        {
+            ((Map<?, ?>)value).forEach((id, endpoint) ->
+            {
+                final int nodeId = asInt("members (id)", id);
+                b.members.put(nodeId, Member.parse(nodeId, String.valueOf(endpoint)));
+            });
+            return;
+        }
+        for (final String entry : String.valueOf(value).split(","))
+        {
+            final String text = entry.trim();
+            if (text.isEmpty())
+            {
+                continue;
+            }
+            final int at = text.indexOf('@');
+            if (at <= 0)
+            {
+                throw new ConfigException("members", "'" + text + "'", "id@host:port, comma separated");
+            }
+            final int nodeId = asInt("members (id)", text.substring(0, at));
+            b.members.put(nodeId, Member.parse(nodeId, text.substring(at + 1)));
+        }
+    }
+
+    private static int asInt(final String key, final Object value)
+    {
+        final long v = asLong(key, value);
+        if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE)
+        {
+            throw new ConfigException(key, String.valueOf(value), "a 32-bit integer");
+        }
+        return (int)v;
+    }
+
+    private static long asLong(final String key, final Object value)
+    {
+        if (value instanceof Number)
+        {
+            return ((Number)value).longValue();
+        }
+        final String text = String.valueOf(value).trim().replace("_", "");
+        try
+        {
+            return parseSize(text);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new ConfigException(key, "'" + value + "'", "an integer, optionally with a k/m/g suffix");
+        }
+    }
+
+    private static long parseSize(final String text)
+    {
+        final char last = Character.toLowerCase(text.isEmpty() ? ' ' : text.charAt(text.length() - 1));
+        final int shift = last == 'k' ? 10 : last == 'm' ? 20 : last == 'g' ? 30 : 0;
+        final String digits = shift == 0 ? text : text.substring(0, text.length() - 1);
+        return Long.parseLong(digits.trim()) << shift;
+    }
+
+    private static double asDouble(final String key, final Object value)
+    {
+        if (value instanceof Number)
+        {
+            return ((Number)value).doubleValue();
+        }
+        try
+        {
+            return Double.parseDouble(String.valueOf(value).trim());
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new ConfigException(key, "'" + value + "'", "a decimal number");
+        }
+    }
+
+    private static boolean asBoolean(final String key, final Object value)
+    {
+        if (value instanceof Boolean)
+        {
+            return (Boolean)value;
+        }
+        final String text = String.valueOf(value).trim();
+        if ("true".equalsIgnoreCase(text) || "false".equalsIgnoreCase(text))
+        {
+            return Boolean.parseBoolean(text);
+        }
+        throw new ConfigException(key, "'" + value + "'", "true or false");
+    }
+}

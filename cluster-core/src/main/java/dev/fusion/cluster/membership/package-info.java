@@ -1,0 +1,2 @@
+/** Membership internals: the heartbeat failure detector behind {@link dev.fusion.cluster.MembershipView}. */
+package dev.fusion.cluster.membership;

@@ -1,0 +1,524 @@
+package dev.fusion.cluster.transport;
+
+import dev.fusion.cluster.ClusterConfig;
+import dev.fusion.cluster.DropCause;
+import dev.fusion.cluster.Member;
+import dev.fusion.cluster.MemberState;
+import dev.fusion.cluster.MembershipView;
+import dev.fusion.cluster.Priority;
+import dev.fusion.cluster.membership.FailureDetector;
+import io.aeron.Aeron;
+import io.aeron.ExclusivePublication;
+import io.aeron.FragmentAssembler;
+import io.aeron.Publication;
+import io.aeron.Subscription;
+import io.aeron.logbuffer.BufferClaim;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ControlledMessageHandler;
+import org.agrona.concurrent.EpochNanoClock;
+import org.agrona.concurrent.NanoClock;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBuffer;
+
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * The single writer of a node's transport: each duty cycle it polls the control stream, sends queued
+ * CRITICAL messages at once, beats the heart and runs the failure detector, turns the HIGH, NORMAL and LOW
+ * queues into adaptively sized (and, when worth it, compressed) batch frames, and finally polls the bulk
+ * stream, so control traffic is always served before bulk. Application threads only write to the per-peer
+ * queues through {@link #offer}.
+ */
+public final class TransportAgent implements Agent
+{
+    /** Stream id of the control stream (CRITICAL, HIGH). */
+    public static final int CONTROL_STREAM_ID = 1001;
+    /** Stream id of the bulk stream (NORMAL, LOW). */
+    public static final int BULK_STREAM_ID = 1002;
+    /** Reserved message type of a heartbeat. */
+    public static final int HEARTBEAT_TYPE = 1;
+
+    private static final Priority[] BATCHED = {Priority.HIGH, Priority.NORMAL, Priority.LOW};
+    private static final int CONTROL_FRAGMENT_LIMIT = 64;
+    private static final int BULK_FRAGMENT_LIMIT = 32;
+    private static final int CRITICAL_DRAIN_LIMIT = 64;
+    private static final long DETECTOR_PERIOD_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
+
+    private final ClusterConfig config;
+    private final int self;
+    private final int incarnation;
+    private final TransportCounters counters;
+    private final MetricsRecorder metrics;
+    private final NanoClock nanoClock;
+    private final EpochNanoClock epochClock;
+    private final FrameCompressor compressor;
+    private final FailureDetector failureDetector;
+    private final FrameReceiver receiver;
+    private final DropLog dropLog;
+    private final Consumer<MembershipView> viewListener;
+    private final Subscription controlSubscription;
+    private final Subscription bulkSubscription;
+    private final FragmentAssembler controlAssembler;
+    private final FragmentAssembler bulkAssembler;
+    private final PeerChannel[] peers;
+    private final Int2ObjectHashMap<PeerChannel> peersById = new Int2ObjectHashMap<>();
+    private final FrameHeader header = new FrameHeader();
+    private final BufferClaim claim = new BufferClaim();
+    private final ControlledMessageHandler criticalSender = this::onCritical;
+    private final ControlledMessageHandler appender = this::onAppend;
+
+    private long nowNs;
+    private long nextHeartbeatNs;
+    private long nextDetectorPollNs;
+    private PeerChannel current;
+    private Priority currentPriority;
+    private boolean appendFull;
+    private int appendBytes;
+
+    /**
+     * Adds the subscriptions and the publications to every peer; blocks until the media driver has them.
+     *
+     * @param config       the node's config.
+     * @param aeron        a connected client.
+     * @param incarnation  this process's incarnation, carried by every frame.
+     * @param handlers     the message handlers.
+     * @param counters     where to count.
+     * @param metrics      where to record latencies and batch sizes.
+     * @param nanoClock    monotonic time.
+     * @param epochClock   wall-clock time for one-way latency.
+     * @param viewListener told of each new membership view, on the agent thread.
+     */
+    public TransportAgent(
+        final ClusterConfig config,
+        final Aeron aeron,
+        final int incarnation,
+        final Handlers handlers,
+        final TransportCounters counters,
+        final MetricsRecorder metrics,
+        final NanoClock nanoClock,
+        final EpochNanoClock epochClock,
+        final Consumer<MembershipView> viewListener)
+    {
+        this.config = config;
+        this.self = config.nodeId();
+        this.incarnation = incarnation;
+        this.counters = counters;
+        this.metrics = metrics;
+        this.nanoClock = nanoClock;
+        this.epochClock = epochClock;
+        this.viewListener = viewListener;
+        this.compressor = new FrameCompressor(config.compressionThreshold(), config.compressionMinSaving());
+        this.dropLog = new DropLog(counters, DROP_LOG_INTERVAL_NS, self);
+        this.nowNs = nanoClock.nanoTime();
+
+        final int[] peerIds = config.members().keySet().stream().mapToInt(Integer::intValue)
+            .filter(id -> id != self).toArray();
+        this.failureDetector = new FailureDetector(
+            self, peerIds, config.suspectTimeoutNs(), config.deadTimeoutNs(), this::onViewChange);
+        this.receiver = new FrameReceiver(
+            config, failureDetector, handlers, counters, metrics, dropLog, compressor, epochClock);
+
+        final String listen = "aeron:udp?endpoint=" + config.self().endpoint();
+        Subscription control = null;
+        Subscription bulk = null;
+        final PeerChannel[] channels = new PeerChannel[peerIds.length];
+        try
+        {
+            control = aeron.addSubscription(listen, CONTROL_STREAM_ID);
+            bulk = aeron.addSubscription(listen, BULK_STREAM_ID);
+            for (int i = 0; i < peerIds.length; i++)
+            {
+                final Member member = config.members().get(peerIds[i]);
+                channels[i] = new PeerChannel(member, config, aeron, compressor, nowNs);
+                peersById.put(member.id(), channels[i]);
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietCloseAll(channels);
+            CloseHelper.quietCloseAll(control, bulk);
+            throw ex;
+        }
+        this.controlSubscription = control;
+        this.bulkSubscription = bulk;
+        this.controlAssembler = new FragmentAssembler(receiver);
+        this.bulkAssembler = new FragmentAssembler(receiver);
+        this.peers = channels;
+        counters.membershipEpoch.setRelease(failureDetector.view().epoch());
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "fusion-transport-" + self;
+    }
+
+    /** @return the membership view as of the last change. */
+    public MembershipView view()
+    {
+        return failureDetector.view();
+    }
+
+    /**
+     * Queues a message for a peer; called by application threads.
+     *
+     * @return true when queued; false when the peer's queue for that priority is full or the peer is dead.
+     * @throws IllegalArgumentException for an unknown peer, a reserved type or an oversize payload.
+     */
+    public boolean offer(
+        final int peerId, final int type, final Priority priority, final DirectBuffer payload, final int offset,
+        final int length)
+    {
+        final PeerChannel peer = peersById.get(peerId);
+        if (null == peer)
+        {
+            throw new IllegalArgumentException(peerId == self ?
+                "cannot send to this node itself (" + self + ")" :
+                "unknown node id " + peerId + "; members are " + config.members().keySet());
+        }
+        if (type < ClusterConfig.FIRST_USER_MESSAGE_TYPE || type > ClusterConfig.MAX_MESSAGE_TYPE)
+        {
+            throw new IllegalArgumentException("message type " + type + " out of range " +
+                ClusterConfig.FIRST_USER_MESSAGE_TYPE + ".." + ClusterConfig.MAX_MESSAGE_TYPE);
+        }
+        final int max = priority.stream() == Priority.Stream.CONTROL ?
+            config.maxControlMessageLength() : config.maxMessageLength();
+        if (length < 0 || length > max)
+        {
+            throw new IllegalArgumentException("payload of " + length + " bytes out of range 0.." + max +
+                " for priority " + priority + " (maxMessageLength)");
+        }
+        if (peer.dead)
+        {
+            return false;
+        }
+        return enqueue(peer.queues[priority.ordinal()], type, payload, offset, length);
+    }
+
+    private boolean enqueue(
+        final ManyToOneRingBuffer queue, final int type, final DirectBuffer payload, final int offset, final int length)
+    {
+        final int index = queue.tryClaim(type, PeerChannel.ENQUEUE_TIME_LENGTH + length);
+        if (index < 0)
+        {
+            counters.onSendQueueFull();
+            return false;
+        }
+        final MutableDirectBuffer buffer = queue.buffer();
+        buffer.putLong(index, nanoClock.nanoTime());
+        buffer.putBytes(index + PeerChannel.ENQUEUE_TIME_LENGTH, payload, offset, length);
+        queue.commit(index);
+        return true;
+    }
+
+    @Override
+    public int doWork()
+    {
+        nowNs = nanoClock.nanoTime();
+        receiver.nowNs(nowNs);
+        int work = controlSubscription.poll(controlAssembler, CONTROL_FRAGMENT_LIMIT);
+        for (final PeerChannel peer : peers)
+        {
+            work += peer.dead ? discard(peer) : sendCritical(peer);
+        }
+        work += membershipDuty();
+        for (final Priority priority : BATCHED)
+        {
+            for (final PeerChannel peer : peers)
+            {
+                if (!peer.dead)
+                {
+                    work += drainBatched(peer, priority);
+                }
+            }
+        }
+        work += bulkSubscription.poll(bulkAssembler, BULK_FRAGMENT_LIMIT);
+        return work;
+    }
+
+    private int sendCritical(final PeerChannel peer)
+    {
+        current = peer;
+        return peer.queues[Priority.CRITICAL.ordinal()].controlledRead(criticalSender, CRITICAL_DRAIN_LIMIT);
+    }
+
+    private ControlledMessageHandler.Action onCritical(
+        final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    {
+        final long enqueueNs = buffer.getLong(index);
+        final int payloadLength = length - PeerChannel.ENQUEUE_TIME_LENGTH;
+        if (sendSingle(current, type, buffer, index + PeerChannel.ENQUEUE_TIME_LENGTH, payloadLength))
+        {
+            counters.messagesSent(Priority.CRITICAL).incrementRelease();
+            metrics.recordQueueingDelay(Priority.CRITICAL, nanoClock.nanoTime() - enqueueNs);
+            return ControlledMessageHandler.Action.CONTINUE;
+        }
+        return ControlledMessageHandler.Action.ABORT;
+    }
+
+    /** Sends one CRITICAL message in a frame of its own: claimed in place when it fits a single MTU. */
+    private boolean sendSingle(
+        final PeerChannel peer, final int type, final DirectBuffer payload, final int offset, final int length)
+    {
+        final ExclusivePublication publication = peer.publication(Priority.Stream.CONTROL);
+        final int rawLength = FrameHeader.MESSAGE_HEADER_LENGTH + length;
+        final int frameLength = FrameHeader.LENGTH + rawLength;
+        final long sequence = peer.sequences[Priority.CRITICAL.ordinal()] + 1;
+        final long result;
+        if (frameLength <= publication.maxPayloadLength())
+        {
+            result = publication.tryClaim(frameLength, claim);
+            if (result > 0)
+            {
+                writeSingle(claim.buffer(), claim.offset(), type, payload, offset, length, sequence);
+                claim.commit();
+            }
+        }
+        else
+        {
+            writeSingle(peer.criticalFrame, 0, type, payload, offset, length, sequence);
+            result = publication.offer(peer.criticalFrame, 0, frameLength);
+        }
+        if (result > 0)
+        {
+            peer.sequences[Priority.CRITICAL.ordinal()] = sequence;
+            counters.framesSent.incrementRelease();
+            counters.bytesSentRaw.getAndAddRelease(rawLength);
+            counters.bytesSentWire.getAndAddRelease(frameLength);
+            return true;
+        }
+        onOfferFailure(peer, Priority.Stream.CONTROL, result);
+        return false;
+    }
+
+    private void writeSingle(
+        final MutableDirectBuffer buffer,
+        final int at,
+        final int type,
+        final DirectBuffer payload,
+        final int offset,
+        final int length,
+        final long sequence)
+    {
+        final int rawLength = FrameHeader.MESSAGE_HEADER_LENGTH + length;
+        header.wrap(buffer, at).write(0, Priority.CRITICAL.ordinal(), self, 1, view().epoch(), incarnation,
+            FrameHeader.LENGTH + rawLength, rawLength, sequence, epochClock.nanoTime());
+        FrameHeader.putMessageHeader(buffer, at + FrameHeader.LENGTH, type, length);
+        if (length > 0)
+        {
+            buffer.putBytes(at + FrameHeader.LENGTH + FrameHeader.MESSAGE_HEADER_LENGTH, payload, offset, length);
+        }
+    }
+
+    private int membershipDuty()
+    {
+        int work = 0;
+        if (nowNs - nextHeartbeatNs >= 0)
+        {
+            nextHeartbeatNs = nowNs + config.heartbeatIntervalNs();
+            for (final PeerChannel peer : peers)
+            {
+                sendSingle(peer, HEARTBEAT_TYPE, peer.criticalFrame, 0, 0);
+            }
+            work++;
+        }
+        if (nowNs - nextDetectorPollNs >= 0)
+        {
+            nextDetectorPollNs = nowNs + DETECTOR_PERIOD_NS;
+            work += failureDetector.poll(nowNs);
+        }
+        return work;
+    }
+
+    private int drainBatched(final PeerChannel peer, final Priority priority)
+    {
+        final OutboundBatch batch = peer.batches[priority.ordinal()];
+        if (batch.isSealed() && !sendSealed(peer, priority, batch))
+        {
+            return 0;
+        }
+        final RingBuffer queue = peer.queues[priority.ordinal()];
+        final BatchSizeController controller = peer.controllers[priority.ordinal()];
+        current = peer;
+        currentPriority = priority;
+        int work = 0;
+        while (true)
+        {
+            appendFull = false;
+            appendBytes = 0;
+            final int limit = Math.max(1, controller.target() - batch.count);
+            final int read = queue.controlledRead(appender, limit);
+            if (read > 0)
+            {
+                controller.onArrivals(read, appendBytes, nowNs);
+                work += read;
+            }
+            if (batch.isEmpty())
+            {
+                return work;
+            }
+            final boolean drained = !appendFull && read < limit;
+            final BatchSizeController.Reason reason = appendFull ? BatchSizeController.Reason.FULL :
+                controller.flushReason(batch.count, batch.oldestEnqueueNs, nowNs, drained);
+            if (null == reason)
+            {
+                return work;
+            }
+            seal(peer, priority, batch, reason, !drained);
+            work++;
+            if (!sendSealed(peer, priority, batch) || drained)
+            {
+                return work;
+            }
+        }
+    }
+
+    private ControlledMessageHandler.Action onAppend(
+        final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    {
+        final OutboundBatch batch = current.batches[currentPriority.ordinal()];
+        final int payloadLength = length - PeerChannel.ENQUEUE_TIME_LENGTH;
+        if (!batch.fits(payloadLength) || batch.count >= current.enqueueTimes[currentPriority.ordinal()].length)
+        {
+            appendFull = true;
+            return ControlledMessageHandler.Action.ABORT;
+        }
+        final long enqueueNs = buffer.getLong(index);
+        current.enqueueTimes[currentPriority.ordinal()][batch.count] = enqueueNs;
+        batch.append(type, buffer, index + PeerChannel.ENQUEUE_TIME_LENGTH, payloadLength, enqueueNs);
+        appendBytes += payloadLength;
+        return ControlledMessageHandler.Action.CONTINUE;
+    }
+
+    private void seal(
+        final PeerChannel peer,
+        final Priority priority,
+        final OutboundBatch batch,
+        final BatchSizeController.Reason reason,
+        final boolean backlog)
+    {
+        final long sequence = ++peer.sequences[priority.ordinal()];
+        final int rawLength = batch.payloadLength;
+        final long epoch = view().epoch();
+        if (compressor.shouldTry(rawLength))
+        {
+            final int compressedLength = compressor.compress(
+                batch.frame.byteArray(), FrameHeader.LENGTH, rawLength, batch.compressedFrame.byteArray(), FrameHeader.LENGTH);
+            if (compressedLength >= 0)
+            {
+                header.wrap(batch.compressedFrame, 0).write(FrameHeader.FLAG_COMPRESSED, priority.ordinal(), self,
+                    batch.count, epoch, incarnation, FrameHeader.LENGTH + compressedLength, rawLength, sequence,
+                    epochClock.nanoTime());
+                counters.framesCompressed.incrementRelease();
+                counters.bytesSentRaw.getAndAddRelease(rawLength);
+                batch.seal(batch.compressedFrame, FrameHeader.LENGTH + compressedLength, reason, backlog);
+                return;
+            }
+            counters.compressionSkipped.incrementRelease();
+        }
+        header.wrap(batch.frame, 0).write(0, priority.ordinal(), self, batch.count, epoch, incarnation,
+            FrameHeader.LENGTH + rawLength, rawLength, sequence, epochClock.nanoTime());
+        counters.bytesSentRaw.getAndAddRelease(rawLength);
+        batch.seal(batch.frame, FrameHeader.LENGTH + rawLength, reason, backlog);
+    }
+
+    private boolean sendSealed(final PeerChannel peer, final Priority priority, final OutboundBatch batch)
+    {
+        final long result = peer.publication(priority.stream()).offer(batch.sealed, 0, batch.sealedLength);
+        if (result > 0)
+        {
+            final int count = batch.sealedCount;
+            counters.framesSent.incrementRelease();
+            counters.bytesSentWire.getAndAddRelease(batch.sealedLength);
+            counters.messagesSent(priority).getAndAddRelease(count);
+            metrics.recordBatchSize(count);
+            final long sentNs = nanoClock.nanoTime();
+            final long[] enqueueTimes = peer.enqueueTimes[priority.ordinal()];
+            for (int i = 0; i < count; i++)
+            {
+                metrics.recordQueueingDelay(priority, sentNs - enqueueTimes[i]);
+            }
+            peer.controllers[priority.ordinal()].onFlush(
+                batch.sealedReason, count, batch.sealedBacklog, batch.backPressured);
+            batch.sent();
+            return true;
+        }
+        if (result == Publication.BACK_PRESSURED || result == Publication.ADMIN_ACTION)
+        {
+            batch.backPressured = true;
+        }
+        onOfferFailure(peer, priority.stream(), result);
+        return false;
+    }
+
+    /** Every non-success result of offer/tryClaim leaves the frame pending; a dead publication is replaced. */
+    private void onOfferFailure(final PeerChannel peer, final Priority.Stream stream, final long result)
+    {
+        if (result == Publication.BACK_PRESSURED)
+        {
+            counters.backPressured.incrementRelease();
+        }
+        else if (result == Publication.ADMIN_ACTION)
+        {
+            counters.adminAction.incrementRelease();
+        }
+        else if (result == Publication.NOT_CONNECTED)
+        {
+            counters.notConnected.incrementRelease();
+        }
+        else if (result == Publication.CLOSED || result == Publication.MAX_POSITION_EXCEEDED)
+        {
+            counters.publicationsRecreated.incrementRelease();
+            System.getLogger("dev.fusion.cluster.transport").log(System.Logger.Level.WARNING,
+                "node " + self + ": " + stream + " publication to node " + peer.id() + " returned " +
+                (result == Publication.CLOSED ? "CLOSED" : "MAX_POSITION_EXCEEDED") + "; recreating it");
+            peer.recreate(stream);
+        }
+    }
+
+    /** A dead peer's queued and batched messages are discarded, and counted. */
+    private int discard(final PeerChannel peer)
+    {
+        int dropped = 0;
+        for (final Priority priority : Priority.values())
+        {
+            final OutboundBatch batch = peer.batches[priority.ordinal()];
+            if (null != batch)
+            {
+                dropped += batch.count + batch.sealedCount;
+                batch.discard();
+            }
+            dropped += peer.queues[priority.ordinal()].read((type, buffer, index, length) -> { }, Integer.MAX_VALUE);
+        }
+        if (dropped > 0)
+        {
+            final int count = dropped;
+            dropLog.drop(DropCause.PEER_DEAD, count, nowNs,
+                () -> count + " outbound message(s) for node " + peer.id() + ", declared dead");
+        }
+        return dropped;
+    }
+
+    private void onViewChange(final MembershipView view)
+    {
+        counters.membershipEpoch.setRelease(view.epoch());
+        for (final PeerChannel peer : peers)
+        {
+            peer.dead = view.state(peer.id()) == MemberState.DEAD;
+        }
+        viewListener.accept(view);
+    }
+
+    @Override
+    public void onClose()
+    {
+        CloseHelper.quietCloseAll(peers);
+        CloseHelper.quietCloseAll(controlSubscription, bulkSubscription);
+    }
+}
