@@ -61,7 +61,7 @@ public final class ClusterNode implements AutoCloseable
     private ClusterNode(final ClusterConfig config)
     {
         this.config = config;
-        this.aeronDirectory = null != config.aeronDirectory() ? config.aeronDirectory() : defaultAeronDirectory(config);
+        this.aeronDirectory = null != config.aeronDirectory() ? config.aeronDirectory() : defaultAeronDirectory(config.nodeId());
         int inc;
         do
         {
@@ -94,11 +94,11 @@ public final class ClusterNode implements AutoCloseable
         }
     }
 
-    private static String defaultAeronDirectory(final ClusterConfig config)
+    static String defaultAeronDirectory(final int nodeId)
     {
         final File shm = new File("/dev/shm");
         final String base = shm.isDirectory() ? shm.getPath() : System.getProperty("java.io.tmpdir");
-        return new File(base, "fusion-node-" + config.nodeId() + "-" + UUID.randomUUID()).getPath();
+        return new File(base, "fusion-node-" + nodeId + "-" + UUID.randomUUID()).getPath();
     }
 
     private void launch()

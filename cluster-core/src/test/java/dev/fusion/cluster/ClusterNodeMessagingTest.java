@@ -24,7 +24,7 @@ class ClusterNodeMessagingTest
 {
     private static final int SEQUENCED = 100;
     private static final int BLOB = 101;
-    private static LoopbackCluster cluster;
+    private static LocalCluster cluster;
     /** (receiver, sender, priority) -> sequence numbers in arrival order. */
     private static final Map<String, List<Long>> ARRIVALS = new ConcurrentHashMap<>();
     private static final Map<String, byte[]> BLOBS = new ConcurrentHashMap<>();
@@ -32,7 +32,7 @@ class ClusterNodeMessagingTest
     @BeforeAll
     static void startCluster()
     {
-        cluster = LoopbackCluster.start(3, b -> b);
+        cluster = LocalCluster.start(3, b -> b);
         for (final ClusterNode node : cluster.nodes())
         {
             node.registerHandler(SEQUENCED, (source, type, buffer, offset, length) ->
@@ -76,7 +76,7 @@ class ClusterNodeMessagingTest
         {
             t.join();
         }
-        LoopbackCluster.await(() -> ARRIVALS.size() == 3 * 2 * 4 &&
+        LocalCluster.await(() -> ARRIVALS.size() == 3 * 2 * 4 &&
             ARRIVALS.values().stream().allMatch(l -> l.size() == perStream), Duration.ofSeconds(60),
             "all sequenced messages, have " + ARRIVALS.keySet());
         ARRIVALS.forEach((key, sequences) ->
@@ -135,7 +135,7 @@ class ClusterNodeMessagingTest
             final DirectBuffer buffer = new UnsafeBuffer(payload);
             assertThat(cluster.node(2).send(3, BLOB, Priority.NORMAL, buffer, 0, payload.length)).isTrue();
         }
-        LoopbackCluster.await(() -> sent.stream().allMatch(p ->
+        LocalCluster.await(() -> sent.stream().allMatch(p ->
             BLOBS.containsKey("3<-2#" + Arrays.hashCode(p) + "/" + p.length)), Duration.ofSeconds(30), "blobs");
         for (final byte[] payload : sent)
         {
@@ -189,12 +189,12 @@ class ClusterNodeMessagingTest
         });
         final UnsafeBuffer buffer = new UnsafeBuffer(new byte[8]);
         assertThat(cluster.node(1).send(3, throwing, Priority.HIGH, buffer, 0, 8)).isTrue();
-        LoopbackCluster.await(() -> cluster.node(3).metrics().drops(DropCause.HANDLER_ERROR) >= 1,
+        LocalCluster.await(() -> cluster.node(3).metrics().drops(DropCause.HANDLER_ERROR) >= 1,
             Duration.ofSeconds(10), "handler error to be counted");
         assertThat(calls.get()).isEqualTo(1);
         final byte[] after = {7, 7, 7};
         assertThat(cluster.node(1).send(3, BLOB, Priority.HIGH, new UnsafeBuffer(after), 0, 3)).isTrue();
-        LoopbackCluster.await(() -> BLOBS.containsKey("3<-1#" + Arrays.hashCode(after) + "/3"),
+        LocalCluster.await(() -> BLOBS.containsKey("3<-1#" + Arrays.hashCode(after) + "/3"),
             Duration.ofSeconds(10), "a message after the failing handler");
     }
 }

@@ -47,6 +47,8 @@ public final class TransportAgent implements Agent
     private static final int CONTROL_FRAGMENT_LIMIT = 64;
     private static final int BULK_FRAGMENT_LIMIT = 32;
     private static final int CRITICAL_DRAIN_LIMIT = 64;
+    /** Bounds one duty cycle's work per (peer, priority) so control traffic is polled and sent between. */
+    private static final int MAX_FRAMES_PER_DRAIN = 4;
     private static final long DETECTOR_PERIOD_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
 
@@ -348,7 +350,7 @@ public final class TransportAgent implements Agent
         current = peer;
         currentPriority = priority;
         int work = 0;
-        while (true)
+        for (int frames = 0; frames < MAX_FRAMES_PER_DRAIN; frames++)
         {
             appendFull = false;
             appendBytes = 0;
@@ -377,6 +379,7 @@ public final class TransportAgent implements Agent
                 return work;
             }
         }
+        return work;
     }
 
     private ControlledMessageHandler.Action onAppend(

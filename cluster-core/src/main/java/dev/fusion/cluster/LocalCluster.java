@@ -12,13 +12,16 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.UnaryOperator;
 
-/** Test fixture: N nodes on loopback, each with its own embedded media driver, in this JVM. */
-public final class LoopbackCluster implements AutoCloseable
+/**
+ * A local cluster: N nodes on loopback in this JVM, each with its own embedded media driver, on UDP ports
+ * that were free when it started. What the demo, the scenario benchmarks and the tests run on.
+ */
+public final class LocalCluster implements AutoCloseable
 {
     private final List<ClusterNode> nodes = new ArrayList<>();
     private final List<ClusterConfig> configs = new ArrayList<>();
 
-    private LoopbackCluster()
+    private LocalCluster()
     {
     }
 
@@ -27,18 +30,36 @@ public final class LoopbackCluster implements AutoCloseable
      * @param customize adjusts each node's builder (ids 1..size are set already).
      * @return the started cluster.
      */
-    public static LoopbackCluster start(final int size, final UnaryOperator<ClusterConfig.Builder> customize)
+    public static LocalCluster start(final int size, final UnaryOperator<ClusterConfig.Builder> customize)
     {
-        final LoopbackCluster cluster = new LoopbackCluster();
+        return start(size, false, customize);
+    }
+
+    /**
+     * @param size         how many nodes.
+     * @param sharedDriver true to run one embedded media driver (node 1's) for all nodes: fewer busy threads
+     *                     on a small machine; false to give each node its own, as on separate machines.
+     * @param customize    adjusts each node's builder (ids 1..size are set already).
+     * @return the started cluster.
+     */
+    public static LocalCluster start(
+        final int size, final boolean sharedDriver, final UnaryOperator<ClusterConfig.Builder> customize)
+    {
+        final LocalCluster cluster = new LocalCluster();
         try
         {
             final int[] ports = freeUdpPorts(size);
+            final String sharedDirectory = ClusterNode.defaultAeronDirectory(0);
             for (int i = 1; i <= size; i++)
             {
-                final ClusterConfig.Builder b = testDefaults(ClusterConfig.builder().nodeId(i));
+                final ClusterConfig.Builder b = smallMachineDefaults(ClusterConfig.builder().nodeId(i));
                 for (int j = 1; j <= size; j++)
                 {
                     b.member(j, "127.0.0.1", ports[j - 1]);
+                }
+                if (sharedDriver)
+                {
+                    b.aeronDirectory(sharedDirectory).embeddedMediaDriver(i == 1);
                 }
                 cluster.configs.add(customize.apply(b).build());
             }
@@ -56,12 +77,13 @@ public final class LoopbackCluster implements AutoCloseable
     }
 
     /**
-     * Small terms and short timeouts suit a 2-core test machine.
+     * Small terms, 16 KiB batches and short failure-detector timeouts: what a small machine running several
+     * nodes wants.
      *
      * @param b a builder.
      * @return the builder.
      */
-    public static ClusterConfig.Builder testDefaults(final ClusterConfig.Builder b)
+    public static ClusterConfig.Builder smallMachineDefaults(final ClusterConfig.Builder b)
     {
         return b.controlTermLength(256 << 10)
             .bulkTermLength(2 << 20)
@@ -108,10 +130,23 @@ public final class LoopbackCluster implements AutoCloseable
         }
     }
 
-    /** @param id 1-based node id. @return the node. */
+    /**
+     * @param id 1-based node id.
+     * @return the node.
+     */
     public ClusterNode node(final int id)
     {
         return nodes.get(id - 1);
+    }
+
+    /**
+     * Closes one node, as a crash would look to the others: it stops sending heartbeats.
+     *
+     * @param id 1-based node id.
+     */
+    public void stop(final int id)
+    {
+        nodes.get(id - 1).close();
     }
 
     /** @return the nodes in id order. */
@@ -120,7 +155,11 @@ public final class LoopbackCluster implements AutoCloseable
         return nodes;
     }
 
-    /** Waits until every node sees every other as alive. */
+    /**
+     * Waits until every node sees every other as alive.
+     *
+     * @param timeout how long at most.
+     */
     public void awaitFullView(final Duration timeout)
     {
         await(() -> nodes.stream().allMatch(n -> n.view().members().size() == nodes.size()), timeout,
@@ -155,9 +194,13 @@ public final class LoopbackCluster implements AutoCloseable
         }
     }
 
+    /** Closes the nodes in reverse order, so a shared driver (node 1's) goes last. */
     @Override
     public void close()
     {
-        CloseHelper.quietCloseAll(nodes);
+        for (int i = nodes.size() - 1; i >= 0; i--)
+        {
+            CloseHelper.quietClose(nodes.get(i));
+        }
     }
 }

@@ -1,0 +1,30 @@
+package dev.fusion.bench;
+
+import dev.fusion.bench.transport.TransportScenario;
+
+import java.util.List;
+
+/** The scenario benchmarks {@code ./fusion bench NAME} runs. */
+final class Scenarios
+{
+    private Scenarios()
+    {
+    }
+
+    static List<String> names()
+    {
+        return List.of("transport");
+    }
+
+    static void run(final String name, final Options options) throws Exception
+    {
+        switch (name)
+        {
+            case "transport":
+                new TransportScenario(options.seconds(TransportScenario.DEFAULT_SECONDS)).run();
+                break;
+            default:
+                throw new IllegalArgumentException("unknown scenario '" + name + "'; known: " + names());
+        }
+    }
+}

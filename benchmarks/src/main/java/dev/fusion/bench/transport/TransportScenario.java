@@ -1,0 +1,391 @@
+package dev.fusion.bench.transport;
+
+import dev.fusion.bench.JsonLine;
+import dev.fusion.bench.Pages;
+import dev.fusion.cluster.ClusterConfig;
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.LocalCluster;
+import dev.fusion.cluster.Priority;
+import dev.fusion.cluster.TransportMetrics;
+import org.HdrHistogram.Histogram;
+import org.HdrHistogram.Recorder;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.UnaryOperator;
+
+/**
+ * {@code ./fusion bench transport}: Fusion's transport against its own variants and against the floors
+ * (raw Aeron, plain TCP), all measured in one run on two nodes on loopback sharing one embedded media driver.
+ * Prints progress, then one JSON line. Figures are medians over rounds; modes are interleaved so that drift
+ * on a noisy machine hits them alike.
+ */
+public final class TransportScenario
+{
+    /** Default total run length. */
+    public static final int DEFAULT_SECONDS = 120;
+
+    private static final int SMALL = 100;
+    private static final int PING = 101;
+    private static final int PONG = 102;
+    private static final int BLOCK = 103;
+    private static final int SMALL_SIZE = 128;
+    private static final int BLOCK_SIZE = 8192;
+    private static final int ROUNDS = 3;
+    private static final int LIGHT_RATE = 5_000;
+
+    private final double unit;
+
+    /** A batching setting under test. */
+    private record Mode(String name, int min, int max)
+    {
+        UnaryOperator<ClusterConfig.Builder> apply()
+        {
+            return b -> LocalCluster.smallMachineDefaults(b).batchSize(min, max).idleMaxParkUs(50);
+        }
+    }
+
+    /**
+     * @param seconds the whole run's target length.
+     */
+    public TransportScenario(final int seconds)
+    {
+        this.unit = seconds / 60.0;
+    }
+
+    private long ns(final double units)
+    {
+        return (long)(Math.max(0.3, units * unit) * 1e9);
+    }
+
+    /**
+     * Runs every measurement and prints the JSON line.
+     *
+     * @throws Exception when a run fails.
+     */
+    public void run() throws Exception
+    {
+        final List<Mode> modes = List.of(new Mode("unbatched", 1, 1), new Mode("fixed_10", 10, 10),
+            new Mode("fixed_100", 100, 100), new Mode("fixed_1000", 1000, 1000), new Mode("adaptive", 10, 1000));
+        final JsonLine json = new JsonLine("transport");
+        json.put("seconds", Math.round(unit * 60));
+
+        log("1/5 small (%d B) messages, heavy load: one producer as fast as it can, %d rounds", SMALL_SIZE, ROUNDS);
+        final Map<String, List<Double>> heavy = new LinkedHashMap<>();
+        for (int round = 1; round <= ROUNDS; round++)
+        {
+            for (final Mode mode : modes)
+            {
+                final double rate = smallThroughput(mode);
+                heavy.computeIfAbsent(mode.name(), k -> new ArrayList<>()).add(rate);
+                log("  round %d %-10s %,12.0f msg/s", round, mode.name(), rate);
+            }
+        }
+        final double unbatched = median(heavy.get("unbatched"));
+        final double adaptive = median(heavy.get("adaptive"));
+        String bestFixed = null;
+        for (final Mode mode : modes)
+        {
+            if (mode.name().startsWith("fixed") &&
+                (bestFixed == null || median(heavy.get(mode.name())) > median(heavy.get(bestFixed))))
+            {
+                bestFixed = mode.name();
+            }
+        }
+        final double tcpRate = Baselines.tcpSmallMessageRate(ns(0.5), ns(2));
+        log("  plain TCP, one write per message: %,.0f msg/s", tcpRate);
+        heavy.forEach((name, rates) -> json.put(name + "_msgs_per_s", median(rates)));
+        json.put("adaptive_vs_unbatched", adaptive / unbatched);
+        json.put("best_fixed", bestFixed);
+        json.put("adaptive_vs_best_fixed", adaptive / median(heavy.get(bestFixed)));
+        json.put("tcp_small_msgs_per_s", tcpRate);
+        json.put("adaptive_vs_tcp", adaptive / tcpRate);
+
+        log("2/5 small messages, light load (%d msg/s, paced): send() to handler latency", LIGHT_RATE);
+        final Map<String, List<Double>> lightP99 = new LinkedHashMap<>();
+        final Map<String, List<Double>> lightP50 = new LinkedHashMap<>();
+        final List<Mode> lightModes = List.of(modes.get(0), modes.get(4), byName(modes, bestFixed));
+        for (int round = 1; round <= ROUNDS; round++)
+        {
+            for (final Mode mode : lightModes)
+            {
+                final Histogram h = lightLatency(mode);
+                lightP99.computeIfAbsent(mode.name(), k -> new ArrayList<>()).add(us(h, 99));
+                lightP50.computeIfAbsent(mode.name(), k -> new ArrayList<>()).add(us(h, 50));
+                log("  round %d %-10s p50 %7.1f us  p99 %7.1f us", round, mode.name(), us(h, 50), us(h, 99));
+            }
+        }
+        lightP99.forEach((name, v) -> json.put("light_p99_us_" + name, median(v)));
+        lightP50.forEach((name, v) -> json.put("light_p50_us_" + name, median(v)));
+        json.put("light_p99_adaptive_vs_unbatched", median(lightP99.get("adaptive")) / median(lightP99.get("unbatched")));
+
+        log("3/5 CRITICAL ping-pong round trip, idle and under a saturating 8 KiB bulk stream");
+        final List<Double> idle99 = new ArrayList<>();
+        final List<Double> loaded99 = new ArrayList<>();
+        final List<Double> idle50 = new ArrayList<>();
+        final List<Double> loaded50 = new ArrayList<>();
+        final List<Double> idle999 = new ArrayList<>();
+        final List<Double> loaded999 = new ArrayList<>();
+        for (int round = 1; round <= ROUNDS; round++)
+        {
+            final Histogram idle = criticalRtt(false);
+            final Histogram loaded = criticalRtt(true);
+            idle50.add(us(idle, 50));
+            idle99.add(us(idle, 99));
+            idle999.add(us(idle, 99.9));
+            loaded50.add(us(loaded, 50));
+            loaded99.add(us(loaded, 99));
+            loaded999.add(us(loaded, 99.9));
+            log("  round %d idle p50 %6.1f p99 %7.1f p99.9 %7.1f us | loaded p50 %6.1f p99 %7.1f p99.9 %7.1f us",
+                round, us(idle, 50), us(idle, 99), us(idle, 99.9), us(loaded, 50), us(loaded, 99), us(loaded, 99.9));
+        }
+        json.put("critical_rtt_p50_us_idle", median(idle50));
+        json.put("critical_rtt_p99_us_idle", median(idle99));
+        json.put("critical_rtt_p999_us_idle", median(idle999));
+        json.put("critical_rtt_p50_us_loaded", median(loaded50));
+        json.put("critical_rtt_p99_us_loaded", median(loaded99));
+        json.put("critical_rtt_p999_us_loaded", median(loaded999));
+        json.put("critical_p99_loaded_vs_idle", median(loaded99) / median(idle99));
+
+        log("4/5 8 KiB page streaming (realistic rows), compression off and on");
+        final List<Double> off = new ArrayList<>();
+        final List<Double> on = new ArrayList<>();
+        final List<Double> ratio = new ArrayList<>();
+        for (int round = 1; round <= 2; round++)
+        {
+            final double[] raw = blockStream(false);
+            final double[] lz4 = blockStream(true);
+            off.add(raw[0]);
+            on.add(lz4[0]);
+            ratio.add(lz4[1]);
+            log("  round %d off %7.1f MB/s | on %7.1f MB/s (wire %.2fx smaller)", round, raw[0], lz4[0], lz4[1]);
+        }
+        json.put("block_mb_per_s", median(on));
+        json.put("block_mb_per_s_uncompressed", median(off));
+        json.put("block_compression_ratio", median(ratio));
+
+        log("5/5 floors: raw Aeron UDP ping-pong and NIO TCP ping-pong, 32 B");
+        final int[] ports = LocalCluster.freeUdpPorts(2);
+        final Histogram raw = Baselines.rawAeronRtt(ns(3), ports[0], ports[1]);
+        final Histogram tcp = Baselines.tcpRtt(ns(3));
+        log("  raw Aeron p50 %.1f us p99 %.1f us | TCP p50 %.1f us p99 %.1f us",
+            us(raw, 50), us(raw, 99), us(tcp, 50), us(tcp, 99));
+        json.put("raw_rtt_p50_us", us(raw, 50));
+        json.put("raw_rtt_p99_us", us(raw, 99));
+        json.put("tcp_rtt_p50_us", us(tcp, 50));
+        json.put("critical_rtt_p50_vs_raw", median(idle50) / us(raw, 50));
+        json.put("cores", Runtime.getRuntime().availableProcessors());
+        System.out.println(json);
+    }
+
+    private static Mode byName(final List<Mode> modes, final String name)
+    {
+        return modes.stream().filter(m -> m.name().equals(name)).findFirst().orElseThrow();
+    }
+
+    private double smallThroughput(final Mode mode) throws InterruptedException
+    {
+        final AtomicLong received = new AtomicLong();
+        try (LocalCluster cluster = LocalCluster.start(2, true, mode.apply()))
+        {
+            cluster.node(2).registerHandler(SMALL, (s, t, b, o, l) -> received.lazySet(received.get() + 1));
+            cluster.awaitFullView(Duration.ofSeconds(30));
+            final ClusterNode sender = cluster.node(1);
+            final AtomicBoolean running = new AtomicBoolean(true);
+            final Thread producer = new Thread(() ->
+            {
+                final UnsafeBuffer message = new UnsafeBuffer(new byte[SMALL_SIZE]);
+                while (running.get())
+                {
+                    if (!sender.send(2, SMALL, Priority.NORMAL, message, 0, SMALL_SIZE))
+                    {
+                        Thread.yield();
+                    }
+                }
+            }, "producer");
+            producer.start();
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(ns(0.5)));
+            final long r0 = received.get();
+            final long t0 = System.nanoTime();
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(ns(1.5)));
+            final long r1 = received.get();
+            final long t1 = System.nanoTime();
+            running.set(false);
+            producer.join();
+            return (r1 - r0) / ((t1 - t0) / 1e9);
+        }
+    }
+
+    private Histogram lightLatency(final Mode mode) throws InterruptedException
+    {
+        final Recorder latency = new Recorder(3);
+        try (LocalCluster cluster = LocalCluster.start(2, true, mode.apply()))
+        {
+            cluster.node(2).registerHandler(SMALL, (s, t, b, o, l) ->
+                latency.recordValue(Math.max(0, System.nanoTime() - b.getLong(o, ByteOrder.LITTLE_ENDIAN))));
+            cluster.awaitFullView(Duration.ofSeconds(30));
+            final ClusterNode sender = cluster.node(1);
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[SMALL_SIZE]);
+            final long intervalNs = 1_000_000_000L / LIGHT_RATE;
+            final long warmupEnd = System.nanoTime() + ns(0.3);
+            final long end = warmupEnd + ns(1.2);
+            long next = System.nanoTime();
+            boolean warm = false;
+            while (System.nanoTime() < end)
+            {
+                if (!warm && System.nanoTime() >= warmupEnd)
+                {
+                    latency.reset();
+                    warm = true;
+                }
+                message.putLong(0, System.nanoTime(), ByteOrder.LITTLE_ENDIAN);
+                sender.send(2, SMALL, Priority.NORMAL, message, 0, SMALL_SIZE);
+                next += intervalNs;
+                LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+            }
+            Thread.sleep(50);
+            return latency.getIntervalHistogram();
+        }
+    }
+
+    private Histogram criticalRtt(final boolean loaded) throws InterruptedException
+    {
+        final Histogram rtt = new Histogram(3);
+        final AtomicLong lastPong = new AtomicLong(-1);
+        final Mode adaptive = new Mode("adaptive", 10, 1000);
+        try (LocalCluster cluster = LocalCluster.start(2, true, adaptive.apply()))
+        {
+            final ClusterNode one = cluster.node(1);
+            final ClusterNode two = cluster.node(2);
+            final UnsafeBuffer pong = new UnsafeBuffer(new byte[16]);
+            two.registerHandler(PING, (source, type, buffer, offset, length) ->
+            {
+                pong.putBytes(0, buffer, offset, 16);
+                two.send(source, PONG, Priority.CRITICAL, pong, 0, 16);
+            });
+            two.registerHandler(BLOCK, (s, t, b, o, l) -> { });
+            one.registerHandler(PONG, (s, t, b, o, l) -> lastPong.lazySet(b.getLong(o, ByteOrder.LITTLE_ENDIAN)));
+            cluster.awaitFullView(Duration.ofSeconds(30));
+            final AtomicBoolean running = new AtomicBoolean(true);
+            Thread bulk = null;
+            if (loaded)
+            {
+                bulk = new Thread(() ->
+                {
+                    final UnsafeBuffer page = new UnsafeBuffer(Pages.realistic(BLOCK_SIZE, 7));
+                    while (running.get())
+                    {
+                        if (!one.send(2, BLOCK, Priority.NORMAL, page, 0, BLOCK_SIZE))
+                        {
+                            Thread.yield();
+                        }
+                    }
+                }, "bulk-producer");
+                bulk.start();
+                Thread.sleep(200);
+            }
+            final UnsafeBuffer ping = new UnsafeBuffer(new byte[16]);
+            final long warmupEnd = System.nanoTime() + ns(0.5);
+            final long end = warmupEnd + ns(2.5);
+            for (long seq = 0; System.nanoTime() < end; seq++)
+            {
+                final long start = System.nanoTime();
+                ping.putLong(0, seq, ByteOrder.LITTLE_ENDIAN);
+                ping.putLong(8, start, ByteOrder.LITTLE_ENDIAN);
+                while (!one.send(2, PING, Priority.CRITICAL, ping, 0, 16))
+                {
+                    Thread.yield();
+                }
+                final long deadline = start + TimeUnit.SECONDS.toNanos(1);
+                while (lastPong.get() < seq && System.nanoTime() < deadline)
+                {
+                    Thread.yield();
+                }
+                if (start > warmupEnd)
+                {
+                    rtt.recordValue(System.nanoTime() - start);
+                }
+            }
+            running.set(false);
+            if (null != bulk)
+            {
+                bulk.join();
+            }
+        }
+        return rtt;
+    }
+
+    /** @return MB/s of page payload delivered, and raw/wire bytes. */
+    private double[] blockStream(final boolean compression) throws InterruptedException
+    {
+        final AtomicLong received = new AtomicLong();
+        try (LocalCluster cluster = LocalCluster.start(2, true, b -> b
+            .compressionThreshold(compression ? 4096 : 0).idleMaxParkUs(50)))
+        {
+            cluster.node(2).registerHandler(BLOCK, (s, t, b, o, l) -> received.lazySet(received.get() + 1));
+            cluster.awaitFullView(Duration.ofSeconds(30));
+            final ClusterNode sender = cluster.node(1);
+            final AtomicBoolean running = new AtomicBoolean(true);
+            final Thread producer = new Thread(() ->
+            {
+                final UnsafeBuffer[] pages = new UnsafeBuffer[64];
+                for (int i = 0; i < pages.length; i++)
+                {
+                    pages[i] = new UnsafeBuffer(Pages.realistic(BLOCK_SIZE, i));
+                }
+                int i = 0;
+                while (running.get())
+                {
+                    if (sender.send(2, BLOCK, Priority.NORMAL, pages[i & 63], 0, BLOCK_SIZE))
+                    {
+                        i++;
+                    }
+                    else
+                    {
+                        Thread.yield();
+                    }
+                }
+            }, "page-producer");
+            producer.start();
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(ns(0.5)));
+            final long r0 = received.get();
+            final long t0 = System.nanoTime();
+            Thread.sleep(TimeUnit.NANOSECONDS.toMillis(ns(2)));
+            final long r1 = received.get();
+            final long t1 = System.nanoTime();
+            running.set(false);
+            producer.join();
+            final TransportMetrics m = sender.metrics();
+            final double wireRatio = (double)m.counter("bytes_sent_raw") / Math.max(1, m.counter("bytes_sent_wire"));
+            return new double[]{(r1 - r0) * (double)BLOCK_SIZE / 1e6 / ((t1 - t0) / 1e9), wireRatio};
+        }
+    }
+
+    private static double us(final Histogram h, final double percentile)
+    {
+        return h.getTotalCount() == 0 ? Double.NaN : h.getValueAtPercentile(percentile) / 1000.0;
+    }
+
+    private static double median(final List<Double> values)
+    {
+        final double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
+    }
+
+    private static void log(final String format, final Object... args)
+    {
+        System.out.println(String.format(Locale.ROOT, format, args));
+        System.out.flush();
+    }
+
+}
