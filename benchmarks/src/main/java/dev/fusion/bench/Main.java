@@ -39,6 +39,9 @@ public final class Main
                 }
                 Scenarios.run(rest[0], Options.parse(Arrays.copyOfRange(rest, 1, rest.length)));
                 break;
+            case "jmh":
+                Jmh.run(rest);
+                break;
             case "node":
                 StandaloneNode.main(rest);
                 break;

@@ -57,6 +57,8 @@ public final class ClusterConfig
     private final long deadTimeoutNs;
     private final long idleMaxParkNs;
     private final long driverTimeoutMs;
+    private final int socketBufferBytes;
+    private final boolean driverOnAgentThread;
 
     private ClusterConfig(final Builder b)
     {
@@ -84,6 +86,8 @@ public final class ClusterConfig
         deadTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.deadTimeoutMs);
         idleMaxParkNs = TimeUnit.MICROSECONDS.toNanos(b.idleMaxParkUs);
         driverTimeoutMs = b.driverTimeoutMs;
+        socketBufferBytes = b.socketBufferBytes;
+        driverOnAgentThread = b.driverOnAgentThread;
     }
 
     /** @return a builder with the defaults. */
@@ -120,6 +124,8 @@ public final class ClusterConfig
         b.deadTimeoutMs = TimeUnit.NANOSECONDS.toMillis(deadTimeoutNs);
         b.idleMaxParkUs = TimeUnit.NANOSECONDS.toMicros(idleMaxParkNs);
         b.driverTimeoutMs = driverTimeoutMs;
+        b.socketBufferBytes = socketBufferBytes;
+        b.driverOnAgentThread = driverOnAgentThread;
         return b;
     }
 
@@ -346,6 +352,21 @@ public final class ClusterConfig
         return driverTimeoutMs;
     }
 
+    /** @return the UDP socket send and receive buffer size asked of the embedded driver (the OS may cap it). */
+    public int socketBufferBytes()
+    {
+        return socketBufferBytes;
+    }
+
+    /**
+     * @return true when the embedded driver runs in Aeron's INVOKER mode on the transport agent's thread (one
+     * thread per node in all); false for its own SHARED-mode thread.
+     */
+    public boolean driverOnAgentThread()
+    {
+        return driverOnAgentThread;
+    }
+
     @Override
     public String toString()
     {
@@ -366,7 +387,7 @@ public final class ClusterConfig
         int bulkTermLength = 4 << 20;
         int controlQueueBytes = 256 << 10;
         int bulkQueueBytes = 2 << 20;
-        int maxMessageLength = 256 << 10;
+        int maxMessageLength = 128 << 10;
         int maxBatchBytes = 64 << 10;
         int batchMin = 10;
         int batchMax = 1000;
@@ -381,6 +402,8 @@ public final class ClusterConfig
         long deadTimeoutMs = 2000;
         long idleMaxParkUs = 100;
         long driverTimeoutMs = 10_000;
+        int socketBufferBytes = 2 << 20;
+        boolean driverOnAgentThread;
 
         private Builder()
         {
@@ -543,6 +566,24 @@ public final class ClusterConfig
             return this;
         }
 
+        /** @param bytes UDP socket buffer size for the embedded driver, 64 KiB..64 MiB. @return this */
+        public Builder socketBufferBytes(final int bytes)
+        {
+            socketBufferBytes = bytes;
+            return this;
+        }
+
+        /**
+         * @param onAgentThread true to run the embedded driver's duty cycle on the transport agent's thread
+         *                      (Aeron INVOKER mode: one busy thread per node); false for a SHARED driver thread.
+         * @return this
+         */
+        public Builder driverOnAgentThread(final boolean onAgentThread)
+        {
+            driverOnAgentThread = onAgentThread;
+            return this;
+        }
+
         /**
          * @return the validated config.
          * @throws ConfigException naming the first bad field and its accepted range.
@@ -557,7 +598,7 @@ public final class ClusterConfig
             members.values().forEach(m ->
             {
                 range("members (id)", m.id(), 1, 65535);
-                range("members (port of node " + m.id() + ")", m.port(), 1, 65535);
+                range("members (port of node " + m.id() + ")", m.port(), 1, 65534);
                 if (m.host() == null || m.host().isBlank())
                 {
                     throw new ConfigException("members", "node " + m.id() + " has no host", "host:port");
@@ -570,6 +611,10 @@ public final class ClusterConfig
             if (!embeddedMediaDriver && (aeronDirectory == null || aeronDirectory.isBlank()))
             {
                 throw new ConfigException("aeronDirectory", "missing", "the external media driver's directory");
+            }
+            if (driverOnAgentThread && !embeddedMediaDriver)
+            {
+                throw new ConfigException("driverOnAgentThread", "true", "only with embeddedMediaDriver=true");
             }
             range("mtu", mtu, 64, 65504);
             if (mtu % 32 != 0)
@@ -601,6 +646,7 @@ public final class ClusterConfig
             range("deadTimeoutMs", deadTimeoutMs, suspectTimeoutMs + 1, 3_600_000);
             range("idleMaxParkUs", idleMaxParkUs, 1, 1_000_000);
             range("driverTimeoutMs", driverTimeoutMs, 1000, 3_600_000);
+            range("socketBufferBytes", socketBufferBytes, 64 << 10, 64 << 20);
             return new ClusterConfig(this);
         }
 

@@ -10,6 +10,7 @@ import io.aeron.driver.ThreadingMode;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.SystemEpochNanoClock;
@@ -107,21 +108,27 @@ public final class ClusterNode implements AutoCloseable
         {
             driver = MediaDriver.launch(new MediaDriver.Context()
                 .aeronDirectoryName(aeronDirectory)
-                .threadingMode(ThreadingMode.SHARED)
+                .threadingMode(config.driverOnAgentThread() ? ThreadingMode.INVOKER : ThreadingMode.SHARED)
                 .sharedIdleStrategy(new BackoffIdleStrategy(
                     10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()))
                 .dirDeleteOnStart(true)
                 .dirDeleteOnShutdown(true)
                 .termBufferSparseFile(true)
+                .socketRcvbufLength(config.socketBufferBytes())
+                .socketSndbufLength(config.socketBufferBytes())
+                .initialWindowLength(config.socketBufferBytes())
                 .driverTimeoutMs(config.driverTimeoutMs())
                 .warnIfDirectoryExists(false));
         }
+        final AgentInvoker driverInvoker = config.driverOnAgentThread() ? driver.sharedAgentInvoker() : null;
         aeron = Aeron.connect(new Aeron.Context()
             .aeronDirectoryName(aeronDirectory)
+            .driverAgentInvoker(driverInvoker)
+            .useConductorAgentInvoker(null != driverInvoker)
             .driverTimeoutMs(config.driverTimeoutMs()));
         final String prefix = "fusion node " + config.nodeId() + ": ";
         counters = new TransportCounters(name -> (AtomicCounter)aeron.addCounter(COUNTER_TYPE_ID, prefix + name));
-        agent = new TransportAgent(config, aeron, incarnation, handlers, counters, metrics,
+        agent = new TransportAgent(config, aeron, driverInvoker, aeron.conductorAgentInvoker(), incarnation, handlers, counters, metrics,
             new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
         view = agent.view();
         runner = new AgentRunner(

@@ -99,18 +99,39 @@ public final class LocalCluster implements AutoCloseable
 
     /**
      * @param count how many.
-     * @return distinct UDP ports that were free a moment ago.
+     * @return distinct UDP ports p that were free a moment ago, with p + 1 free too (a member's bulk port).
      */
     public static int[] freeUdpPorts(final int count)
     {
-        final DatagramSocket[] sockets = new DatagramSocket[count];
+        final DatagramSocket[] sockets = new DatagramSocket[count * 2];
         try
         {
             final int[] ports = new int[count];
-            for (int i = 0; i < count; i++)
+            int found = 0;
+            for (int attempt = 0; found < count && attempt < 1000; attempt++)
             {
-                sockets[i] = new DatagramSocket(0, InetAddress.getLoopbackAddress());
-                ports[i] = sockets[i].getLocalPort();
+                final DatagramSocket control = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+                final int port = control.getLocalPort();
+                if (port >= 65535)
+                {
+                    control.close();
+                    continue;
+                }
+                try
+                {
+                    sockets[2 * found + 1] = new DatagramSocket(port + 1, InetAddress.getLoopbackAddress());
+                }
+                catch (final IOException busy)
+                {
+                    control.close();
+                    continue;
+                }
+                sockets[2 * found] = control;
+                ports[found++] = port;
+            }
+            if (found < count)
+            {
+                throw new IllegalStateException("could not find " + count + " free UDP port pairs on loopback");
             }
             return ports;
         }

@@ -1,11 +1,13 @@
 package dev.fusion.cluster;
 
 /**
- * A static member of the cluster: its id and the UDP endpoint its transport listens on.
+ * A static member of the cluster: its id and the UDP endpoints its transport listens on: {@code port} for the
+ * control stream and {@code port + 1} for the bulk stream, so that control datagrams never wait behind bulk
+ * ones in a socket's receive buffer.
  *
  * @param id   the node id, 1..65535.
  * @param host the host name or address.
- * @param port the UDP port, 1..65535.
+ * @param port the control stream's UDP port, 1..65534; the bulk stream uses the next one.
  */
 public record Member(int id, String host, int port)
 {
@@ -37,9 +39,15 @@ public record Member(int id, String host, int port)
         return new Member(id, text.substring(0, colon), port);
     }
 
-    /** @return {@code host:port}. */
+    /** @return {@code host:port} of the control stream. */
     public String endpoint()
     {
         return host + ":" + port;
+    }
+
+    /** @return {@code host:port+1} of the bulk stream. */
+    public String bulkEndpoint()
+    {
+        return host + ":" + (port + 1);
     }
 }

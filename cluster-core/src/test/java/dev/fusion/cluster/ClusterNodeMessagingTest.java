@@ -160,6 +160,28 @@ class ClusterNodeMessagingTest
     }
 
     @Test
+    void countersAreAeronCountersThatAeronStatCanRead()
+    {
+        final Map<String, Long> labels = new ConcurrentHashMap<>();
+        try (io.aeron.Aeron reader = io.aeron.Aeron.connect(
+            new io.aeron.Aeron.Context().aeronDirectoryName(cluster.node(1).aeronDirectory())))
+        {
+            final org.agrona.concurrent.status.CountersReader counters = reader.countersReader();
+            counters.forEach((counterId, typeId, keyBuffer, label) ->
+            {
+                if (typeId == ClusterNode.COUNTER_TYPE_ID)
+                {
+                    labels.put(label, counters.getCounterValue(counterId));
+                }
+            });
+        }
+        assertThat(labels).containsKeys("fusion node 1: frames_sent", "fusion node 1: drops_malformed",
+            "fusion node 1: membership_epoch", "fusion node 1: messages_sent_critical");
+        assertThat(labels.get("fusion node 1: frames_sent")).isPositive();
+        assertThat(labels.get("fusion node 1: membership_epoch")).isEqualTo(cluster.node(1).view().epoch());
+    }
+
+    @Test
     void rejectsBadSendsWithClearErrors()
     {
         final ClusterNode node = cluster.node(1);

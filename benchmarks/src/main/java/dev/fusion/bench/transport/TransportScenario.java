@@ -43,8 +43,17 @@ public final class TransportScenario
     private static final int BLOCK_SIZE = 8192;
     private static final int ROUNDS = 3;
     private static final int LIGHT_RATE = 5_000;
+    /** A producer whose queue is full backs off as an engine thread would, rather than spinning on a core. */
+    private static final long BACK_OFF_NS = 20_000;
+    private static final int JUMBO_MTU = 8992;
+    /** The pinger waits for its pong as an engine thread waits for a grant: parked, not spinning on a core. */
+    private static final long WAIT_NS = 5_000;
+    /** Developers' switch: {@code -Dfusion.bench.only=13} runs sections 1 and 3 only. */
+    private static final String ONLY = System.getProperty("fusion.bench.only", "12345");
 
     private final double unit;
+    private Mode bestFixedMode;
+    private double idleRttP50 = Double.NaN;
 
     /** A batching setting under test. */
     private record Mode(String name, int min, int max)
@@ -80,6 +89,32 @@ public final class TransportScenario
         final JsonLine json = new JsonLine("transport");
         json.put("seconds", Math.round(unit * 60));
 
+        if (ONLY.contains("1"))
+        {
+            heavyLoad(json, modes);
+        }
+        if (ONLY.contains("2"))
+        {
+            lightLoad(json, modes);
+        }
+        if (ONLY.contains("3"))
+        {
+            critical(json);
+        }
+        if (ONLY.contains("4"))
+        {
+            blocks(json);
+        }
+        if (ONLY.contains("5"))
+        {
+            floors(json);
+        }
+        json.put("cores", Runtime.getRuntime().availableProcessors());
+        System.out.println(json);
+    }
+
+    private void heavyLoad(final JsonLine json, final List<Mode> modes) throws Exception
+    {
         log("1/5 small (%d B) messages, heavy load: one producer as fast as it can, %d rounds", SMALL_SIZE, ROUNDS);
         final Map<String, List<Double>> heavy = new LinkedHashMap<>();
         for (int round = 1; round <= ROUNDS; round++)
@@ -110,11 +145,17 @@ public final class TransportScenario
         json.put("adaptive_vs_best_fixed", adaptive / median(heavy.get(bestFixed)));
         json.put("tcp_small_msgs_per_s", tcpRate);
         json.put("adaptive_vs_tcp", adaptive / tcpRate);
+        bestFixedMode = byName(modes, bestFixed);
+    }
+
+    private void lightLoad(final JsonLine json, final List<Mode> modes) throws Exception
+    {
 
         log("2/5 small messages, light load (%d msg/s, paced): send() to handler latency", LIGHT_RATE);
         final Map<String, List<Double>> lightP99 = new LinkedHashMap<>();
         final Map<String, List<Double>> lightP50 = new LinkedHashMap<>();
-        final List<Mode> lightModes = List.of(modes.get(0), modes.get(4), byName(modes, bestFixed));
+        final List<Mode> lightModes = List.of(modes.get(0), modes.get(4),
+            null != bestFixedMode ? bestFixedMode : modes.get(3));
         for (int round = 1; round <= ROUNDS; round++)
         {
             for (final Mode mode : lightModes)
@@ -128,6 +169,10 @@ public final class TransportScenario
         lightP99.forEach((name, v) -> json.put("light_p99_us_" + name, median(v)));
         lightP50.forEach((name, v) -> json.put("light_p50_us_" + name, median(v)));
         json.put("light_p99_adaptive_vs_unbatched", median(lightP99.get("adaptive")) / median(lightP99.get("unbatched")));
+    }
+
+    private void critical(final JsonLine json) throws Exception
+    {
 
         log("3/5 CRITICAL ping-pong round trip, idle and under a saturating 8 KiB bulk stream");
         final List<Double> idle99 = new ArrayList<>();
@@ -156,23 +201,38 @@ public final class TransportScenario
         json.put("critical_rtt_p99_us_loaded", median(loaded99));
         json.put("critical_rtt_p999_us_loaded", median(loaded999));
         json.put("critical_p99_loaded_vs_idle", median(loaded99) / median(idle99));
+        idleRttP50 = median(idle50);
+    }
 
-        log("4/5 8 KiB page streaming (realistic rows), compression off and on");
-        final List<Double> off = new ArrayList<>();
-        final List<Double> on = new ArrayList<>();
+    private void blocks(final JsonLine json) throws Exception
+    {
+
+        log("4/5 8 KiB page streaming (realistic rows), compression off and on, MTU 1408 and jumbo %d", JUMBO_MTU);
+        final Map<String, List<Double>> blocks = new LinkedHashMap<>();
         final List<Double> ratio = new ArrayList<>();
         for (int round = 1; round <= 2; round++)
         {
-            final double[] raw = blockStream(false);
-            final double[] lz4 = blockStream(true);
-            off.add(raw[0]);
-            on.add(lz4[0]);
-            ratio.add(lz4[1]);
-            log("  round %d off %7.1f MB/s | on %7.1f MB/s (wire %.2fx smaller)", round, raw[0], lz4[0], lz4[1]);
+            for (final int mtu : new int[]{1408, JUMBO_MTU})
+            {
+                final double[] raw = blockStream(false, mtu);
+                final double[] lz4 = blockStream(true, mtu);
+                blocks.computeIfAbsent("off_" + mtu, k -> new ArrayList<>()).add(raw[0]);
+                blocks.computeIfAbsent("on_" + mtu, k -> new ArrayList<>()).add(lz4[0]);
+                ratio.add(lz4[1]);
+                log("  round %d mtu %5d off %7.1f MB/s | on %7.1f MB/s (wire %.2fx smaller)",
+                    round, mtu, raw[0], lz4[0], lz4[1]);
+            }
         }
-        json.put("block_mb_per_s", median(on));
-        json.put("block_mb_per_s_uncompressed", median(off));
+        json.put("block_mb_per_s", median(blocks.get("on_" + JUMBO_MTU)));
+        json.put("block_mb_per_s_uncompressed", median(blocks.get("off_" + JUMBO_MTU)));
+        json.put("block_mb_per_s_mtu1408", median(blocks.get("on_1408")));
+        json.put("block_mb_per_s_uncompressed_mtu1408", median(blocks.get("off_1408")));
+        json.put("block_mtu", JUMBO_MTU);
         json.put("block_compression_ratio", median(ratio));
+    }
+
+    private void floors(final JsonLine json) throws Exception
+    {
 
         log("5/5 floors: raw Aeron UDP ping-pong and NIO TCP ping-pong, 32 B");
         final int[] ports = LocalCluster.freeUdpPorts(2);
@@ -183,9 +243,7 @@ public final class TransportScenario
         json.put("raw_rtt_p50_us", us(raw, 50));
         json.put("raw_rtt_p99_us", us(raw, 99));
         json.put("tcp_rtt_p50_us", us(tcp, 50));
-        json.put("critical_rtt_p50_vs_raw", median(idle50) / us(raw, 50));
-        json.put("cores", Runtime.getRuntime().availableProcessors());
-        System.out.println(json);
+        json.put("critical_rtt_p50_vs_raw", idleRttP50 / us(raw, 50));
     }
 
     private static Mode byName(final List<Mode> modes, final String name)
@@ -209,7 +267,7 @@ public final class TransportScenario
                 {
                     if (!sender.send(2, SMALL, Priority.NORMAL, message, 0, SMALL_SIZE))
                     {
-                        Thread.yield();
+                        LockSupport.parkNanos(BACK_OFF_NS);
                     }
                 }
             }, "producer");
@@ -287,7 +345,7 @@ public final class TransportScenario
                     {
                         if (!one.send(2, BLOCK, Priority.NORMAL, page, 0, BLOCK_SIZE))
                         {
-                            Thread.yield();
+                            LockSupport.parkNanos(BACK_OFF_NS);
                         }
                     }
                 }, "bulk-producer");
@@ -309,7 +367,7 @@ public final class TransportScenario
                 final long deadline = start + TimeUnit.SECONDS.toNanos(1);
                 while (lastPong.get() < seq && System.nanoTime() < deadline)
                 {
-                    Thread.yield();
+                    LockSupport.parkNanos(WAIT_NS);
                 }
                 if (start > warmupEnd)
                 {
@@ -326,11 +384,11 @@ public final class TransportScenario
     }
 
     /** @return MB/s of page payload delivered, and raw/wire bytes. */
-    private double[] blockStream(final boolean compression) throws InterruptedException
+    private double[] blockStream(final boolean compression, final int mtu) throws InterruptedException
     {
         final AtomicLong received = new AtomicLong();
         try (LocalCluster cluster = LocalCluster.start(2, true, b -> b
-            .compressionThreshold(compression ? 4096 : 0).idleMaxParkUs(50)))
+            .compressionThreshold(compression ? 4096 : 0).mtu(mtu).idleMaxParkUs(50)))
         {
             cluster.node(2).registerHandler(BLOCK, (s, t, b, o, l) -> received.lazySet(received.get() + 1));
             cluster.awaitFullView(Duration.ofSeconds(30));
@@ -352,7 +410,7 @@ public final class TransportScenario
                     }
                     else
                     {
-                        Thread.yield();
+                        LockSupport.parkNanos(BACK_OFF_NS);
                     }
                 }
             }, "page-producer");

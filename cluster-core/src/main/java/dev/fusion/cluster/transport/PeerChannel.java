@@ -46,8 +46,8 @@ final class PeerChannel implements AutoCloseable
     {
         this.member = member;
         this.aeron = aeron;
-        controlChannel = channel(member, config.controlTermLength(), config.mtu());
-        bulkChannel = channel(member, config.bulkTermLength(), config.mtu());
+        controlChannel = channel(member.endpoint(), config.controlTermLength(), config.mtu());
+        bulkChannel = channel(member.bulkEndpoint(), config.bulkTermLength(), config.mtu());
         control = aeron.addExclusivePublication(controlChannel, TransportAgent.CONTROL_STREAM_ID);
         bulk = aeron.addExclusivePublication(bulkChannel, TransportAgent.BULK_STREAM_ID);
         criticalFrame = new UnsafeBuffer(new byte[FrameHeader.LENGTH + FrameHeader.MESSAGE_HEADER_LENGTH +
@@ -69,9 +69,9 @@ final class PeerChannel implements AutoCloseable
         }
     }
 
-    private static String channel(final Member member, final int termLength, final int mtu)
+    private static String channel(final String endpoint, final int termLength, final int mtu)
     {
-        return "aeron:udp?endpoint=" + member.endpoint() + "|term-length=" + termLength + "|mtu=" + mtu;
+        return "aeron:udp?endpoint=" + endpoint + "|term-length=" + termLength + "|mtu=" + mtu;
     }
 
     int id()

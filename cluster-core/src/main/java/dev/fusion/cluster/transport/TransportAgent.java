@@ -18,6 +18,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.EpochNanoClock;
 import org.agrona.concurrent.NanoClock;
@@ -47,8 +48,12 @@ public final class TransportAgent implements Agent
     private static final int CONTROL_FRAGMENT_LIMIT = 64;
     private static final int BULK_FRAGMENT_LIMIT = 32;
     private static final int CRITICAL_DRAIN_LIMIT = 64;
-    /** Bounds one duty cycle's work per (peer, priority) so control traffic is polled and sent between. */
-    private static final int MAX_FRAMES_PER_DRAIN = 4;
+    /**
+     * Frames one duty cycle may send per (peer, priority): bounding bulk work keeps the wait of a CRITICAL
+     * message for the next cycle to about one bulk frame's copy and compression.
+     */
+    private static final int MAX_CONTROL_FRAMES_PER_DRAIN = 4;
+    private static final int MAX_BULK_FRAMES_PER_DRAIN = 1;
     private static final long DETECTOR_PERIOD_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
 
@@ -64,6 +69,8 @@ public final class TransportAgent implements Agent
     private final FrameReceiver receiver;
     private final DropLog dropLog;
     private final Consumer<MembershipView> viewListener;
+    private final AgentInvoker driverInvoker;
+    private final AgentInvoker clientInvoker;
     private final Subscription controlSubscription;
     private final Subscription bulkSubscription;
     private final FragmentAssembler controlAssembler;
@@ -88,6 +95,8 @@ public final class TransportAgent implements Agent
      *
      * @param config       the node's config.
      * @param aeron        a connected client.
+     * @param driverInvoker the embedded driver's duty cycle when it runs on this agent's thread, else null.
+     * @param clientInvoker the Aeron client conductor's duty cycle when it runs on this agent's thread, else null.
      * @param incarnation  this process's incarnation, carried by every frame.
      * @param handlers     the message handlers.
      * @param counters     where to count.
@@ -99,6 +108,8 @@ public final class TransportAgent implements Agent
     public TransportAgent(
         final ClusterConfig config,
         final Aeron aeron,
+        final AgentInvoker driverInvoker,
+        final AgentInvoker clientInvoker,
         final int incarnation,
         final Handlers handlers,
         final TransportCounters counters,
@@ -115,6 +126,8 @@ public final class TransportAgent implements Agent
         this.nanoClock = nanoClock;
         this.epochClock = epochClock;
         this.viewListener = viewListener;
+        this.driverInvoker = driverInvoker;
+        this.clientInvoker = clientInvoker;
         this.compressor = new FrameCompressor(config.compressionThreshold(), config.compressionMinSaving());
         this.dropLog = new DropLog(counters, DROP_LOG_INTERVAL_NS, self);
         this.nowNs = nanoClock.nanoTime();
@@ -126,14 +139,15 @@ public final class TransportAgent implements Agent
         this.receiver = new FrameReceiver(
             config, failureDetector, handlers, counters, metrics, dropLog, compressor, epochClock);
 
-        final String listen = "aeron:udp?endpoint=" + config.self().endpoint();
+        final String listenControl = "aeron:udp?endpoint=" + config.self().endpoint();
+        final String listenBulk = "aeron:udp?endpoint=" + config.self().bulkEndpoint();
         Subscription control = null;
         Subscription bulk = null;
         final PeerChannel[] channels = new PeerChannel[peerIds.length];
         try
         {
-            control = aeron.addSubscription(listen, CONTROL_STREAM_ID);
-            bulk = aeron.addSubscription(listen, BULK_STREAM_ID);
+            control = aeron.addSubscription(listenControl, CONTROL_STREAM_ID);
+            bulk = aeron.addSubscription(listenBulk, BULK_STREAM_ID);
             for (int i = 0; i < peerIds.length; i++)
             {
                 final Member member = config.members().get(peerIds[i]);
@@ -222,9 +236,11 @@ public final class TransportAgent implements Agent
     @Override
     public int doWork()
     {
+        int work = null != driverInvoker ? driverInvoker.invoke() : 0;
+        work += null != clientInvoker ? clientInvoker.invoke() : 0;
         nowNs = nanoClock.nanoTime();
         receiver.nowNs(nowNs);
-        int work = controlSubscription.poll(controlAssembler, CONTROL_FRAGMENT_LIMIT);
+        work += controlSubscription.poll(controlAssembler, CONTROL_FRAGMENT_LIMIT);
         for (final PeerChannel peer : peers)
         {
             work += peer.dead ? discard(peer) : sendCritical(peer);
@@ -350,7 +366,9 @@ public final class TransportAgent implements Agent
         current = peer;
         currentPriority = priority;
         int work = 0;
-        for (int frames = 0; frames < MAX_FRAMES_PER_DRAIN; frames++)
+        final int maxFrames = priority.stream() == Priority.Stream.CONTROL ?
+            MAX_CONTROL_FRAMES_PER_DRAIN : MAX_BULK_FRAMES_PER_DRAIN;
+        for (int frames = 0; frames < maxFrames; frames++)
         {
             appendFull = false;
             appendBytes = 0;

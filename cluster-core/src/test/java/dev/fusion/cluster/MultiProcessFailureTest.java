@@ -1,0 +1,165 @@
+package dev.fusion.cluster;
+
+import org.agrona.IoUtil;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Three nodes as separate JVM processes on loopback; one is killed with SIGKILL. */
+class MultiProcessFailureTest
+{
+    private static final Pattern VIEW = Pattern.compile("VIEW node=(\\d+) epoch=(\\d+) members=\\[([0-9, ]*)]");
+    private static final long DEAD_TIMEOUT_MS = 1500;
+
+    @Test
+    void survivorsMoveToANewEpochWithoutAKilledNode(@TempDir final Path dir) throws Exception
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(3);
+        final List<String> aeronDirs = new ArrayList<>();
+        final List<Process> processes = new ArrayList<>();
+        final List<List<String>> output = new ArrayList<>();
+        try
+        {
+            for (int id = 1; id <= 3; id++)
+            {
+                final String aeronDir = "/dev/shm/fusion-mp-test-" + id + "-" + UUID.randomUUID();
+                aeronDirs.add(aeronDir);
+                final Path config = dir.resolve("node" + id + ".properties");
+                Files.writeString(config, String.join("\n",
+                    "nodeId=" + id,
+                    "members=1@127.0.0.1:" + ports[0] + ",2@127.0.0.1:" + ports[1] + ",3@127.0.0.1:" + ports[2],
+                    "aeronDirectory=" + aeronDir,
+                    "controlTermLength=256k",
+                    "bulkTermLength=1m",
+                    "bulkQueueBytes=1m",
+                    "maxMessageLength=64k",
+                    "maxBatchBytes=16k",
+                    "heartbeatIntervalMs=50",
+                    "suspectTimeoutMs=300",
+                    "deadTimeoutMs=" + DEAD_TIMEOUT_MS,
+                    "idleMaxParkUs=1000"));
+                final List<String> lines = new CopyOnWriteArrayList<>();
+                output.add(lines);
+                processes.add(startNode(config, lines));
+            }
+            for (int id = 1; id <= 3; id++)
+            {
+                final List<String> lines = output.get(id - 1);
+                LocalCluster.await(() -> lastMembers(lines).equals("1, 2, 3"), Duration.ofSeconds(60),
+                    "a node to see all three, output " + lines);
+            }
+            final long epochBefore1 = lastEpoch(output.get(0));
+            final long epochBefore2 = lastEpoch(output.get(1));
+
+            final long killedAt = System.nanoTime();
+            processes.get(2).destroyForcibly();
+            assertThat(processes.get(2).waitFor(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+            assertThat(processes.get(2).exitValue()).as("SIGKILL").isEqualTo(137);
+
+            final Duration allowance = Duration.ofMillis(DEAD_TIMEOUT_MS).plusSeconds(5);
+            LocalCluster.await(() -> lastMembers(output.get(0)).equals("1, 2") &&
+                lastMembers(output.get(1)).equals("1, 2"), allowance,
+                "survivors to drop node 3; outputs " + output.get(0) + " " + output.get(1));
+            final long detectedMs = (System.nanoTime() - killedAt) / 1_000_000;
+            assertThat(detectedMs).as("detected after at least the dead timeout").isGreaterThanOrEqualTo(
+                DEAD_TIMEOUT_MS - 100);
+            assertThat(lastEpoch(output.get(0))).isGreaterThan(epochBefore1);
+            assertThat(lastEpoch(output.get(1))).isGreaterThan(epochBefore2);
+            assertThat(processes.get(0).isAlive()).isTrue();
+            assertThat(processes.get(1).isAlive()).isTrue();
+        }
+        finally
+        {
+            for (final Process process : processes)
+            {
+                process.destroy();
+            }
+            for (final Process process : processes)
+            {
+                if (!process.waitFor(10, java.util.concurrent.TimeUnit.SECONDS))
+                {
+                    process.destroyForcibly();
+                }
+            }
+            aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
+        }
+    }
+
+    private static Process startNode(final Path config, final List<String> lines) throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx128m");
+        command.add("-XX:+UseSerialGC");
+        final String flags = System.getProperty("fusion.jvm.flags", "");
+        command.addAll(Arrays.asList(flags.trim().split("\\s+")));
+        command.add("-cp");
+        command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        command.add(StandaloneNode.class.getName());
+        command.add("--config");
+        command.add(config.toString());
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final Thread reader = new Thread(() ->
+        {
+            try (BufferedReader in = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
+            {
+                String line;
+                while ((line = in.readLine()) != null)
+                {
+                    lines.add(line);
+                }
+            }
+            catch (final IOException ignore)
+            {
+                // process ended
+            }
+        }, "node-output-" + config.getFileName());
+        reader.setDaemon(true);
+        reader.start();
+        return process;
+    }
+
+    private static String lastMembers(final List<String> lines)
+    {
+        final Matcher m = lastView(lines);
+        return null == m ? "" : m.group(3);
+    }
+
+    private static long lastEpoch(final List<String> lines)
+    {
+        final Matcher m = lastView(lines);
+        return null == m ? -1 : Long.parseLong(m.group(2));
+    }
+
+    private static Matcher lastView(final List<String> lines)
+    {
+        Matcher last = null;
+        for (final String line : lines)
+        {
+            final Matcher m = VIEW.matcher(line);
+            if (m.find())
+            {
+                last = m;
+            }
+        }
+        return last;
+    }
+}
