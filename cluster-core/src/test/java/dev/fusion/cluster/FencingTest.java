@@ -8,7 +8,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;
-import java.util.ArrayList;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -21,7 +21,7 @@ class FencingTest
         try (LocalCluster cluster = LocalCluster.start(3, LocalCluster::smallMachineDefaults))
         {
             cluster.awaitFullView(Duration.ofSeconds(20));
-            final List<MembershipView> seen = new ArrayList<>();
+            final List<MembershipView> seen = new CopyOnWriteArrayList<>();
             cluster.node(1).addMembershipListener((before, after) -> seen.add(after));
             final long epochBefore = cluster.node(1).view().epoch();
             final int oldIncarnation = cluster.node(3).incarnation();
@@ -31,6 +31,7 @@ class FencingTest
                 Duration.ofSeconds(15), "node 3 to be declared dead");
             assertThat(cluster.node(1).view().epoch()).isGreaterThan(epochBefore);
             assertThat(cluster.node(1).view().state(3)).isEqualTo(MemberState.DEAD);
+            LocalCluster.await(() -> !seen.isEmpty(), Duration.ofSeconds(5), "the listener to be told");
             assertThat(seen).last().satisfies(v -> assertThat(v.members()).containsExactly(1, 2));
 
             final UnsafeBuffer payload = new UnsafeBuffer(new byte[8]);
