@@ -12,6 +12,8 @@ import java.util.concurrent.CountDownLatch;
  */
 public final class StandaloneNode
 {
+    private static long printedEpoch = -1;
+
     private StandaloneNode()
     {
     }
@@ -64,8 +66,14 @@ public final class StandaloneNode
         stopped.await();
     }
 
-    private static void printView(final MembershipView view)
+    /** The listener and the main thread both print; only ever print a newer view, so the last line is current. */
+    private static synchronized void printView(final MembershipView view)
     {
+        if (view.epoch() <= printedEpoch)
+        {
+            return;
+        }
+        printedEpoch = view.epoch();
         System.out.println("VIEW node=" + view.self() + " epoch=" + view.epoch() + " members=" + view.members());
         System.out.flush();
     }
