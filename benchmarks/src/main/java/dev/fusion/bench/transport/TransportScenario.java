@@ -175,33 +175,44 @@ public final class TransportScenario
     {
 
         log("3/5 CRITICAL ping-pong round trip, idle and under a saturating 8 KiB bulk stream");
-        final List<Double> idle99 = new ArrayList<>();
-        final List<Double> loaded99 = new ArrayList<>();
-        final List<Double> idle50 = new ArrayList<>();
-        final List<Double> loaded50 = new ArrayList<>();
-        final List<Double> idle999 = new ArrayList<>();
-        final List<Double> loaded999 = new ArrayList<>();
-        for (int round = 1; round <= ROUNDS; round++)
+        for (final boolean invoker : new boolean[]{false, true})
         {
-            final Histogram idle = criticalRtt(false);
-            final Histogram loaded = criticalRtt(true);
-            idle50.add(us(idle, 50));
-            idle99.add(us(idle, 99));
-            idle999.add(us(idle, 99.9));
-            loaded50.add(us(loaded, 50));
-            loaded99.add(us(loaded, 99));
-            loaded999.add(us(loaded, 99.9));
-            log("  round %d idle p50 %6.1f p99 %7.1f p99.9 %7.1f us | loaded p50 %6.1f p99 %7.1f p99.9 %7.1f us",
-                round, us(idle, 50), us(idle, 99), us(idle, 99.9), us(loaded, 50), us(loaded, 99), us(loaded, 99.9));
+            final String suffix = invoker ? "_invoker" : "";
+            log("  threading: %s", invoker ?
+                "driver and client conductor on each node's agent thread (INVOKER), one driver per node" :
+                "one SHARED-mode embedded driver for both nodes (the default threading)");
+            final List<Double> idle50 = new ArrayList<>();
+            final List<Double> idle99 = new ArrayList<>();
+            final List<Double> idle999 = new ArrayList<>();
+            final List<Double> loaded50 = new ArrayList<>();
+            final List<Double> loaded99 = new ArrayList<>();
+            final List<Double> loaded999 = new ArrayList<>();
+            for (int round = 1; round <= ROUNDS; round++)
+            {
+                final Histogram idle = criticalRtt(false, invoker);
+                final Histogram loaded = criticalRtt(true, invoker);
+                idle50.add(us(idle, 50));
+                idle99.add(us(idle, 99));
+                idle999.add(us(idle, 99.9));
+                loaded50.add(us(loaded, 50));
+                loaded99.add(us(loaded, 99));
+                loaded999.add(us(loaded, 99.9));
+                log("  round %d idle p50 %6.1f p99 %7.1f p99.9 %7.1f us | loaded p50 %6.1f p99 %7.1f p99.9 %7.1f us",
+                    round, us(idle, 50), us(idle, 99), us(idle, 99.9), us(loaded, 50), us(loaded, 99),
+                    us(loaded, 99.9));
+            }
+            json.put("critical_rtt_p50_us_idle" + suffix, median(idle50));
+            json.put("critical_rtt_p99_us_idle" + suffix, median(idle99));
+            json.put("critical_rtt_p999_us_idle" + suffix, median(idle999));
+            json.put("critical_rtt_p50_us_loaded" + suffix, median(loaded50));
+            json.put("critical_rtt_p99_us_loaded" + suffix, median(loaded99));
+            json.put("critical_rtt_p999_us_loaded" + suffix, median(loaded999));
+            json.put("critical_p99_loaded_vs_idle" + suffix, median(loaded99) / median(idle99));
+            if (!invoker)
+            {
+                idleRttP50 = median(idle50);
+            }
         }
-        json.put("critical_rtt_p50_us_idle", median(idle50));
-        json.put("critical_rtt_p99_us_idle", median(idle99));
-        json.put("critical_rtt_p999_us_idle", median(idle999));
-        json.put("critical_rtt_p50_us_loaded", median(loaded50));
-        json.put("critical_rtt_p99_us_loaded", median(loaded99));
-        json.put("critical_rtt_p999_us_loaded", median(loaded999));
-        json.put("critical_p99_loaded_vs_idle", median(loaded99) / median(idle99));
-        idleRttP50 = median(idle50);
     }
 
     private void blocks(final JsonLine json) throws Exception
@@ -316,12 +327,13 @@ public final class TransportScenario
         }
     }
 
-    private Histogram criticalRtt(final boolean loaded) throws InterruptedException
+    private Histogram criticalRtt(final boolean loaded, final boolean driverOnAgentThread) throws InterruptedException
     {
         final Histogram rtt = new Histogram(3);
         final AtomicLong lastPong = new AtomicLong(-1);
         final Mode adaptive = new Mode("adaptive", 10, 1000);
-        try (LocalCluster cluster = LocalCluster.start(2, true, adaptive.apply()))
+        try (LocalCluster cluster = LocalCluster.start(2, !driverOnAgentThread,
+            b -> adaptive.apply().apply(b).driverOnAgentThread(driverOnAgentThread)))
         {
             final ClusterNode one = cluster.node(1);
             final ClusterNode two = cluster.node(2);

@@ -49,11 +49,12 @@ public final class TransportAgent implements Agent
     private static final int BULK_FRAGMENT_LIMIT = 32;
     private static final int CRITICAL_DRAIN_LIMIT = 64;
     /**
-     * Frames one duty cycle may send per (peer, priority): bounding bulk work keeps the wait of a CRITICAL
-     * message for the next cycle to about one bulk frame's copy and compression.
+     * Work one duty cycle may do per (peer, priority): bounding the bytes a drain sends keeps the wait of a
+     * CRITICAL message for the next cycle to about one bulk frame's copy and compression, while small
+     * unbatched or lightly batched messages still go many to a cycle.
      */
-    private static final int MAX_CONTROL_FRAMES_PER_DRAIN = 4;
-    private static final int MAX_BULK_FRAMES_PER_DRAIN = 1;
+    private static final int MAX_FRAMES_PER_DRAIN = 256;
+    private static final int CONTROL_DRAIN_BATCHES = 4;
     private static final long DETECTOR_PERIOD_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
 
@@ -366,9 +367,10 @@ public final class TransportAgent implements Agent
         current = peer;
         currentPriority = priority;
         int work = 0;
-        final int maxFrames = priority.stream() == Priority.Stream.CONTROL ?
-            MAX_CONTROL_FRAMES_PER_DRAIN : MAX_BULK_FRAMES_PER_DRAIN;
-        for (int frames = 0; frames < maxFrames; frames++)
+        final int byteBudget = priority.stream() == Priority.Stream.CONTROL ?
+            CONTROL_DRAIN_BATCHES * config.maxBatchBytes() : config.maxBatchBytes();
+        int bytes = 0;
+        for (int frames = 0; frames < MAX_FRAMES_PER_DRAIN && bytes < byteBudget; frames++)
         {
             appendFull = false;
             appendBytes = 0;
@@ -392,6 +394,7 @@ public final class TransportAgent implements Agent
             }
             seal(peer, priority, batch, reason, !drained);
             work++;
+            bytes += batch.sealedLength;
             if (!sendSealed(peer, priority, batch) || drained)
             {
                 return work;
