@@ -1,0 +1,871 @@
+package dev.fusion.grd;
+
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.MembershipView;
+import dev.fusion.cluster.Priority;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.IntHashSet;
+import org.agrona.collections.Long2LongHashMap;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongHashSet;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The single writer of the directory on one node: it serves, as master, every request for the resources this
+ * node masters (acquire, convert, release, downgrade, cancel), tracks this node's own requests and holds as a
+ * requester, moves mastership towards the node that uses a resource (affinity remastering), and rebuilds
+ * entries when a member dies. Application threads reach it through a command queue; remote messages through
+ * an inbox the transport's handlers copy into.
+ */
+final class DirectoryAgent implements Agent, GrantListener
+{
+    private static final System.Logger LOG = System.getLogger(DirectoryAgent.class.getName());
+    private static final int INBOX_BYTES = 1 << 20;
+    private static final int SOURCE_LENGTH = 4;
+    private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long DEMOTE_SCAN_NS = TimeUnit.SECONDS.toNanos(1);
+
+    static final int LOCAL_GRANTS = 0;
+    static final int REMOTE_GRANTS = 1;
+    static final int GRANTS_SERVED = 2;
+    static final int FORWARDED = 3;
+    static final int REJECTED = 4;
+    static final int TIMED_OUT = 5;
+    static final int REMASTERS_OUT = 6;
+    static final int REMASTERS_IN = 7;
+    static final int RECOVERIES = 8;
+    static final int HOT = 9;
+    static final int STORED = 10;
+    static final int WAITING = 11;
+    static final int LATE_GRANTS = 12;
+    static final int STAT_COUNT = 13;
+
+    private final ClusterNode node;
+    private final int self;
+    private final GrdConfig config;
+    private final MasterMap masters;
+    private final DirectoryStore store;
+    private final RecoveryHandler recovery;
+    private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
+    private final ManyToOneRingBuffer inbox = new ManyToOneRingBuffer(new UnsafeBuffer(
+        ByteBuffer.allocateDirect(INBOX_BYTES + RingBufferDescriptor.TRAILER_LENGTH)));
+    private final Long2ObjectHashMap<DirectoryEntry> hot = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<LockMode> holdings = new Long2ObjectHashMap<>();
+    private final Long2LongHashMap arrivedAt = new Long2LongHashMap(0);
+    private final LongHashSet recovering = new LongHashSet();
+    private final Int2ObjectHashMap<IntHashSet> reportsAwaited = new Int2ObjectHashMap<>();
+    private final ArrayDeque<Deferred> frozen = new ArrayDeque<>();
+    private final ArrayDeque<Outbound> backlog = new ArrayDeque<>();
+    private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
+    private final UnsafeBuffer reply = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
+    private final Int2ObjectHashMap<IntHashSet> reportsEarly = new Int2ObjectHashMap<>();
+    private final ExpandableArrayBuffer handoff = new ExpandableArrayBuffer(256);
+    private final AtomicLongArray stats;
+    private final long timeoutNs;
+    private MembershipView view;
+    private long nextTimeoutScanNs;
+    private long nextDemoteScanNs;
+    private long waitingCount;
+
+    /** A request of this node waiting for its master's answer. */
+    static final class Pending
+    {
+        final long requestId;
+        final long resource;
+        final int op;
+        final LockMode mode;
+        final long deadlineNs;
+        final CompletableFuture<LockMode> future;
+        int sentTo;
+
+        Pending(final long requestId, final long resource, final int op, final LockMode mode, final long deadlineNs,
+            final CompletableFuture<LockMode> future)
+        {
+            this.requestId = requestId;
+            this.resource = resource;
+            this.op = op;
+            this.mode = mode;
+            this.deadlineNs = deadlineNs;
+            this.future = future;
+        }
+    }
+
+    /** Work handed to the agent by other threads. */
+    sealed interface Command permits Submit, ViewChange, Recovered
+    {
+    }
+
+    record Submit(Pending pending) implements Command
+    {
+    }
+
+    record ViewChange(MembershipView previous, MembershipView current) implements Command
+    {
+    }
+
+    record Recovered(long resource) implements Command
+    {
+    }
+
+    /** A request held back while the directory rebuilds after a death. */
+    record Deferred(int requester, long requestId, long resource, int op, LockMode mode, int hops)
+    {
+    }
+
+    /** A message the transport's queue refused; sent again, in order, before anything new. */
+    record Outbound(int peer, int type, byte[] bytes)
+    {
+    }
+
+    DirectoryAgent(
+        final ClusterNode node,
+        final GrdConfig config,
+        final MasterMap masters,
+        final DirectoryStore store,
+        final RecoveryHandler recovery,
+        final AtomicLongArray stats)
+    {
+        this.node = node;
+        this.self = node.nodeId();
+        this.config = config;
+        this.masters = masters;
+        this.store = store;
+        this.recovery = recovery;
+        this.stats = stats;
+        this.timeoutNs = config.requestTimeout().toNanos();
+        this.view = node.view();
+        store.forEach(entry -> hot.put(entry.resource(), entry));
+        stats.set(HOT, hot.size());
+        stats.set(STORED, store.size());
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "fusion-directory-" + self;
+    }
+
+    boolean submit(final Command command)
+    {
+        return commands.offer(command);
+    }
+
+    /** Called on the transport agent: copy the message into the inbox (never blocks, never allocates). */
+    boolean deliver(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
+    {
+        final int index = inbox.tryClaim(type, SOURCE_LENGTH + length);
+        if (index < 0)
+        {
+            return false;
+        }
+        final MutableDirectBuffer b = inbox.buffer();
+        b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
+        b.putBytes(index + SOURCE_LENGTH, buffer, offset, length);
+        inbox.commit(index);
+        return true;
+    }
+
+    long timeoutNs()
+    {
+        return timeoutNs;
+    }
+
+    @Override
+    public int doWork()
+    {
+        int work = flushBacklog();
+        work += commands.drain(this::onCommand, 256);
+        work += inbox.read(this::onMessage, 256);
+        final long now = System.nanoTime();
+        if (now - nextTimeoutScanNs >= 0)
+        {
+            nextTimeoutScanNs = now + TIMEOUT_SCAN_NS;
+            work += expire(now);
+        }
+        if (now - nextDemoteScanNs >= 0)
+        {
+            nextDemoteScanNs = now + DEMOTE_SCAN_NS;
+            demote(now);
+        }
+        return work;
+    }
+
+    private void onCommand(final Command command)
+    {
+        if (command instanceof Submit submit)
+        {
+            final Pending p = submit.pending();
+            pending.put(p.requestId, p);
+            route(p);
+        }
+        else if (command instanceof ViewChange change)
+        {
+            onViewChange(change.previous(), change.current());
+        }
+        else if (command instanceof Recovered recovered)
+        {
+            onRecovered(recovered.resource());
+        }
+    }
+
+    private void route(final Pending p)
+    {
+        final int master = masters.masterOf(p.resource);
+        p.sentTo = master;
+        if (master == self)
+        {
+            serve(self, p.requestId, p.resource, p.op, p.mode, 0);
+        }
+        else
+        {
+            GrdMessages.request(message, p.op, null == p.mode ? LockMode.NULL : p.mode, 0, self, p.requestId,
+                p.resource);
+            send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+        }
+    }
+
+    private void onMessage(final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    {
+        final int source = buffer.getInt(index, ByteOrder.LITTLE_ENDIAN);
+        final int at = index + SOURCE_LENGTH;
+        final int size = length - SOURCE_LENGTH;
+        try
+        {
+            switch (type)
+            {
+                case GrdMessages.REQUEST -> onRequest(buffer, at, size);
+                case GrdMessages.RESPONSE -> onResponse(buffer, at, size);
+                case GrdMessages.MASTER -> onMasterChange(buffer, at, size);
+                case GrdMessages.HANDOFF -> onHandoff(source, buffer, at, size);
+                default -> LOG.log(System.Logger.Level.WARNING, "node " + self + ": unknown directory message " + type);
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": bad directory message " + type + " from node " +
+                source + ": " + ex.getMessage());
+        }
+    }
+
+    private void onRequest(final DirectBuffer b, final int at, final int size)
+    {
+        checkLength(size);
+        final LockMode mode = LockMode.fromOrdinal(GrdMessages.byte1(b, at));
+        if (null == mode)
+        {
+            throw new IllegalArgumentException("bad lock mode " + GrdMessages.byte1(b, at));
+        }
+        serve(GrdMessages.requester(b, at), GrdMessages.id(b, at), GrdMessages.resource(b, at), GrdMessages.op(b, at),
+            mode, GrdMessages.hops(b, at));
+    }
+
+    /** As master (or forwarder): handle one request. */
+    private void serve(final int requester, final long requestId, final long resource, final int op, final LockMode mode,
+        final int hops)
+    {
+        if (op == GrdMessages.OP_REPORTS_DONE)
+        {
+            onReportsDone(requester, (int)resource);
+            return;
+        }
+        if (op == GrdMessages.OP_REPORT)
+        {
+            // the reporter already computed that this node is the new master; this node may learn of the
+            // death a moment later, so keep the report rather than forward it to the dead node
+            final DirectoryEntry reported = entry(resource);
+            reported.restoreHolder(requester, mode);
+            store.put(reported);
+            return;
+        }
+        final int master = masters.masterOf(resource);
+        if (master != self)
+        {
+            if (hops >= GrdMessages.MAX_HOPS || !live(master))
+            {
+                reject(requester, requestId, resource, RejectReason.NOT_MASTER);
+                return;
+            }
+            stats.incrementAndGet(FORWARDED);
+            GrdMessages.request(message, op, mode, hops + 1, requester, requestId, resource);
+            send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            return;
+        }
+        if (!live(requester))
+        {
+            reject(requester, requestId, resource, RejectReason.UNKNOWN_NODE);
+            return;
+        }
+        if (isRebuilding(resource) || recovering.contains(resource))
+        {
+            frozen.add(new Deferred(requester, requestId, resource, op, mode, hops));
+            return;
+        }
+        final DirectoryEntry entry = entry(resource);
+        entry.accessCount++;
+        entry.lastAccessNs = System.nanoTime();
+        switch (op)
+        {
+            case GrdMessages.OP_ACQUIRE ->
+            {
+                entry.acquire(requestId, requester, mode, this);
+                considerRemaster(entry, requester);
+            }
+            case GrdMessages.OP_RELEASE -> answer(requester, requestId, resource, entry.release(requester, this));
+            case GrdMessages.OP_DOWNGRADE ->
+                answer(requester, requestId, resource, entry.downgrade(requester, mode, this));
+            case GrdMessages.OP_CANCEL -> entry.cancel(requestId, requester, this);
+            default -> reject(requester, requestId, resource, RejectReason.INVALID_MODE);
+        }
+        if (masters.masterOf(resource) == self)
+        {
+            store.put(entry);
+        }
+    }
+
+    private void answer(final int requester, final long requestId, final long resource, final boolean done)
+    {
+        if (done)
+        {
+            respond(requester, GrdMessages.STATUS_DONE, LockMode.NULL.ordinal(), requestId, resource);
+        }
+        else
+        {
+            reject(requester, requestId, resource, RejectReason.NOT_HELD);
+        }
+    }
+
+    @Override
+    public void onGrant(final long resource, final long requestId, final int requester, final LockMode mode)
+    {
+        stats.incrementAndGet(GRANTS_SERVED);
+        respond(requester, GrdMessages.STATUS_GRANTED, mode.ordinal(), requestId, resource);
+    }
+
+    @Override
+    public void onReject(final long resource, final long requestId, final int requester, final RejectReason reason)
+    {
+        reject(requester, requestId, resource, reason);
+    }
+
+    private void reject(final int requester, final long requestId, final long resource, final RejectReason reason)
+    {
+        stats.incrementAndGet(REJECTED);
+        respond(requester, GrdMessages.STATUS_REJECTED, reason.ordinal(), requestId, resource);
+    }
+
+    private void respond(final int requester, final int status, final int modeOrReason, final long requestId,
+        final long resource)
+    {
+        if (requester == self)
+        {
+            onAnswer(status, modeOrReason, requestId, resource, true);
+            return;
+        }
+        GrdMessages.response(reply, status, modeOrReason, requestId, resource);
+        send(requester, GrdMessages.RESPONSE, reply, GrdMessages.FIXED_LENGTH);
+    }
+
+    private void onResponse(final DirectBuffer b, final int at, final int size)
+    {
+        checkLength(size);
+        onAnswer(GrdMessages.op(b, at), GrdMessages.byte1(b, at), GrdMessages.id(b, at), GrdMessages.resource(b, at),
+            false);
+    }
+
+    /** As requester: an answer to one of this node's requests. */
+    private void onAnswer(final int status, final int modeOrReason, final long requestId, final long resource,
+        final boolean local)
+    {
+        final Pending p = pending.remove(requestId);
+        if (null == p)
+        {
+            if (status == GrdMessages.STATUS_GRANTED)
+            {
+                // granted after the request timed out or was cancelled: hand it back
+                stats.incrementAndGet(LATE_GRANTS);
+                final Pending giveBack = new Pending(nextInternalId(), resource, GrdMessages.OP_RELEASE,
+                    LockMode.NULL, System.nanoTime() + timeoutNs, new CompletableFuture<>());
+                pending.put(giveBack.requestId, giveBack);
+                route(giveBack);
+            }
+            return;
+        }
+        switch (status)
+        {
+            case GrdMessages.STATUS_GRANTED ->
+            {
+                final LockMode mode = LockMode.fromOrdinal(modeOrReason);
+                holdings.put(resource, mode);
+                stats.incrementAndGet(local ? LOCAL_GRANTS : REMOTE_GRANTS);
+                p.future.complete(mode);
+            }
+            case GrdMessages.STATUS_DONE ->
+            {
+                if (p.op == GrdMessages.OP_RELEASE || p.mode == LockMode.NULL)
+                {
+                    holdings.remove(resource);
+                }
+                else
+                {
+                    holdings.put(resource, p.mode);
+                }
+                p.future.complete(p.op == GrdMessages.OP_RELEASE ? LockMode.NULL : p.mode);
+            }
+            default ->
+            {
+                final RejectReason reason = RejectReason.fromOrdinal(modeOrReason);
+                p.future.completeExceptionally(new GrdException(
+                    null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
+            }
+        }
+    }
+
+    private long internalIds = Long.MIN_VALUE / 2;
+
+    private long nextInternalId()
+    {
+        return internalIds++;
+    }
+
+    private int expire(final long now)
+    {
+        int expired = 0;
+        final Iterator<Pending> it = pending.values().iterator();
+        List<Pending> cancels = null;
+        while (it.hasNext())
+        {
+            final Pending p = it.next();
+            if (now - p.deadlineNs >= 0)
+            {
+                it.remove();
+                expired++;
+                stats.incrementAndGet(TIMED_OUT);
+                p.future.completeExceptionally(new GrdException(RejectReason.TIMED_OUT, p.resource, p.mode));
+                if (p.op == GrdMessages.OP_ACQUIRE)
+                {
+                    cancels = null == cancels ? new ArrayList<>() : cancels;
+                    cancels.add(p);
+                }
+            }
+        }
+        if (null == cancels)
+        {
+            return expired;
+        }
+        for (final Pending p : cancels)
+        {
+            if (p.sentTo == self)
+            {
+                final DirectoryEntry entry = hot.get(p.resource);
+                if (null != entry)
+                {
+                    entry.cancel(p.requestId, self, this);
+                }
+            }
+            else if (live(p.sentTo))
+            {
+                GrdMessages.request(message, GrdMessages.OP_CANCEL, p.mode, 0, self, p.requestId, p.resource);
+                send(p.sentTo, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            }
+        }
+        return expired;
+    }
+
+    private DirectoryEntry entry(final long resource)
+    {
+        DirectoryEntry entry = hot.get(resource);
+        if (null == entry)
+        {
+            entry = store.get(resource);
+            if (null == entry)
+            {
+                entry = new DirectoryEntry(resource);
+            }
+            hot.put(resource, entry);
+            stats.set(HOT, hot.size());
+        }
+        return entry;
+    }
+
+    /** Entries idle and not accessed within the hot recency leave the on-heap tier; the store keeps them. */
+    private void demote(final long now)
+    {
+        final long recency = config.hotRecency().toNanos();
+        long queued = 0;
+        final Iterator<DirectoryEntry> it = hot.values().iterator();
+        while (it.hasNext())
+        {
+            final DirectoryEntry e = it.next();
+            queued += e.queue().size();
+            final boolean overBound = hot.size() > config.hotMaxEntries();
+            if (e.idle() && (now - e.lastAccessNs > recency || overBound))
+            {
+                it.remove();
+            }
+        }
+        waitingCount = queued;
+        stats.set(WAITING, waitingCount);
+        stats.set(HOT, hot.size());
+        stats.set(STORED, store.size());
+    }
+
+    // ---------------------------------------------------------------- affinity remastering
+
+    private void considerRemaster(final DirectoryEntry entry, final int requester)
+    {
+        if (!config.remastering() || requester == self)
+        {
+            entry.lastRemoteRequester = -1;
+            entry.consecutiveRemoteRequests = 0;
+            return;
+        }
+        if (entry.lastRemoteRequester == requester)
+        {
+            entry.consecutiveRemoteRequests++;
+        }
+        else
+        {
+            entry.lastRemoteRequester = requester;
+            entry.consecutiveRemoteRequests = 1;
+        }
+        final long arrived = arrivedAt.get(entry.resource());
+        final boolean settled = arrived == 0 || System.nanoTime() - arrived >= config.minResidence().toNanos();
+        if (entry.consecutiveRemoteRequests >= config.remoteRequestsToRemaster() && settled &&
+            !entry.recovering() && live(requester))
+        {
+            handOff(entry, requester);
+        }
+    }
+
+    /** Moves one entry (never the whole directory): hand its state to the new master, forward what comes late. */
+    private void handOff(final DirectoryEntry entry, final int newMaster)
+    {
+        final long resource = entry.resource();
+        final long version = masters.moveVersion(resource) + 1;
+        handoff.putLong(0, version, ByteOrder.LITTLE_ENDIAN);
+        final int length = 8 + EntryCodec.encode(entry, handoff, 8);
+        masters.overrideResource(resource, newMaster, version);
+        hot.remove(resource);
+        store.remove(resource);
+        arrivedAt.remove(resource);
+        stats.incrementAndGet(REMASTERS_OUT);
+        send(newMaster, GrdMessages.HANDOFF, handoff, length);
+    }
+
+    private void onHandoff(final int source, final DirectBuffer b, final int at, final int size)
+    {
+        final long version = b.getLong(at, ByteOrder.LITTLE_ENDIAN);
+        final DirectoryEntry entry = EntryCodec.decode(b, at + 8, size - 8);
+        final long resource = entry.resource();
+        if (!masters.overrideResource(resource, self, version))
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": stale hand-off of " +
+                ResourceId.toString(resource) + " from node " + source + " (version " + version + ")");
+            return;
+        }
+        entry.lastAccessNs = System.nanoTime();
+        hot.put(resource, entry);
+        store.put(entry);
+        arrivedAt.put(resource, System.nanoTime());
+        stats.incrementAndGet(REMASTERS_IN);
+        GrdMessages.master(message, self, version, resource);
+        for (final int member : masteringNodes(view))
+        {
+            if (member != self && member != source)
+            {
+                send(member, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
+            }
+        }
+    }
+
+    private void onMasterChange(final DirectBuffer b, final int at, final int size)
+    {
+        checkLength(size);
+        masters.overrideResource(GrdMessages.resource(b, at), GrdMessages.newMaster(b, at), GrdMessages.id(b, at));
+    }
+
+    // ---------------------------------------------------------------- reconfiguration
+
+    private void onViewChange(final MembershipView previous, final MembershipView current)
+    {
+        view = current;
+        final List<Integer> dead = new ArrayList<>();
+        for (final int member : previous.states().keySet())
+        {
+            if (previous.state(member) != dev.fusion.cluster.MemberState.DEAD &&
+                current.state(member) == dev.fusion.cluster.MemberState.DEAD)
+            {
+                dead.add(member);
+            }
+        }
+        final List<Integer> ring = masteringNodes(current);
+        if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
+        {
+            masters.replaceRing(MasterRing.of(ring, config.virtualNodes()));
+        }
+        for (final int deadNode : dead)
+        {
+            reconfigure(deadNode, previous, current);
+        }
+        releaseFrozen();
+    }
+
+    /** Every configured member not declared dead masters resources: a JOINING one is expected shortly. */
+    static List<Integer> masteringNodes(final MembershipView view)
+    {
+        final List<Integer> nodes = new ArrayList<>();
+        view.states().forEach((id, state) ->
+        {
+            if (state != dev.fusion.cluster.MemberState.DEAD)
+            {
+                nodes.add(id);
+            }
+        });
+        return nodes;
+    }
+
+    private void reconfigure(final int deadNode, final MembershipView previous, final MembershipView current)
+    {
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": reconfiguring the directory after node " + deadNode +
+            " died (epoch " + current.epoch() + ")");
+        for (final DirectoryEntry entry : new ArrayList<>(hot.values()))
+        {
+            if (masters.masterOf(entry.resource()) != self)
+            {
+                continue;
+            }
+            if (entry.removeNode(deadNode, this))
+            {
+                startRecovery(entry.resource(), deadNode);
+            }
+            store.put(entry);
+        }
+        final IntHashSet awaited = new IntHashSet();
+        for (final int member : masteringNodes(current))
+        {
+            if (member != self)
+            {
+                awaited.add(member);
+            }
+        }
+        final IntHashSet early = reportsEarly.remove(deadNode);
+        if (null != early)
+        {
+            awaited.removeAll(early);
+        }
+        reportsAwaited.put(deadNode, awaited);
+        for (final Long2ObjectHashMap<LockMode>.EntryIterator it = holdings.entrySet().iterator(); it.hasNext(); )
+        {
+            it.next();
+            final long resource = it.getLongKey();
+            final int master = masters.masterOf(resource);
+            GrdMessages.request(message, GrdMessages.OP_REPORT, it.getValue(), 0, self, 0, resource);
+            if (master == self)
+            {
+                entry(resource).restoreHolder(self, it.getValue());
+            }
+            else
+            {
+                send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            }
+        }
+        for (final int member : awaited)
+        {
+            GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
+            send(member, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+        }
+        for (final Pending p : new ArrayList<>(pending.values()))
+        {
+            if (p.sentTo == deadNode)
+            {
+                route(p);
+            }
+        }
+        maybeFinishRebuild(deadNode);
+    }
+
+    private void onReportsDone(final int reporter, final int deadNode)
+    {
+        final IntHashSet awaited = reportsAwaited.get(deadNode);
+        if (null == awaited)
+        {
+            // the reporter saw the death first: remember, so this node does not wait for it later
+            reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
+            return;
+        }
+        awaited.remove(reporter);
+        maybeFinishRebuild(deadNode);
+        releaseFrozen();
+    }
+
+    private void maybeFinishRebuild(final int deadNode)
+    {
+        final IntHashSet awaited = reportsAwaited.get(deadNode);
+        if (null == awaited)
+        {
+            return;
+        }
+        awaited.removeIf(member -> !live(member));
+        if (awaited.isEmpty())
+        {
+            reportsAwaited.remove(deadNode);
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": directory rebuilt after node " + deadNode + " died");
+        }
+    }
+
+    /** While survivors' reports for a death are outstanding, nothing is granted on this master. */
+    private boolean isRebuilding(final long resource)
+    {
+        return !reportsAwaited.isEmpty();
+    }
+
+    private void startRecovery(final long resource, final int deadNode)
+    {
+        recovering.add(resource);
+        final CompletableFuture<Void> done;
+        try
+        {
+            done = recovery.recover(resource, deadNode);
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "recovery handler threw for " + ResourceId.toString(resource), ex);
+            return;
+        }
+        done.whenComplete((ok, error) ->
+        {
+            if (null != error)
+            {
+                LOG.log(System.Logger.Level.ERROR, "recovery of " + ResourceId.toString(resource) + " failed; " +
+                    "it stays frozen", error);
+                return;
+            }
+            while (!submit(new Recovered(resource)))
+            {
+                Thread.onSpinWait();
+            }
+        });
+    }
+
+    private void onRecovered(final long resource)
+    {
+        recovering.remove(resource);
+        stats.incrementAndGet(RECOVERIES);
+        final DirectoryEntry entry = hot.get(resource);
+        if (null != entry)
+        {
+            entry.recovered(this);
+            store.put(entry);
+        }
+        releaseFrozen();
+    }
+
+    private void releaseFrozen()
+    {
+        if (frozen.isEmpty())
+        {
+            return;
+        }
+        final int n = frozen.size();
+        for (int i = 0; i < n; i++)
+        {
+            final Deferred d = frozen.poll();
+            serve(d.requester(), d.requestId(), d.resource(), d.op(), d.mode(), d.hops());
+        }
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    private void send(final int peer, final int type, final DirectBuffer buffer, final int length)
+    {
+        if (!backlog.isEmpty() || !trySend(peer, type, buffer, length))
+        {
+            final byte[] bytes = new byte[length];
+            buffer.getBytes(0, bytes);
+            backlog.add(new Outbound(peer, type, bytes));
+        }
+    }
+
+    private boolean trySend(final int peer, final int type, final DirectBuffer buffer, final int length)
+    {
+        if (!live(peer))
+        {
+            return true;
+        }
+        return node.send(peer, type, Priority.HIGH, buffer, 0, length);
+    }
+
+    private int flushBacklog()
+    {
+        int sent = 0;
+        while (!backlog.isEmpty())
+        {
+            final Outbound o = backlog.peek();
+            if (!trySend(o.peer(), o.type(), new UnsafeBuffer(o.bytes()), o.bytes().length))
+            {
+                break;
+            }
+            backlog.poll();
+            sent++;
+        }
+        return sent;
+    }
+
+    /** Configured members not declared dead master resources and may ask for them; JOINING ones included. */
+    private boolean live(final int nodeId)
+    {
+        final dev.fusion.cluster.MemberState state = view.state(nodeId);
+        return null != state && state != dev.fusion.cluster.MemberState.DEAD;
+    }
+
+    private static void checkLength(final int size)
+    {
+        if (size != GrdMessages.FIXED_LENGTH)
+        {
+            throw new IllegalArgumentException("length " + size + ", expected " + GrdMessages.FIXED_LENGTH);
+        }
+    }
+
+    Set<Long> heldResources()
+    {
+        return new java.util.TreeSet<>(holdings.keySet());
+    }
+
+    @Override
+    public void onClose()
+    {
+        for (final Pending p : pending.values())
+        {
+            p.future.completeExceptionally(new GrdException(RejectReason.CLOSED, p.resource, p.mode));
+        }
+        pending.clear();
+        Command c;
+        while (null != (c = commands.poll()))
+        {
+            if (c instanceof Submit s)
+            {
+                s.pending().future.completeExceptionally(
+                    new GrdException(RejectReason.CLOSED, s.pending().resource, s.pending().mode));
+            }
+        }
+    }
+}

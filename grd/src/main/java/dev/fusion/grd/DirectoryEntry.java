@@ -1,0 +1,363 @@
+package dev.fusion.grd;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What the master knows of one resource: who holds it in which mode, the requests waiting in arrival order,
+ * who keeps past images of it, its current version (SCN) and last writer. Mutated only by the master's
+ * directory agent.
+ * <p>
+ * Grant rule: the queue is served strictly in order, and a request is granted when its mode is compatible
+ * with every other holder's. Serving in order means a waiting EXCLUSIVE is never starved by a stream of
+ * SHARED requests behind it. Conversions (a holder asking for a stronger mode) queue ahead of new requests;
+ * two holders converting to EXCLUSIVE at once would wait on each other forever, so the later one is refused
+ * with {@link RejectReason#CONVERSION_DEADLOCK}.
+ */
+public final class DirectoryEntry
+{
+    private final long resource;
+    private final Map<Integer, LockMode> holders = new TreeMap<>();
+    private final ArrayDeque<LockRequest> queue = new ArrayDeque<>();
+    private final List<Integer> pastImageHolders = new ArrayList<>(2);
+    private long scn;
+    private int lastWriter = -1;
+    private boolean recovering;
+
+    int lastRemoteRequester = -1;
+    int consecutiveRemoteRequests;
+    long accessCount;
+    long lastAccessNs;
+
+    /**
+     * @param resource the resource this entry describes.
+     */
+    public DirectoryEntry(final long resource)
+    {
+        this.resource = resource;
+    }
+
+    /** @return the resource. */
+    public long resource()
+    {
+        return resource;
+    }
+
+    /**
+     * @param node a node id.
+     * @return the mode it holds, NULL when none.
+     */
+    public LockMode modeOf(final int node)
+    {
+        return holders.getOrDefault(node, LockMode.NULL);
+    }
+
+    /** @return the holders and their modes, by node id. */
+    public Map<Integer, LockMode> holders()
+    {
+        return Collections.unmodifiableMap(holders);
+    }
+
+    /** @return the waiting requests in the order they will be served. */
+    public List<LockRequest> queue()
+    {
+        return List.copyOf(queue);
+    }
+
+    /** @return the nodes keeping past images of this resource. */
+    public List<Integer> pastImageHolders()
+    {
+        return Collections.unmodifiableList(pastImageHolders);
+    }
+
+    /** @return the current version. */
+    public long scn()
+    {
+        return scn;
+    }
+
+    /** @return the node that wrote the current version, -1 when unknown. */
+    public int lastWriter()
+    {
+        return lastWriter;
+    }
+
+    /** @return true while a dead node's EXCLUSIVE hold is being recovered: nothing is granted meanwhile. */
+    public boolean recovering()
+    {
+        return recovering;
+    }
+
+    /** @return true when nobody holds or waits for the resource. */
+    public boolean idle()
+    {
+        return holders.isEmpty() && queue.isEmpty() && !recovering;
+    }
+
+    /**
+     * A node asks for a mode. Granted at once when compatible and nobody waits ahead; otherwise queued.
+     * Asking again for a mode already covered is granted again (idempotent retry); a request id already queued
+     * is ignored.
+     *
+     * @param requestId the request's id.
+     * @param node      the requesting node.
+     * @param mode      SHARED or EXCLUSIVE.
+     * @param listener  told of grants and rejections.
+     */
+    public void acquire(final long requestId, final int node, final LockMode mode, final GrantListener listener)
+    {
+        if (mode == LockMode.NULL)
+        {
+            listener.onReject(resource, requestId, node, RejectReason.INVALID_MODE);
+            return;
+        }
+        final LockMode held = modeOf(node);
+        if (held.covers(mode))
+        {
+            listener.onGrant(resource, requestId, node, held);
+            return;
+        }
+        for (final LockRequest waiting : queue)
+        {
+            if (waiting.node() == node && waiting.requestId() == requestId)
+            {
+                return;
+            }
+        }
+        final boolean conversion = held != LockMode.NULL;
+        if (conversion)
+        {
+            for (final LockRequest waiting : queue)
+            {
+                if (waiting.conversion())
+                {
+                    listener.onReject(resource, requestId, node, RejectReason.CONVERSION_DEADLOCK);
+                    return;
+                }
+            }
+            queue.addFirst(new LockRequest(requestId, node, mode, true));
+        }
+        else
+        {
+            queue.addLast(new LockRequest(requestId, node, mode, false));
+        }
+        grantWaiting(listener);
+    }
+
+    /**
+     * A holder gives the resource up.
+     *
+     * @param node     the holder.
+     * @param listener told of the grants this allows.
+     * @return false when the node did not hold it (nothing changes).
+     */
+    public boolean release(final int node, final GrantListener listener)
+    {
+        if (null == holders.remove(node))
+        {
+            return false;
+        }
+        grantWaiting(listener);
+        return true;
+    }
+
+    /**
+     * A holder keeps a weaker mode (EXCLUSIVE to SHARED, or to NULL which releases).
+     *
+     * @param node     the holder.
+     * @param mode     the weaker mode.
+     * @param listener told of the grants this allows.
+     * @return false when the node does not hold a stronger mode (nothing changes).
+     */
+    public boolean downgrade(final int node, final LockMode mode, final GrantListener listener)
+    {
+        final LockMode held = modeOf(node);
+        if (held == LockMode.NULL || !held.covers(mode) || held == mode)
+        {
+            return false;
+        }
+        if (mode == LockMode.NULL)
+        {
+            holders.remove(node);
+        }
+        else
+        {
+            holders.put(node, mode);
+        }
+        grantWaiting(listener);
+        return true;
+    }
+
+    /**
+     * Withdraws a waiting request.
+     *
+     * @param requestId the request.
+     * @param node      its node.
+     * @param listener  told of the cancellation (as a rejection) and of grants it allows.
+     * @return false when no such request was waiting.
+     */
+    public boolean cancel(final long requestId, final int node, final GrantListener listener)
+    {
+        final Iterator<LockRequest> it = queue.iterator();
+        while (it.hasNext())
+        {
+            final LockRequest r = it.next();
+            if (r.node() == node && r.requestId() == requestId)
+            {
+                it.remove();
+                listener.onReject(resource, requestId, node, RejectReason.CANCELLED);
+                grantWaiting(listener);
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Records a new version written by a holder of EXCLUSIVE.
+     *
+     * @param node the writer.
+     * @param newScn the version it wrote.
+     */
+    public void recordWrite(final int node, final long newScn)
+    {
+        if (newScn > scn)
+        {
+            scn = newScn;
+            lastWriter = node;
+        }
+    }
+
+    /**
+     * @param node a node that keeps a past image.
+     */
+    public void addPastImageHolder(final int node)
+    {
+        if (!pastImageHolders.contains(node))
+        {
+            pastImageHolders.add(node);
+        }
+    }
+
+    /** Forgets every past image (after the newest version was written to disk). */
+    public void clearPastImages()
+    {
+        pastImageHolders.clear();
+    }
+
+    /**
+     * Removes a dead node: its holds and waiting requests go; an EXCLUSIVE hold puts the entry into recovery,
+     * and nothing is granted until {@link #recovered} is called.
+     *
+     * @param node     the dead node.
+     * @param listener told of the grants its departure allows.
+     * @return true when the node held the resource in EXCLUSIVE.
+     */
+    public boolean removeNode(final int node, final GrantListener listener)
+    {
+        final LockMode held = holders.remove(node);
+        queue.removeIf(r -> r.node() == node);
+        pastImageHolders.remove(Integer.valueOf(node));
+        final boolean exclusive = held == LockMode.EXCLUSIVE;
+        if (exclusive)
+        {
+            recovering = true;
+        }
+        grantWaiting(listener);
+        return exclusive;
+    }
+
+    /**
+     * Ends recovery and serves the queue.
+     *
+     * @param listener told of the grants.
+     */
+    public void recovered(final GrantListener listener)
+    {
+        recovering = false;
+        grantWaiting(listener);
+    }
+
+    /**
+     * Restores a hold reported by a surviving holder while the entry is rebuilt after a master died.
+     *
+     * @param node a surviving holder.
+     * @param mode its mode.
+     */
+    public void restoreHolder(final int node, final LockMode mode)
+    {
+        if (mode != LockMode.NULL)
+        {
+            holders.merge(node, mode, (a, b) -> a.covers(b) ? a : b);
+        }
+    }
+
+    /**
+     * Restores state handed over by the previous master (remastering) or read back from disk.
+     *
+     * @param holdersByNode holders.
+     * @param waiting       the queue in order.
+     * @param pastImages    past image holders.
+     * @param version       the SCN.
+     * @param writer        the last writer.
+     * @param inRecovery    whether recovery is pending.
+     */
+    void restore(
+        final Map<Integer, LockMode> holdersByNode,
+        final List<LockRequest> waiting,
+        final List<Integer> pastImages,
+        final long version,
+        final int writer,
+        final boolean inRecovery)
+    {
+        holders.clear();
+        holders.putAll(holdersByNode);
+        queue.clear();
+        queue.addAll(waiting);
+        pastImageHolders.clear();
+        pastImageHolders.addAll(pastImages);
+        scn = version;
+        lastWriter = writer;
+        recovering = inRecovery;
+    }
+
+    private void grantWaiting(final GrantListener listener)
+    {
+        while (!recovering && !queue.isEmpty())
+        {
+            final LockRequest next = queue.peekFirst();
+            if (!compatibleWithOthers(next.node(), next.mode()))
+            {
+                return;
+            }
+            queue.pollFirst();
+            holders.put(next.node(), next.mode());
+            listener.onGrant(resource, next.requestId(), next.node(), next.mode());
+        }
+    }
+
+    private boolean compatibleWithOthers(final int node, final LockMode mode)
+    {
+        for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
+        {
+            if (holder.getKey() != node && !mode.compatibleWith(holder.getValue()))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    @Override
+    public String toString()
+    {
+        return "DirectoryEntry{" + ResourceId.toString(resource) + ", holders=" + holders + ", queue=" + queue +
+            ", pastImages=" + pastImageHolders + ", scn=" + scn + ", lastWriter=" + lastWriter +
+            (recovering ? ", RECOVERING" : "") + '}';
+    }
+}

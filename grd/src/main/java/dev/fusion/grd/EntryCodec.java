@@ -1,0 +1,137 @@
+package dev.fusion.grd;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Binary form of a {@link DirectoryEntry}, used for the off-heap store and for remastering hand-offs.
+ * <pre>
+ * i64 resource, i64 scn, i32 lastWriter, u8 flags (1 = recovering),
+ * u16 holders  x (u16 node, u8 mode),
+ * u16 waiting  x (i64 requestId, u16 node, u8 mode, u8 conversion),
+ * u16 pastImages x (u16 node)
+ * </pre>
+ */
+final class EntryCodec
+{
+    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    private EntryCodec()
+    {
+    }
+
+    static int maxLength(final DirectoryEntry entry)
+    {
+        return 21 + 6 + 3 * entry.holders().size() + 12 * entry.queue().size() + 2 * entry.pastImageHolders().size();
+    }
+
+    static int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
+    {
+        int at = offset;
+        buffer.putLong(at, entry.resource(), ORDER);
+        buffer.putLong(at + 8, entry.scn(), ORDER);
+        buffer.putInt(at + 16, entry.lastWriter(), ORDER);
+        buffer.putByte(at + 20, (byte)(entry.recovering() ? 1 : 0));
+        at += 21;
+        buffer.putShort(at, (short)entry.holders().size(), ORDER);
+        at += 2;
+        for (final Map.Entry<Integer, LockMode> h : entry.holders().entrySet())
+        {
+            buffer.putShort(at, (short)(int)h.getKey(), ORDER);
+            buffer.putByte(at + 2, (byte)h.getValue().ordinal());
+            at += 3;
+        }
+        final List<LockRequest> waiting = entry.queue();
+        buffer.putShort(at, (short)waiting.size(), ORDER);
+        at += 2;
+        for (final LockRequest r : waiting)
+        {
+            buffer.putLong(at, r.requestId(), ORDER);
+            buffer.putShort(at + 8, (short)r.node(), ORDER);
+            buffer.putByte(at + 10, (byte)r.mode().ordinal());
+            buffer.putByte(at + 11, (byte)(r.conversion() ? 1 : 0));
+            at += 12;
+        }
+        buffer.putShort(at, (short)entry.pastImageHolders().size(), ORDER);
+        at += 2;
+        for (final int node : entry.pastImageHolders())
+        {
+            buffer.putShort(at, (short)node, ORDER);
+            at += 2;
+        }
+        return at - offset;
+    }
+
+    /**
+     * @throws IllegalArgumentException when the bytes are not a well-formed entry.
+     */
+    static DirectoryEntry decode(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final int end = offset + length;
+        int at = offset;
+        need(at, 23, end);
+        final DirectoryEntry entry = new DirectoryEntry(buffer.getLong(at, ORDER));
+        final long scn = buffer.getLong(at + 8, ORDER);
+        final int writer = buffer.getInt(at + 16, ORDER);
+        final boolean recovering = buffer.getByte(at + 20) == 1;
+        at += 21;
+        final int holderCount = buffer.getShort(at, ORDER) & 0xFFFF;
+        at += 2;
+        need(at, holderCount * 3 + 2, end);
+        final Map<Integer, LockMode> holders = new TreeMap<>();
+        for (int i = 0; i < holderCount; i++)
+        {
+            holders.put(buffer.getShort(at, ORDER) & 0xFFFF, mode(buffer.getByte(at + 2)));
+            at += 3;
+        }
+        final int waitingCount = buffer.getShort(at, ORDER) & 0xFFFF;
+        at += 2;
+        need(at, waitingCount * 12 + 2, end);
+        final List<LockRequest> waiting = new ArrayList<>(waitingCount);
+        for (int i = 0; i < waitingCount; i++)
+        {
+            waiting.add(new LockRequest(buffer.getLong(at, ORDER), buffer.getShort(at + 8, ORDER) & 0xFFFF,
+                mode(buffer.getByte(at + 10)), buffer.getByte(at + 11) == 1));
+            at += 12;
+        }
+        final int piCount = buffer.getShort(at, ORDER) & 0xFFFF;
+        at += 2;
+        need(at, piCount * 2, end);
+        final List<Integer> pastImages = new ArrayList<>(piCount);
+        for (int i = 0; i < piCount; i++)
+        {
+            pastImages.add(buffer.getShort(at, ORDER) & 0xFFFF);
+            at += 2;
+        }
+        if (at != end)
+        {
+            throw new IllegalArgumentException("directory entry has " + (end - at) + " trailing bytes");
+        }
+        entry.restore(holders, waiting, pastImages, scn, writer, recovering);
+        return entry;
+    }
+
+    private static LockMode mode(final byte value)
+    {
+        final LockMode mode = LockMode.fromOrdinal(value);
+        if (null == mode)
+        {
+            throw new IllegalArgumentException("bad lock mode " + value);
+        }
+        return mode;
+    }
+
+    private static void need(final int at, final int bytes, final int end)
+    {
+        if (at + bytes > end)
+        {
+            throw new IllegalArgumentException("directory entry truncated");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+package dev.fusion.grd;
+
+import dev.fusion.cluster.ClusterNode;
+import org.agrona.CloseHelper;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+
+/**
+ * The Global Resource Directory on one node: every resource has a master node that grants it in NULL,
+ * SHARED or EXCLUSIVE mode and queues what it cannot grant yet. Any thread may call; calls never block and
+ * return futures that complete on the directory agent's thread (do not block in their callbacks).
+ * <pre>{@code
+ * GlobalResourceDirectory grd = GlobalResourceDirectory.start(node, GrdConfig.defaults(), RecoveryHandler.NONE);
+ * grd.acquire(ResourceId.of(table, block), LockMode.EXCLUSIVE).get(1, SECONDS);
+ * ...
+ * grd.release(ResourceId.of(table, block));
+ * }</pre>
+ */
+public final class GlobalResourceDirectory implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(GlobalResourceDirectory.class.getName());
+
+    private final ClusterNode node;
+    private final MasterMap masters;
+    private final DirectoryStore store;
+    private final DirectoryAgent agent;
+    private final AgentRunner runner;
+    private final AtomicLongArray stats = new AtomicLongArray(DirectoryAgent.STAT_COUNT);
+    private final AtomicLong requestIds = new AtomicLong();
+    private final AtomicLong inboxDrops = new AtomicLong();
+    private volatile boolean closed;
+
+    private GlobalResourceDirectory(final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
+    {
+        this.node = node;
+        this.masters = new MasterMap(MasterRing.of(DirectoryAgent.masteringNodes(node.view()), config.virtualNodes()));
+        this.store = DirectoryStore.open(config.maxEntries(), config.storeFile());
+        this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats);
+        for (final int type : new int[]{GrdMessages.REQUEST, GrdMessages.RESPONSE, GrdMessages.MASTER,
+            GrdMessages.HANDOFF})
+        {
+            node.registerHandler(type, (source, t, buffer, offset, length) ->
+            {
+                if (!agent.deliver(source, t, buffer, offset, length))
+                {
+                    inboxDrops.incrementAndGet();
+                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
+                        ": directory inbox full, message dropped (the requester will time out)");
+                }
+            });
+        }
+        node.addMembershipListener((previous, current) ->
+        {
+            while (!agent.submit(new DirectoryAgent.ViewChange(previous, current)))
+            {
+                Thread.onSpinWait();
+            }
+        });
+        this.runner = new AgentRunner(new BackoffIdleStrategy(10, 20, 1_000, node.config().idleMaxParkNs()),
+            error -> LOG.log(System.Logger.Level.ERROR, "directory agent error", error), null, agent);
+        AgentRunner.startOnThread(runner);
+    }
+
+    /**
+     * Starts the directory on a running node. Every member must start its directory before the others send it
+     * requests (their messages are otherwise dropped as unknown types and the requests time out).
+     *
+     * @param node     the cluster node.
+     * @param config   the directory's settings.
+     * @param recovery what to do with resources a dead node held in EXCLUSIVE.
+     * @return the running directory.
+     */
+    public static GlobalResourceDirectory start(
+        final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
+    {
+        return new GlobalResourceDirectory(Objects.requireNonNull(node, "node"), Objects.requireNonNull(config),
+            Objects.requireNonNull(recovery));
+    }
+
+    /**
+     * Asks for a resource in a mode, or for a stronger mode of a resource this node holds (conversion).
+     *
+     * @param resource the resource.
+     * @param mode     SHARED or EXCLUSIVE.
+     * @return completes with the mode granted; fails with {@link GrdException} (timeout, deadlock, ...).
+     */
+    public CompletableFuture<LockMode> acquire(final long resource, final LockMode mode)
+    {
+        return acquire(resource, mode, null);
+    }
+
+    /**
+     * @param resource the resource.
+     * @param mode     SHARED or EXCLUSIVE.
+     * @param timeout  how long to wait; null for the configured default.
+     * @return completes with the mode granted.
+     */
+    public CompletableFuture<LockMode> acquire(final long resource, final LockMode mode, final Duration timeout)
+    {
+        Objects.requireNonNull(mode, "mode");
+        if (mode == LockMode.NULL)
+        {
+            return CompletableFuture.failedFuture(new GrdException(RejectReason.INVALID_MODE, resource, mode));
+        }
+        return submit(GrdMessages.OP_ACQUIRE, resource, mode, timeout);
+    }
+
+    /**
+     * @param resource a resource this node holds.
+     * @return completes when the master has released it; fails with NOT_HELD when it was not held.
+     */
+    public CompletableFuture<LockMode> release(final long resource)
+    {
+        return submit(GrdMessages.OP_RELEASE, resource, LockMode.NULL, null);
+    }
+
+    /**
+     * @param resource a resource this node holds.
+     * @param mode     a weaker mode (SHARED, or NULL to release).
+     * @return completes when the master has recorded it.
+     */
+    public CompletableFuture<LockMode> downgrade(final long resource, final LockMode mode)
+    {
+        return submit(GrdMessages.OP_DOWNGRADE, resource, Objects.requireNonNull(mode, "mode"), null);
+    }
+
+    private CompletableFuture<LockMode> submit(final int op, final long resource, final LockMode mode,
+        final Duration timeout)
+    {
+        final CompletableFuture<LockMode> future = new CompletableFuture<>();
+        if (closed)
+        {
+            future.completeExceptionally(new GrdException(RejectReason.CLOSED, resource, mode));
+            return future;
+        }
+        final long timeoutNs = null == timeout ? agent.timeoutNs() : timeout.toNanos();
+        final DirectoryAgent.Pending p = new DirectoryAgent.Pending(requestIds.incrementAndGet(), resource, op, mode,
+            System.nanoTime() + timeoutNs, future);
+        if (!agent.submit(new DirectoryAgent.Submit(p)))
+        {
+            future.completeExceptionally(new IllegalStateException("directory command queue full: back off"));
+        }
+        return future;
+    }
+
+    /**
+     * Lock-free: any thread, any time.
+     *
+     * @param resource a resource.
+     * @return the node that masters it now.
+     */
+    public int masterOf(final long resource)
+    {
+        return masters.masterOf(resource);
+    }
+
+    /** @return the node this directory runs on. */
+    public int nodeId()
+    {
+        return node.nodeId();
+    }
+
+    /** @return a snapshot of the counters. */
+    public GrdStats stats()
+    {
+        return new GrdStats(stats.get(DirectoryAgent.LOCAL_GRANTS), stats.get(DirectoryAgent.REMOTE_GRANTS),
+            stats.get(DirectoryAgent.GRANTS_SERVED), stats.get(DirectoryAgent.FORWARDED),
+            stats.get(DirectoryAgent.REJECTED), stats.get(DirectoryAgent.TIMED_OUT),
+            stats.get(DirectoryAgent.REMASTERS_OUT), stats.get(DirectoryAgent.REMASTERS_IN),
+            stats.get(DirectoryAgent.RECOVERIES), stats.get(DirectoryAgent.HOT), stats.get(DirectoryAgent.STORED),
+            stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS));
+    }
+
+    /** @return messages dropped because the directory's inbox was full. */
+    public long inboxDrops()
+    {
+        return inboxDrops.get();
+    }
+
+    /** Stops the agent (failing what is pending with CLOSED) and closes the store. Idempotent. */
+    @Override
+    public void close()
+    {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        CloseHelper.quietClose(runner);
+        CloseHelper.quietClose(store);
+    }
+}

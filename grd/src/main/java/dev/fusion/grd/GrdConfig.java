@@ -1,0 +1,146 @@
+package dev.fusion.grd;
+
+import java.io.File;
+import java.time.Duration;
+
+/**
+ * Settings of the global resource directory. Built with {@link #builder()}; every value is checked and a bad
+ * one names the field and the accepted range.
+ *
+ * @param virtualNodes             points per node on the master ring (default 256).
+ * @param requestTimeout           how long acquire/release wait by default (default 5 s).
+ * @param storeFile                where mastered entries persist (null: off-heap memory only).
+ * @param maxEntries               entries the off-heap store is sized for (default 1,000,000).
+ * @param remastering              whether affinity remastering is on (default true).
+ * @param remoteRequestsToRemaster consecutive requests from one remote node that move mastership (default 3).
+ * @param minResidence             how long a resource stays with a new master before it may move again.
+ * @param hotRecency               an entry accessed within this stays in the on-heap tier (default 1 h).
+ * @param hotMaxEntries            the most entries the on-heap tier keeps (default 100,000).
+ */
+public record GrdConfig(
+    int virtualNodes,
+    Duration requestTimeout,
+    File storeFile,
+    long maxEntries,
+    boolean remastering,
+    int remoteRequestsToRemaster,
+    Duration minResidence,
+    Duration hotRecency,
+    int hotMaxEntries)
+{
+    /** Validates. */
+    public GrdConfig
+    {
+        check("virtualNodes", virtualNodes, 1, 65536);
+        check("requestTimeout (ms)", requestTimeout.toMillis(), 1, 3_600_000);
+        check("maxEntries", maxEntries, 1_000, 1L << 34);
+        check("remoteRequestsToRemaster", remoteRequestsToRemaster, 1, 1_000_000);
+        check("minResidence (ms)", minResidence.toMillis(), 0, 86_400_000);
+        check("hotRecency (ms)", hotRecency.toMillis(), 0, 30L * 86_400_000);
+        check("hotMaxEntries", hotMaxEntries, 0, 100_000_000);
+    }
+
+    private static void check(final String field, final long value, final long min, final long max)
+    {
+        if (value < min || value > max)
+        {
+            throw new IllegalArgumentException("invalid " + field + ": " + value + " (accepted: " + min + ".." + max + ")");
+        }
+    }
+
+    /** @return the defaults. */
+    public static GrdConfig defaults()
+    {
+        return builder().build();
+    }
+
+    /** @return a builder with the defaults. */
+    public static Builder builder()
+    {
+        return new Builder();
+    }
+
+    /** Builds a {@link GrdConfig}. */
+    public static final class Builder
+    {
+        private int virtualNodes = MasterRing.DEFAULT_VIRTUAL_NODES;
+        private Duration requestTimeout = Duration.ofSeconds(5);
+        private File storeFile;
+        private long maxEntries = 1_000_000;
+        private boolean remastering = true;
+        private int remoteRequestsToRemaster = 3;
+        private Duration minResidence = Duration.ofSeconds(1);
+        private Duration hotRecency = Duration.ofHours(1);
+        private int hotMaxEntries = 100_000;
+
+        /** @param n points per node. @return this */
+        public Builder virtualNodes(final int n)
+        {
+            virtualNodes = n;
+            return this;
+        }
+
+        /** @param timeout default request timeout. @return this */
+        public Builder requestTimeout(final Duration timeout)
+        {
+            requestTimeout = timeout;
+            return this;
+        }
+
+        /** @param file persistence file, or null. @return this */
+        public Builder storeFile(final File file)
+        {
+            storeFile = file;
+            return this;
+        }
+
+        /** @param n entries to size the store for. @return this */
+        public Builder maxEntries(final long n)
+        {
+            maxEntries = n;
+            return this;
+        }
+
+        /** @param on affinity remastering on or off. @return this */
+        public Builder remastering(final boolean on)
+        {
+            remastering = on;
+            return this;
+        }
+
+        /** @param n consecutive remote requests that trigger a move. @return this */
+        public Builder remoteRequestsToRemaster(final int n)
+        {
+            remoteRequestsToRemaster = n;
+            return this;
+        }
+
+        /** @param d minimum residence after a move. @return this */
+        public Builder minResidence(final Duration d)
+        {
+            minResidence = d;
+            return this;
+        }
+
+        /** @param d recency that keeps an entry hot. @return this */
+        public Builder hotRecency(final Duration d)
+        {
+            hotRecency = d;
+            return this;
+        }
+
+        /** @param n on-heap tier bound. @return this */
+        public Builder hotMaxEntries(final int n)
+        {
+            hotMaxEntries = n;
+            return this;
+        }
+
+        /** @return the validated config. */
+        public GrdConfig build()
+        {
+            return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
+                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+package dev.fusion.grd;
+
+import org.agrona.DirectBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import java.nio.ByteOrder;
+
+/**
+ * The directory's messages on cluster-core (all HIGH priority). Fixed layouts, little-endian.
+ * <pre>
+ * REQUEST  (type 32, 24 bytes): u8 op, u8 mode, u8 hops, u8 0, u16 requester, u16 0, i64 requestId, i64 resource
+ * RESPONSE (type 33, 24 bytes): u8 status, u8 mode or reason, u16 0, i32 0, i64 requestId, i64 resource
+ * MASTER   (type 34, 24 bytes): u16 new master, u16 0, i32 0, i64 version, i64 resource
+ * HANDOFF  (type 35): i64 version, then an encoded directory entry
+ * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration),
+ *      6 reports done (reconfiguration; the resource field carries the dead node's id)
+ * </pre>
+ */
+final class GrdMessages
+{
+    static final int REQUEST = 32;
+    static final int RESPONSE = 33;
+    static final int MASTER = 34;
+    static final int HANDOFF = 35;
+    static final int FIXED_LENGTH = 24;
+
+    static final int OP_ACQUIRE = 1;
+    static final int OP_RELEASE = 2;
+    static final int OP_DOWNGRADE = 3;
+    static final int OP_CANCEL = 4;
+    /** Reconfiguration: the requester holds {@code mode} of a resource whose master died. */
+    static final int OP_REPORT = 5;
+    /** Reconfiguration: the requester has sent every report for the dead node in {@code resource}. */
+    static final int OP_REPORTS_DONE = 6;
+
+    static final int STATUS_GRANTED = 1;
+    static final int STATUS_REJECTED = 2;
+    static final int STATUS_DONE = 3;
+
+    static final int MAX_HOPS = 3;
+
+    private static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
+
+    private GrdMessages()
+    {
+    }
+
+    static void request(
+        final MutableDirectBuffer b, final int op, final LockMode mode, final int hops, final int requester,
+        final long requestId, final long resource)
+    {
+        b.putByte(0, (byte)op);
+        b.putByte(1, (byte)mode.ordinal());
+        b.putByte(2, (byte)hops);
+        b.putByte(3, (byte)0);
+        b.putShort(4, (short)requester, ORDER);
+        b.putShort(6, (short)0, ORDER);
+        b.putLong(8, requestId, ORDER);
+        b.putLong(16, resource, ORDER);
+    }
+
+    static void response(
+        final MutableDirectBuffer b, final int status, final int modeOrReason, final long requestId, final long resource)
+    {
+        b.putByte(0, (byte)status);
+        b.putByte(1, (byte)modeOrReason);
+        b.putShort(2, (short)0, ORDER);
+        b.putInt(4, 0, ORDER);
+        b.putLong(8, requestId, ORDER);
+        b.putLong(16, resource, ORDER);
+    }
+
+    static void master(final MutableDirectBuffer b, final int newMaster, final long version, final long resource)
+    {
+        b.putShort(0, (short)newMaster, ORDER);
+        b.putShort(2, (short)0, ORDER);
+        b.putInt(4, 0, ORDER);
+        b.putLong(8, version, ORDER);
+        b.putLong(16, resource, ORDER);
+    }
+
+    static int op(final DirectBuffer b, final int o)
+    {
+        return b.getByte(o) & 0xFF;
+    }
+
+    static int byte1(final DirectBuffer b, final int o)
+    {
+        return b.getByte(o + 1) & 0xFF;
+    }
+
+    static int hops(final DirectBuffer b, final int o)
+    {
+        return b.getByte(o + 2) & 0xFF;
+    }
+
+    static int requester(final DirectBuffer b, final int o)
+    {
+        return b.getShort(o + 4, ORDER) & 0xFFFF;
+    }
+
+    static int newMaster(final DirectBuffer b, final int o)
+    {
+        return b.getShort(o, ORDER) & 0xFFFF;
+    }
+
+    static long id(final DirectBuffer b, final int o)
+    {
+        return b.getLong(o + 8, ORDER);
+    }
+
+    static long resource(final DirectBuffer b, final int o)
+    {
+        return b.getLong(o + 16, ORDER);
+    }
+}

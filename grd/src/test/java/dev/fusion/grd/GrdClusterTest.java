@@ -1,0 +1,320 @@
+package dev.fusion.grd;
+
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.LocalCluster;
+import org.agrona.CloseHelper;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
+
+import static dev.fusion.grd.LockMode.EXCLUSIVE;
+import static dev.fusion.grd.LockMode.SHARED;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class GrdClusterTest
+{
+    private LocalCluster cluster;
+    private final List<GlobalResourceDirectory> grds = new ArrayList<>();
+
+    private void start(final int nodes, final GrdConfig config, final RecoveryHandler recovery)
+    {
+        cluster = LocalCluster.start(nodes, LocalCluster::smallMachineDefaults);
+        for (final ClusterNode node : cluster.nodes())
+        {
+            grds.add(GlobalResourceDirectory.start(node, config, recovery));
+        }
+        cluster.awaitFullView(Duration.ofSeconds(20));
+    }
+
+    @AfterEach
+    void stop()
+    {
+        CloseHelper.quietCloseAll(grds);
+        if (null != cluster)
+        {
+            cluster.close();
+        }
+    }
+
+    private GlobalResourceDirectory grd(final int node)
+    {
+        return grds.get(node - 1);
+    }
+
+    /** A resource whose ring master is {@code master}. */
+    private long resourceMasteredBy(final int master, final int salt)
+    {
+        for (int block = salt * 1000; ; block++)
+        {
+            final long r = ResourceId.of(9, block);
+            if (grd(1).masterOf(r) == master)
+            {
+                return r;
+            }
+        }
+    }
+
+    @Test
+    void everyNodeAgreesOnMastersAndExclusiveWaitsForRelease() throws Exception
+    {
+        start(3, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        for (long r = 0; r < 1000; r++)
+        {
+            assertThat(grd(2).masterOf(r)).isEqualTo(grd(1).masterOf(r)).isEqualTo(grd(3).masterOf(r));
+        }
+        final long r = resourceMasteredBy(3, 1);
+        assertThat(grd(1).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        final var waiting = grd(2).acquire(r, SHARED);
+        Thread.sleep(100);
+        assertThat(waiting).isNotDone();
+        grd(1).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(waiting.get(5, TimeUnit.SECONDS)).isEqualTo(SHARED);
+        assertThat(grd(3).acquire(r, SHARED).get(5, TimeUnit.SECONDS)).isEqualTo(SHARED);
+        assertThat(grd(1).stats().remoteGrants()).isEqualTo(1);
+        assertThat(grd(3).stats().localGrants()).isEqualTo(1);
+        assertThat(grd(3).stats().grantsServed()).isEqualTo(3);
+    }
+
+    @Test
+    void badRequestsFailWithAClearReasonAndChangeNothing() throws Exception
+    {
+        start(2, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(2, 2);
+        assertThatThrownBy(() -> grd(1).release(r).join())
+            .isInstanceOf(CompletionException.class).hasCauseInstanceOf(GrdException.class)
+            .hasMessageContaining("NOT_HELD");
+        assertThatThrownBy(() -> grd(1).acquire(r, LockMode.NULL).join()).hasMessageContaining("INVALID_MODE");
+        assertThatThrownBy(() -> grd(1).downgrade(r, SHARED).join()).hasMessageContaining("NOT_HELD");
+
+        grd(2).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS);
+        assertThatThrownBy(() -> grd(1).acquire(r, SHARED, Duration.ofMillis(200)).join())
+            .hasMessageContaining("TIMED_OUT");
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(grd(2).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS))
+            .as("the timed-out request was cancelled, not left to grant behind our back").isEqualTo(EXCLUSIVE);
+    }
+
+    @Test
+    void twoHoldersConvertingAtOnceDeadlockIsRefused() throws Exception
+    {
+        start(3, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(3, 3);
+        grd(1).acquire(r, SHARED).get(5, TimeUnit.SECONDS);
+        grd(2).acquire(r, SHARED).get(5, TimeUnit.SECONDS);
+        final var first = grd(1).acquire(r, EXCLUSIVE);
+        Thread.sleep(100);
+        assertThatThrownBy(() -> grd(2).acquire(r, EXCLUSIVE).join()).hasMessageContaining("CONVERSION_DEADLOCK");
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+    }
+
+    @Test
+    void aResourceUsedByOneRemoteNodeMovesToIt() throws Exception
+    {
+        start(3, GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO).build(),
+            RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(1, 4);
+        for (int i = 0; i < 3; i++)
+        {
+            grd(2).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS);
+            grd(2).release(r).get(5, TimeUnit.SECONDS);
+        }
+        LocalCluster.await(() -> grd(1).masterOf(r) == 2 && grd(2).masterOf(r) == 2 && grd(3).masterOf(r) == 2,
+            Duration.ofSeconds(10), "every node to see node 2 as the new master");
+        final long localBefore = grd(2).stats().localGrants();
+        grd(2).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS);
+        assertThat(grd(2).stats().localGrants()).isEqualTo(localBefore + 1);
+        assertThat(grd(1).stats().remastersOut()).isEqualTo(1);
+        assertThat(grd(2).stats().remastersIn()).isEqualTo(1);
+        assertThat(grd(3).acquire(r, SHARED, Duration.ofMillis(200)))
+            .as("node 3 waits behind node 2's EXCLUSIVE at the new master")
+            .failsWithin(Duration.ofSeconds(5));
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void randomisedWorkloadNeverGrantsIncompatibleModesAndEveryRequestCompletes() throws Exception
+    {
+        start(3, GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ofMillis(50)).build(),
+            RecoveryHandler.NONE);
+        final HolderInvariant invariant = new HolderInvariant();
+        final Stats stats = runWorkload(invariant, 6, 3_000, null);
+        assertThat(invariant.violations()).as(String.valueOf(invariant.firstViolation())).isZero();
+        assertThat(stats.incomplete.get()).as("requests left without an answer").isZero();
+        assertThat(stats.unexpected).as("unexpected failures").isEmpty();
+        assertThat(stats.grants.get()).isGreaterThan(500);
+        final long remasters = grds.stream().mapToLong(g -> g.stats().remastersOut()).sum();
+        assertThat(remasters).as("remastering happened under load").isPositive();
+    }
+
+    @Test
+    void aNodeKilledUnderLoadIsReconfiguredAroundWithoutIncompatibleGrants() throws Exception
+    {
+        final AtomicInteger recoveries = new AtomicInteger();
+        start(3, GrdConfig.builder().requestTimeout(Duration.ofSeconds(10)).build(),
+            (resource, dead) ->
+            {
+                recoveries.incrementAndGet();
+                return java.util.concurrent.CompletableFuture.completedFuture(null);
+            });
+        final HolderInvariant invariant = new HolderInvariant();
+        final Stats stats = runWorkload(invariant, 6, 4_000, () ->
+        {
+            invariant.nodeDied(3);
+            grds.get(2).close();
+            cluster.stop(3);
+        });
+        assertThat(invariant.violations()).as(String.valueOf(invariant.firstViolation())).isZero();
+        assertThat(stats.unexpected).as("unexpected failures on survivors").isEmpty();
+        assertThat(stats.incomplete.get()).isZero();
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
+            Duration.ofSeconds(10), "node 3 declared dead");
+        for (long r = 0; r < 6; r++)
+        {
+            final long resource = ResourceId.of(1, (int)r);
+            assertThat(grd(1).masterOf(resource)).isNotEqualTo(3).isEqualTo(grd(2).masterOf(resource));
+            assertThat(grd(1).acquire(resource, EXCLUSIVE, Duration.ofSeconds(10)).get(15, TimeUnit.SECONDS))
+                .as("every resource is grantable after reconfiguration").isEqualTo(EXCLUSIVE);
+            grd(1).release(resource).get(5, TimeUnit.SECONDS);
+        }
+    }
+
+    static final class Stats
+    {
+        final AtomicLong grants = new AtomicLong();
+        final AtomicLong incomplete = new AtomicLong();
+        final Map<String, Integer> unexpected = new ConcurrentHashMap<>();
+    }
+
+    /**
+     * Two threads per node, each repeatedly: acquire S or X on one of {@code resources} hot resources, maybe
+     * convert or downgrade, release. Threads of one node take turns per resource (locks are per node).
+     */
+    private Stats runWorkload(final HolderInvariant invariant, final int resources, final long millis,
+        final Runnable midway) throws Exception
+    {
+        final Stats stats = new Stats();
+        final AtomicBoolean running = new AtomicBoolean(true);
+        final List<Thread> threads = new ArrayList<>();
+        final Map<String, ReentrantLock> nodeLocks = new ConcurrentHashMap<>();
+        final AtomicBoolean killed = new AtomicBoolean();
+        for (final GlobalResourceDirectory g : grds)
+        {
+            for (int t = 0; t < 2; t++)
+            {
+                final long seed = g.nodeId() * 100L + t;
+                final Thread thread = new Thread(() ->
+                {
+                    final Random random = new Random(seed);
+                    while (running.get())
+                    {
+                        if (killed.get() && g.nodeId() == 3)
+                        {
+                            return;
+                        }
+                        final long r = ResourceId.of(1, random.nextInt(resources));
+                        final ReentrantLock lock = nodeLocks.computeIfAbsent(g.nodeId() + "/" + r,
+                            k -> new ReentrantLock());
+                        lock.lock();
+                        try
+                        {
+                            cycle(g, r, random, invariant, stats, killed);
+                        }
+                        finally
+                        {
+                            lock.unlock();
+                        }
+                    }
+                }, "worker-" + g.nodeId() + "-" + t);
+                threads.add(thread);
+                thread.start();
+            }
+        }
+        Thread.sleep(millis / 2);
+        if (null != midway)
+        {
+            killed.set(true);
+            midway.run();
+        }
+        Thread.sleep(millis / 2);
+        running.set(false);
+        for (final Thread t : threads)
+        {
+            t.join(30_000);
+            if (t.isAlive())
+            {
+                stats.incomplete.incrementAndGet();
+            }
+        }
+        return stats;
+    }
+
+    private static void cycle(final GlobalResourceDirectory g, final long r, final Random random,
+        final HolderInvariant invariant, final Stats stats, final AtomicBoolean killed)
+    {
+        final int node = g.nodeId();
+        final LockMode mode = random.nextBoolean() ? SHARED : EXCLUSIVE;
+        try
+        {
+            final LockMode granted = g.acquire(r, mode).get(20, TimeUnit.SECONDS);
+            stats.grants.incrementAndGet();
+            invariant.granted(r, node, granted);
+            LockMode held = granted;
+            if (held == SHARED && random.nextInt(4) == 0)
+            {
+                try
+                {
+                    held = g.acquire(r, EXCLUSIVE).get(20, TimeUnit.SECONDS);
+                    invariant.granted(r, node, held);
+                }
+                catch (final ExecutionException ex)
+                {
+                    if (!(ex.getCause() instanceof GrdException ge) ||
+                        ge.reason() != RejectReason.CONVERSION_DEADLOCK)
+                    {
+                        throw ex;
+                    }
+                }
+            }
+            if (held == EXCLUSIVE && random.nextInt(4) == 0)
+            {
+                invariant.releasing(r, node, SHARED);
+                g.downgrade(r, SHARED).get(20, TimeUnit.SECONDS);
+                held = SHARED;
+            }
+            invariant.releasing(r, node, LockMode.NULL);
+            g.release(r).get(20, TimeUnit.SECONDS);
+        }
+        catch (final ExecutionException ex)
+        {
+            if (!(killed.get() && node == 3))
+            {
+                stats.unexpected.merge(String.valueOf(ex.getCause()), 1, Integer::sum);
+            }
+            invariant.releasing(r, node, LockMode.NULL);
+            g.release(r);
+        }
+        catch (final java.util.concurrent.TimeoutException ex)
+        {
+            stats.incomplete.incrementAndGet();
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
