@@ -72,6 +72,34 @@ class NodeLifecycleTest
         }
     }
 
+    @Test
+    void runsOnAnExternalMediaDriverAndLeavesItRunning()
+    {
+        final String dir = "/dev/shm/fusion-external-" + java.util.UUID.randomUUID();
+        try (io.aeron.driver.MediaDriver driver = io.aeron.driver.MediaDriver.launch(
+            new io.aeron.driver.MediaDriver.Context().aeronDirectoryName(dir)
+                .threadingMode(io.aeron.driver.ThreadingMode.SHARED).dirDeleteOnStart(true).dirDeleteOnShutdown(true)))
+        {
+            try (LocalCluster cluster = LocalCluster.start(2, b -> LocalCluster.smallMachineDefaults(b)
+                .embeddedMediaDriver(false).aeronDirectory(dir)))
+            {
+                cluster.awaitFullView(Duration.ofSeconds(20));
+                assertThat(cluster.node(1).aeronDirectory()).isEqualTo(dir);
+            }
+            assertThat(new File(dir)).as("an external driver's directory is not the node's to delete").isDirectory();
+        }
+    }
+
+    @Test
+    void anExternalDriverThatIsNotRunningIsAClearStartError()
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(1);
+        final ClusterConfig config = LocalCluster.smallMachineDefaults(ClusterConfig.builder().nodeId(1)
+            .member(1, "127.0.0.1", ports[0]).embeddedMediaDriver(false)
+            .aeronDirectory("/dev/shm/fusion-no-driver-" + java.util.UUID.randomUUID()).driverTimeoutMs(1000)).build();
+        assertThatThrownBy(() -> ClusterNode.start(config)).isInstanceOf(RuntimeException.class);
+    }
+
     private static Set<Long> liveThreadIds()
     {
         return Thread.getAllStackTraces().keySet().stream().map(Thread::getId).collect(Collectors.toSet());
