@@ -1,5 +1,6 @@
 package dev.fusion.bench;
 
+import dev.fusion.bench.grd.GrdScenario;
 import dev.fusion.bench.transport.TransportScenario;
 
 import java.util.List;
@@ -13,7 +14,7 @@ final class Scenarios
 
     static List<String> names()
     {
-        return List.of("transport");
+        return List.of("transport", "grd");
     }
 
     static void run(final String name, final Options options) throws Exception
@@ -22,6 +23,9 @@ final class Scenarios
         {
             case "transport":
                 new TransportScenario(options.seconds(TransportScenario.DEFAULT_SECONDS)).run();
+                break;
+            case "grd":
+                new GrdScenario(options.seconds(GrdScenario.DEFAULT_SECONDS)).run();
                 break;
             default:
                 throw new IllegalArgumentException("unknown scenario '" + name + "'; known: " + names());

@@ -70,6 +70,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Long2ObjectHashMap<DirectoryEntry> hot = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<LockMode> holdings = new Long2ObjectHashMap<>();
+    /** What this node holds, for lock-free reads by application threads; written only by this agent. */
+    private final java.util.concurrent.ConcurrentHashMap<Long, LockMode> held;
     private final Long2LongHashMap arrivedAt = new Long2LongHashMap(0);
     private final LongHashSet recovering = new LongHashSet();
     private final Int2ObjectHashMap<IntHashSet> reportsAwaited = new Int2ObjectHashMap<>();
@@ -142,8 +144,10 @@ final class DirectoryAgent implements Agent, GrantListener
         final MasterMap masters,
         final DirectoryStore store,
         final RecoveryHandler recovery,
-        final AtomicLongArray stats)
+        final AtomicLongArray stats,
+        final java.util.concurrent.ConcurrentHashMap<Long, LockMode> held)
     {
+        this.held = held;
         this.node = node;
         this.self = node.nodeId();
         this.config = config;
@@ -415,6 +419,7 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 final LockMode mode = LockMode.fromOrdinal(modeOrReason);
                 holdings.put(resource, mode);
+                held.put(resource, mode);
                 stats.incrementAndGet(local ? LOCAL_GRANTS : REMOTE_GRANTS);
                 p.future.complete(mode);
             }
@@ -423,10 +428,12 @@ final class DirectoryAgent implements Agent, GrantListener
                 if (p.op == GrdMessages.OP_RELEASE || p.mode == LockMode.NULL)
                 {
                     holdings.remove(resource);
+                    held.remove(resource);
                 }
                 else
                 {
                     holdings.put(resource, p.mode);
+                    held.put(resource, p.mode);
                 }
                 p.future.complete(p.op == GrdMessages.OP_RELEASE ? LockMode.NULL : p.mode);
             }

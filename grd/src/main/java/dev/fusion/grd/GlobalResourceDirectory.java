@@ -8,6 +8,7 @@ import org.agrona.concurrent.BackoffIdleStrategy;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -34,6 +35,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
     private final AtomicLongArray stats = new AtomicLongArray(DirectoryAgent.STAT_COUNT);
     private final AtomicLong requestIds = new AtomicLong();
     private final AtomicLong inboxDrops = new AtomicLong();
+    private final ConcurrentHashMap<Long, LockMode> held = new ConcurrentHashMap<>();
     private volatile boolean closed;
 
     private GlobalResourceDirectory(final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
@@ -41,7 +43,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
         this.node = node;
         this.masters = new MasterMap(MasterRing.of(DirectoryAgent.masteringNodes(node.view()), config.virtualNodes()));
         this.store = DirectoryStore.open(config.maxEntries(), config.storeFile());
-        this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats);
+        this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats, held);
         for (final int type : new int[]{GrdMessages.REQUEST, GrdMessages.RESPONSE, GrdMessages.MASTER,
             GrdMessages.HANDOFF})
         {
@@ -158,6 +160,18 @@ public final class GlobalResourceDirectory implements AutoCloseable
     public int masterOf(final long resource)
     {
         return masters.masterOf(resource);
+    }
+
+    /**
+     * Lock-free: what this node holds of a resource, as of the last grant, downgrade or release it saw
+     * complete. The buffer cache's fast path: a block held in a covering mode needs no message.
+     *
+     * @param resource a resource.
+     * @return the mode this node holds, NULL when none.
+     */
+    public LockMode heldMode(final long resource)
+    {
+        return held.getOrDefault(resource, LockMode.NULL);
     }
 
     /** @return the node this directory runs on. */

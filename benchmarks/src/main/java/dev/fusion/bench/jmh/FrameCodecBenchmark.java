@@ -37,6 +37,7 @@ public class FrameCodecBenchmark
     public void setup()
     {
         frame = new UnsafeBuffer(new byte[FrameHeader.LENGTH + messages * (FrameHeader.MESSAGE_HEADER_LENGTH + 128)]);
+        encodeBatch();
     }
 
     @Benchmark

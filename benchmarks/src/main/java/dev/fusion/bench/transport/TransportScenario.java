@@ -1,6 +1,10 @@
 package dev.fusion.bench.transport;
 
+import dev.fusion.bench.Baselines;
 import dev.fusion.bench.JsonLine;
+import static dev.fusion.bench.Stats.log;
+import static dev.fusion.bench.Stats.median;
+import static dev.fusion.bench.Stats.us;
 import dev.fusion.bench.Pages;
 import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
@@ -447,22 +451,4 @@ public final class TransportScenario
             return new double[]{(r1 - r0) * (double)BLOCK_SIZE / 1e6 / ((t1 - t0) / 1e9), wireRatio};
         }
     }
-
-    private static double us(final Histogram h, final double percentile)
-    {
-        return h.getTotalCount() == 0 ? Double.NaN : h.getValueAtPercentile(percentile) / 1000.0;
-    }
-
-    private static double median(final List<Double> values)
-    {
-        final double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
-    }
-
-    private static void log(final String format, final Object... args)
-    {
-        System.out.println(String.format(Locale.ROOT, format, args));
-        System.out.flush();
-    }
-
 }

@@ -1,4 +1,4 @@
-package dev.fusion.bench.transport;
+package dev.fusion.bench;
 
 import io.aeron.Aeron;
 import io.aeron.FragmentAssembler;
@@ -24,14 +24,21 @@ import java.util.concurrent.atomic.AtomicLong;
  * The floors Fusion's figures are divided by: a raw Aeron UDP ping-pong (no Fusion code on the path) and what
  * a user would write without Fusion, plain blocking NIO TCP on loopback.
  */
-final class Baselines
+public final class Baselines
 {
     private Baselines()
     {
     }
 
-    /** Round trips of 32-byte messages between two Aeron clients over UDP loopback, one in flight. */
-    static Histogram rawAeronRtt(final long measureNs, final int pingPort, final int pongPort)
+    /**
+     * Round trips of 32-byte messages between two Aeron clients over UDP loopback, one in flight.
+     *
+     * @param measureNs how long.
+     * @param pingPort  a free UDP port.
+     * @param pongPort  another.
+     * @return the round-trip histogram, ns.
+     */
+    public static Histogram rawAeronRtt(final long measureNs, final int pingPort, final int pongPort)
     {
         final String dir = "/dev/shm/fusion-bench-raw-" + UUID.randomUUID();
         final Histogram rtt = new Histogram(3);
@@ -99,8 +106,15 @@ final class Baselines
         return rtt;
     }
 
-    /** Round trips of 32-byte messages over a blocking NIO TCP connection on loopback (TCP_NODELAY). */
-    static Histogram tcpRtt(final long measureNs) throws IOException, InterruptedException
+    /**
+     * Round trips of 32-byte messages over a blocking NIO TCP connection on loopback (TCP_NODELAY).
+     *
+     * @param measureNs how long.
+     * @return the round-trip histogram, ns.
+     * @throws IOException on a socket error.
+     * @throws InterruptedException when interrupted.
+     */
+    public static Histogram tcpRtt(final long measureNs) throws IOException, InterruptedException
     {
         final Histogram rtt = new Histogram(3);
         try (ServerSocketChannel server = ServerSocketChannel.open()
@@ -156,9 +170,13 @@ final class Baselines
      * 128-byte messages written one write() each, as a user without a batching transport would, over
      * blocking NIO TCP on loopback; the receiver reads in 64 KiB chunks.
      *
+     * @param warmupNs  warm-up time.
+     * @param measureNs measured time.
      * @return messages per second received.
+     * @throws IOException on a socket error.
+     * @throws InterruptedException when interrupted.
      */
-    static double tcpSmallMessageRate(final long warmupNs, final long measureNs) throws IOException, InterruptedException
+    public static double tcpSmallMessageRate(final long warmupNs, final long measureNs) throws IOException, InterruptedException
     {
         final AtomicLong bytes = new AtomicLong();
         try (ServerSocketChannel server = ServerSocketChannel.open()
