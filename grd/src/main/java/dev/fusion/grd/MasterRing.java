@@ -13,6 +13,8 @@ public final class MasterRing
     /** The default number of points per node. */
     public static final int DEFAULT_VIRTUAL_NODES = 256;
 
+    private static final long POINT_SALT = 0xD6E8FEB86659FD93L;
+
     private final long[] points;
     private final int[] owners;
     private final int[] nodes;
@@ -48,8 +50,9 @@ public final class MasterRing
         {
             for (int v = 0; v < virtualNodes; v++)
             {
-                // point hash in the high bits, owner in the low 16 bits: one sort orders both
-                final long point = mix(((long)node << 32) | v) & ~0xFFFFL;
+                // point hash in the high bits, owner in the low 16 bits: one sort orders both. The salt keeps
+                // points independent of resource hashes: (node << 32 | v) is also ResourceId.of(node, v).
+                final long point = mix((((long)node << 32) | v) ^ POINT_SALT) & ~0xFFFFL;
                 keys[i++] = point | node;
             }
         }

@@ -27,6 +27,22 @@ class MasterRingTest
     }
 
     @Test
+    void anObjectsBlocksSpreadOverAllNodesWhateverTheObjectId()
+    {
+        final MasterRing ring = MasterRing.of(List.of(1, 2, 3), MasterRing.DEFAULT_VIRTUAL_NODES);
+        for (int object = 1; object <= 3; object++)
+        {
+            final Map<Integer, Integer> counts = new HashMap<>();
+            for (int block = 0; block < 3000; block++)
+            {
+                counts.merge(ring.masterOf(ResourceId.of(object, block)), 1, Integer::sum);
+            }
+            assertThat(counts).as("object %d", object).containsOnlyKeys(1, 2, 3);
+            counts.values().forEach(c -> assertThat(c).isBetween(700, 1300));
+        }
+    }
+
+    @Test
     void aLeavingNodeMovesOnlyItsOwnResources()
     {
         final MasterRing before = MasterRing.of(List.of(1, 2, 3, 4), 256);
