@@ -10,9 +10,11 @@ import io.aeron.driver.ThreadingMode;
 import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.IoUtil;
+import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
 import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.DynamicCompositeAgent;
 import org.agrona.concurrent.SystemEpochNanoClock;
 import org.agrona.concurrent.SystemNanoClock;
 import org.agrona.concurrent.status.AtomicCounter;
@@ -56,6 +58,7 @@ public final class ClusterNode implements AutoCloseable
     private TransportCounters counters;
     private TransportAgent agent;
     private AgentRunner runner;
+    private DynamicCompositeAgent agents;
     private volatile MembershipView view;
     private volatile boolean closed;
 
@@ -131,9 +134,10 @@ public final class ClusterNode implements AutoCloseable
         agent = new TransportAgent(config, aeron, driverInvoker, aeron.conductorAgentInvoker(), incarnation, handlers, counters, metrics,
             new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
         view = agent.view();
+        agents = new DynamicCompositeAgent("fusion-node-" + config.nodeId(), agent);
         runner = new AgentRunner(
             new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()),
-            this::onAgentError, null, agent);
+            this::onAgentError, null, agents);
         AgentRunner.startOnThread(runner);
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
@@ -222,11 +226,57 @@ public final class ClusterNode implements AutoCloseable
         final int peer, final int type, final Priority priority, final DirectBuffer buffer, final int offset,
         final int length)
     {
+        checkOpen();
+        return agent.offer(peer, type, priority, buffer, offset, length);
+    }
+
+    /**
+     * Runs another agent on this node's thread, after the transport agent in each duty cycle: the way modules
+     * such as the directory avoid a thread (and a thread hand-off per message) of their own. Blocks until the
+     * agent is added.
+     *
+     * @param other an agent; its {@code onStart} runs on the node's thread.
+     * @throws IllegalStateException when the node is closed.
+     */
+    public void attach(final Agent other)
+    {
+        Objects.requireNonNull(other, "agent");
+        while (!agents.tryAdd(other))
+        {
+            checkOpen();
+            Thread.yield();
+        }
+        while (!agents.hasAddAgentCompleted())
+        {
+            checkOpen();
+            Thread.yield();
+        }
+    }
+
+    /**
+     * Stops running an attached agent (its {@code onClose} runs on the node's thread). Blocks until removed;
+     * returns at once when the node is closed (closing the node closes its attached agents).
+     *
+     * @param other an attached agent.
+     */
+    public void detach(final Agent other)
+    {
+        while (!closed && !agents.tryRemove(other))
+        {
+            Thread.yield();
+        }
+        while (!closed && !agents.hasRemoveAgentCompleted())
+        {
+            Thread.yield();
+        }
+    }
+
+    private void checkOpen()
+    {
         if (closed)
         {
             throw new IllegalStateException("node " + config.nodeId() + " is closed");
         }
-        return agent.offer(peer, type, priority, buffer, offset, length);
     }
 
     /** @return the current membership view; lock-free. */

@@ -29,7 +29,7 @@ class NodeLifecycleTest
             dirs = cluster.nodes().stream().map(ClusterNode::aeronDirectory).collect(Collectors.toList());
             members = List.copyOf(cluster.node(1).config().members().values());
             assertThat(dirs).allMatch(d -> new File(d).isDirectory());
-            assertThat(newThreads(threadsBefore)).anyMatch(name -> name.startsWith("fusion-transport"));
+            assertThat(newThreads(threadsBefore)).anyMatch(name -> name.startsWith("fusion-node"));
         }
         LocalCluster.await(() -> newThreads(threadsBefore).isEmpty(), Duration.ofSeconds(10),
             "threads to end, still alive: " + newThreads(threadsBefore));

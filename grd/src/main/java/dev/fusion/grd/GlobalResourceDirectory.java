@@ -64,9 +64,17 @@ public final class GlobalResourceDirectory implements AutoCloseable
                 Thread.onSpinWait();
             }
         });
-        this.runner = new AgentRunner(new BackoffIdleStrategy(10, 20, 1_000, node.config().idleMaxParkNs()),
-            error -> LOG.log(System.Logger.Level.ERROR, "directory agent error", error), null, agent);
-        AgentRunner.startOnThread(runner);
+        if (config.ownThread())
+        {
+            this.runner = new AgentRunner(new BackoffIdleStrategy(10, 20, 1_000, node.config().idleMaxParkNs()),
+                error -> LOG.log(System.Logger.Level.ERROR, "directory agent error", error), null, agent);
+            AgentRunner.startOnThread(runner);
+        }
+        else
+        {
+            this.runner = null;
+            node.attach(agent);
+        }
     }
 
     /**
@@ -206,7 +214,14 @@ public final class GlobalResourceDirectory implements AutoCloseable
             return;
         }
         closed = true;
-        CloseHelper.quietClose(runner);
+        if (null != runner)
+        {
+            CloseHelper.quietClose(runner);
+        }
+        else
+        {
+            node.detach(agent);
+        }
         CloseHelper.quietClose(store);
     }
 }

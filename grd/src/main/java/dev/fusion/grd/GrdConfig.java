@@ -16,6 +16,8 @@ import java.time.Duration;
  * @param minResidence             how long a resource stays with a new master before it may move again.
  * @param hotRecency               an entry accessed within this stays in the on-heap tier (default 1 h).
  * @param hotMaxEntries            the most entries the on-heap tier keeps (default 100,000).
+ * @param ownThread                run the directory agent on a thread of its own (default false: on the
+ *                                 cluster node's thread, which saves a thread hand-off per message).
  */
 public record GrdConfig(
     int virtualNodes,
@@ -26,7 +28,8 @@ public record GrdConfig(
     int remoteRequestsToRemaster,
     Duration minResidence,
     Duration hotRecency,
-    int hotMaxEntries)
+    int hotMaxEntries,
+    boolean ownThread)
 {
     /** Validates. */
     public GrdConfig
@@ -72,6 +75,7 @@ public record GrdConfig(
         private Duration minResidence = Duration.ofSeconds(1);
         private Duration hotRecency = Duration.ofHours(1);
         private int hotMaxEntries = 100_000;
+        private boolean ownThread;
 
         /** @param n points per node. @return this */
         public Builder virtualNodes(final int n)
@@ -136,11 +140,18 @@ public record GrdConfig(
             return this;
         }
 
+        /** @param own true for a directory thread of its own. @return this */
+        public Builder ownThread(final boolean own)
+        {
+            ownThread = own;
+            return this;
+        }
+
         /** @return the validated config. */
         public GrdConfig build()
         {
             return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
-                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries);
+                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread);
         }
     }
 }

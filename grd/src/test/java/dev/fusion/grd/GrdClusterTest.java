@@ -71,7 +71,7 @@ class GrdClusterTest
     @Test
     void everyNodeAgreesOnMastersAndExclusiveWaitsForRelease() throws Exception
     {
-        start(3, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        start(3, GrdConfig.builder().remastering(false).ownThread(true).build(), RecoveryHandler.NONE);
         for (long r = 0; r < 1000; r++)
         {
             assertThat(grd(2).masterOf(r)).isEqualTo(grd(1).masterOf(r)).isEqualTo(grd(3).masterOf(r));
