@@ -35,6 +35,12 @@ public final class GrdScenario
     public static final int DEFAULT_SECONDS = 60;
     private static final int ROUNDS = 3;
     private static final int BATCH = 64;
+    /** Round trips on 2 shared cores are bimodal: more rounds for a steadier median. */
+    private static final int GRANT_ROUNDS = 5;
+    /** Developers' switch: {@code -Dfusion.bench.only=2} runs section 2 only. */
+    private static final String ONLY = System.getProperty("fusion.bench.only", "123");
+    /** The same idle strategy bound as the raw Aeron baseline's, so the comparison is like with like. */
+    private static final long IDLE_MAX_PARK_US = 10;
 
     private final double unit;
 
@@ -58,9 +64,18 @@ public final class GrdScenario
     {
         final JsonLine json = new JsonLine("grd");
         json.put("seconds", Math.round(unit * 60));
-        lookups(json);
-        remoteGrant(json);
-        affinity(json);
+        if (ONLY.contains("1"))
+        {
+            lookups(json);
+        }
+        if (ONLY.contains("2"))
+        {
+            remoteGrant(json);
+        }
+        if (ONLY.contains("3"))
+        {
+            affinity(json);
+        }
         json.put("cores", Runtime.getRuntime().availableProcessors());
         System.out.println(json);
     }
@@ -165,9 +180,10 @@ public final class GrdScenario
         final List<Double> grant50 = new ArrayList<>();
         final List<Double> grant99 = new ArrayList<>();
         final List<Double> raw50 = new ArrayList<>();
-        for (int round = 0; round < ROUNDS; round++)
+        for (int round = 0; round < GRANT_ROUNDS; round++)
         {
-            try (LocalCluster cluster = LocalCluster.start(2, true, LocalCluster::smallMachineDefaults))
+            try (LocalCluster cluster = LocalCluster.start(2, true,
+                b -> LocalCluster.smallMachineDefaults(b).idleMaxParkUs(IDLE_MAX_PARK_US)))
             {
                 final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.builder().remastering(false).build());
                 try
