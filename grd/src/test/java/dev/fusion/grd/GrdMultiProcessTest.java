@@ -1,0 +1,169 @@
+package dev.fusion.grd;
+
+import dev.fusion.cluster.LocalCluster;
+import org.agrona.IoUtil;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.BufferedReader;
+import java.io.File;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Three directory nodes as separate JVM processes; node 3 is killed with SIGKILL mid-run. The grant and release
+ * events of all processes, merged on the machine's monotonic clock, never show incompatible holders, and the
+ * survivors keep granting after the reconfiguration.
+ */
+class GrdMultiProcessTest
+{
+    private static final long DEAD_TIMEOUT_MS = 1500;
+
+    @Test
+    void killingANodeUnderLoadNeverGrantsIncompatibleModes(@TempDir final Path dir) throws Exception
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(3);
+        final List<String> aeronDirs = new ArrayList<>();
+        final List<Process> processes = new ArrayList<>();
+        final List<List<String>> output = new ArrayList<>();
+        try
+        {
+            for (int id = 1; id <= 3; id++)
+            {
+                final String aeronDir = "/dev/shm/fusion-grd-mp-" + id + "-" + UUID.randomUUID();
+                aeronDirs.add(aeronDir);
+                final Path config = dir.resolve("node" + id + ".properties");
+                Files.writeString(config, String.join("\n",
+                    "nodeId=" + id,
+                    "members=1@127.0.0.1:" + ports[0] + ",2@127.0.0.1:" + ports[1] + ",3@127.0.0.1:" + ports[2],
+                    "aeronDirectory=" + aeronDir,
+                    "controlTermLength=256k", "bulkTermLength=1m", "bulkQueueBytes=1m", "maxMessageLength=64k",
+                    "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300",
+                    "deadTimeoutMs=" + DEAD_TIMEOUT_MS, "idleMaxParkUs=200"));
+                final List<String> lines = new CopyOnWriteArrayList<>();
+                output.add(lines);
+                processes.add(start(config, id == 3 ? 60 : 8, id, lines));
+            }
+            for (int i = 0; i < 3; i++)
+            {
+                final List<String> lines = output.get(i);
+                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")), Duration.ofSeconds(60),
+                    "node to be ready: " + lines);
+            }
+            Thread.sleep(2000);
+            final long killedAt = System.nanoTime();
+            processes.get(2).destroyForcibly();
+            assertThat(processes.get(2).waitFor(10, TimeUnit.SECONDS)).isTrue();
+            for (int i = 0; i < 2; i++)
+            {
+                assertThat(processes.get(i).waitFor(60, TimeUnit.SECONDS)).as("survivor finishes").isTrue();
+                final List<String> lines = output.get(i);
+                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("DONE")), Duration.ofSeconds(5),
+                    "DONE from a survivor: " + lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+            }
+
+            final List<long[]> events = new ArrayList<>();
+            for (int i = 0; i < 3; i++)
+            {
+                for (final String line : output.get(i))
+                {
+                    if (line.startsWith("E "))
+                    {
+                        final String[] f = line.split(" ");
+                        events.add(new long[]{Long.parseLong(f[1]), i + 1, "G".equals(f[2]) ? 1 : 0,
+                            Long.parseLong(f[3]), LockMode.valueOf(f[4]).ordinal()});
+                    }
+                }
+            }
+            events.add(new long[]{killedAt, 3, -1, 0, 0});
+            events.sort(Comparator.comparingLong(e -> e[0]));
+            final HolderInvariant invariant = new HolderInvariant();
+            long survivorGrantsAfterDeath = 0;
+            for (final long[] e : events)
+            {
+                if (e[2] == -1)
+                {
+                    invariant.nodeDied(3);
+                }
+                else if (e[2] == 1)
+                {
+                    invariant.granted(e[3], (int)e[1], LockMode.values()[(int)e[4]]);
+                    if (e[0] > killedAt + TimeUnit.MILLISECONDS.toNanos(DEAD_TIMEOUT_MS) && e[1] != 3)
+                    {
+                        survivorGrantsAfterDeath++;
+                    }
+                }
+                else
+                {
+                    invariant.releasing(e[3], (int)e[1], LockMode.NULL);
+                }
+            }
+            assertThat(events.size()).as("events recorded").isGreaterThan(200);
+            assertThat(invariant.violations()).as(String.valueOf(invariant.firstViolation())).isZero();
+            assertThat(survivorGrantsAfterDeath).as("survivors granted after node 3 was declared dead").isPositive();
+            for (int i = 0; i < 2; i++)
+            {
+                assertThat(output.get(i)).as("no failures on survivors")
+                    .anyMatch(l -> l.startsWith("DONE") && l.endsWith("failures=0"));
+            }
+        }
+        finally
+        {
+            processes.forEach(Process::destroyForcibly);
+            for (final Process p : processes)
+            {
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
+        }
+    }
+
+    private static Process start(final Path config, final int seconds, final int seed, final List<String> lines)
+        throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx256m");
+        command.add("-XX:+UseSerialGC");
+        command.addAll(Arrays.asList(System.getProperty("fusion.jvm.flags", "").trim().split("\\s+")));
+        command.add("-cp");
+        command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        command.add(GrdProcess.class.getName());
+        command.add(config.toString());
+        command.add(String.valueOf(seconds));
+        command.add(String.valueOf(seed));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final Thread reader = new Thread(() ->
+        {
+            try (BufferedReader in = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
+            {
+                String line;
+                while ((line = in.readLine()) != null)
+                {
+                    lines.add(line);
+                }
+            }
+            catch (final IOException ignore)
+            {
+                // process ended
+            }
+        });
+        reader.setDaemon(true);
+        reader.start();
+        return process;
+    }
+}
