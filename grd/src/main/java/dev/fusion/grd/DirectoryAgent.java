@@ -402,9 +402,10 @@ final class DirectoryAgent implements Agent, GrantListener
         final Pending p = pending.remove(requestId);
         if (null == p)
         {
-            if (status == GrdMessages.STATUS_GRANTED)
+            if (status == GrdMessages.STATUS_GRANTED && !holdings.containsKey(resource))
             {
-                // granted after the request timed out or was cancelled: hand it back
+                // granted after the request timed out or was cancelled: hand it back (a duplicate answer for
+                // a resource this node holds is the same node-level lock, and is ignored)
                 stats.incrementAndGet(LATE_GRANTS);
                 final Pending giveBack = new Pending(nextInternalId(), resource, GrdMessages.OP_RELEASE,
                     LockMode.NULL, System.nanoTime() + timeoutNs, new CompletableFuture<>());
@@ -700,12 +701,12 @@ final class DirectoryAgent implements Agent, GrantListener
             GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
             send(member, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
         }
+        // A request may have been forwarded to the dead node by the master it was sent to, so send every
+        // unanswered request again: a master still holding the original ignores the copy (same requester and
+        // request id), and an answer to a copy already answered finds no pending request.
         for (final Pending p : new ArrayList<>(pending.values()))
         {
-            if (p.sentTo == deadNode)
-            {
-                route(p);
-            }
+            route(p);
         }
         maybeFinishRebuild(deadNode);
     }
