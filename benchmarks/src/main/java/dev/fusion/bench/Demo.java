@@ -5,6 +5,13 @@ import dev.fusion.cluster.LocalCluster;
 import dev.fusion.cluster.MembershipView;
 import dev.fusion.cluster.Priority;
 import dev.fusion.cluster.TransportMetrics;
+import dev.fusion.grd.GlobalResourceDirectory;
+import dev.fusion.grd.GrdConfig;
+import dev.fusion.grd.GrdStats;
+import dev.fusion.grd.LockMode;
+import dev.fusion.grd.RecoveryHandler;
+import dev.fusion.grd.ResourceId;
+import org.agrona.CloseHelper;
 import org.HdrHistogram.Recorder;
 import org.agrona.concurrent.UnsafeBuffer;
 
@@ -17,10 +24,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@code ./fusion demo}: three nodes on loopback, each with an embedded media driver, exchanging lock-sized
- * HIGH messages, 8 KiB page images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL pings. Every second
- * it prints what each node does; two thirds in, node 3 is stopped and the survivors fence it in a new
- * membership epoch; it ends with a summary table.
+ * {@code ./fusion demo}: three nodes on loopback, each with an embedded media driver and a global resource
+ * directory. Each node takes and releases EXCLUSIVE locks, mostly on blocks of "its own" table, which the
+ * consistent-hash ring masters mostly elsewhere, so mastership moves towards the users as it runs; beside that,
+ * it sends lock-sized HIGH messages, 8 KiB page images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL
+ * pings. Every second it prints what each node does; two thirds in, node 3 is stopped, the survivors fence it
+ * in a new membership epoch and rebuild the directory; it ends with a summary table.
  */
 final class Demo
 {
@@ -34,6 +43,7 @@ final class Demo
     private final int seconds;
     private final Recorder rtt = new Recorder(3);
     private final List<String> events = new ArrayList<>();
+    private final List<GlobalResourceDirectory> grds = new ArrayList<>();
     private volatile boolean running = true;
     private volatile boolean stopped3;
 
@@ -49,7 +59,11 @@ final class Demo
 
     private void go() throws InterruptedException
     {
+        final List<Thread> drivers = new ArrayList<>();
         System.out.printf("Fusion demo: 3 nodes on loopback, embedded Aeron media drivers, %d s%n", seconds);
+        System.out.println("  transport: HIGH lock messages, NORMAL 8 KiB pages (LZ4), LOW stats, CRITICAL pings");
+        System.out.println("  directory: each node locks blocks of its own table; watch remote grants fall as " +
+            "mastership moves");
         try (LocalCluster cluster = LocalCluster.start(3, LocalCluster::smallMachineDefaults))
         {
             final long start = System.nanoTime();
@@ -57,9 +71,19 @@ final class Demo
             {
                 wire(node, start);
             }
+            for (final ClusterNode node : cluster.nodes())
+            {
+                grds.add(GlobalResourceDirectory.start(node, GrdConfig.defaults(), RecoveryHandler.NONE));
+            }
             cluster.awaitFullView(Duration.ofSeconds(30));
             event(start, "all 3 nodes see each other (epoch " + cluster.node(1).view().epoch() + ")");
-            final List<Thread> drivers = new ArrayList<>();
+            for (final GlobalResourceDirectory grd : grds)
+            {
+                final Thread t = new Thread(() -> lock(grd), "demo-locks-" + grd.nodeId());
+                t.setDaemon(true);
+                t.start();
+                drivers.add(t);
+            }
             for (final ClusterNode node : cluster.nodes())
             {
                 final Thread t = new Thread(() -> drive(node), "demo-traffic-" + node.nodeId());
@@ -67,10 +91,12 @@ final class Demo
                 t.start();
                 drivers.add(t);
             }
-            System.out.println(" time  node  view(epoch:members)   HIGH msg/s  NORMAL MB/s  LOW msg/s  batch  lz4   ping p99 us");
+            System.out.println(" time  node  view(epoch:members)   HIGH msg/s  NORMAL MB/s  LOW msg/s  batch  lz4   " +
+                "ping p99 us   locks/s  remote  mastered-in");
             final int killAt = Math.max(2, seconds * 2 / 3);
             boolean killed = false;
             final TransportMetrics[] last = new TransportMetrics[3];
+            final GrdStats[] lastGrd = new GrdStats[3];
             for (int s = 1; s <= seconds; s++)
             {
                 Thread.sleep(1000);
@@ -79,6 +105,8 @@ final class Demo
                     event(start, "stopping node 3 (no more heartbeats from it)");
                     stopped3 = true;
                     drivers.get(2).join(2000);
+                    drivers.get(5).join(2000);
+                    grds.get(2).close();
                     cluster.stop(3);
                     killed = true;
                 }
@@ -91,8 +119,10 @@ final class Demo
                     }
                     final ClusterNode node = cluster.node(id);
                     final TransportMetrics m = node.metrics();
-                    System.out.println(row(s, node, m, last[id - 1], p99));
+                    final GrdStats g = grds.get(id - 1).stats();
+                    System.out.println(row(s, node, m, last[id - 1], p99) + grdColumns(g, lastGrd[id - 1]));
                     last[id - 1] = m;
+                    lastGrd[id - 1] = g;
                 }
             }
             running = false;
@@ -101,6 +131,10 @@ final class Demo
                 t.join(2000);
             }
             summary(cluster, killed);
+        }
+        finally
+        {
+            CloseHelper.quietCloseAll(grds);
         }
     }
 
@@ -160,6 +194,35 @@ final class Demo
         }
     }
 
+    /** EXCLUSIVE lock cycles on blocks of table {@code nodeId} (90%) or any table, about 500 a second. */
+    private void lock(final GlobalResourceDirectory grd)
+    {
+        final java.util.Random random = new java.util.Random(grd.nodeId());
+        while (running && !(grd.nodeId() == 3 && stopped3))
+        {
+            final int table = random.nextInt(10) == 0 ? 1 + random.nextInt(3) : grd.nodeId();
+            final long block = ResourceId.of(table, random.nextInt(50));
+            try
+            {
+                grd.acquire(block, LockMode.EXCLUSIVE).get();
+                grd.release(block).get();
+            }
+            catch (final Exception ex)
+            {
+                // a timeout while a node dies is expected; the directory counts it
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+        }
+    }
+
+    private static String grdColumns(final GrdStats now, final GrdStats before)
+    {
+        final long local = now.localGrants() - (null == before ? 0 : before.localGrants());
+        final long remote = now.remoteGrants() - (null == before ? 0 : before.remoteGrants());
+        final double share = local + remote == 0 ? 0 : 100.0 * remote / (local + remote);
+        return String.format(Locale.ROOT, " %9d %6.0f%% %12d", local + remote, share, now.remastersIn());
+    }
+
     private static String row(
         final int second, final ClusterNode node, final TransportMetrics now, final TransportMetrics before,
         final double pingP99Us)
@@ -191,7 +254,8 @@ final class Demo
     {
         System.out.println();
         System.out.println("Summary");
-        System.out.println("node  final view (epoch:members)  msgs sent   msgs received  frames sent  mean batch  lz4 saved  drops");
+        System.out.println("node  final view (epoch:members)  msgs sent   msgs received  frames sent  mean batch  lz4 saved  " +
+            "drops   locks  remote  remastered  forwarded");
         for (int id = 1; id <= 3; id++)
         {
             if (killed && id == 3)
@@ -205,14 +269,18 @@ final class Demo
             final long received = sum(m, "messages_received_");
             final double saved = 1.0 - (double)m.counter("bytes_sent_wire") / Math.max(1, m.counter("bytes_sent_raw"));
             final long drops = m.drops().values().stream().mapToLong(Long::longValue).sum();
-            System.out.println(String.format(Locale.ROOT, "%4d  %-27s %10d %14d %12d %11.1f %9.0f%% %6d", id,
-                node.view().epoch() + ":" + node.view().members(), sent, received, m.counter("frames_sent"),
-                m.batchSize().getMean(), saved * 100, drops));
+            final GrdStats g = grds.get(id - 1).stats();
+            System.out.println(String.format(Locale.ROOT, "%4d  %-27s %10d %14d %12d %11.1f %9.0f%% %6d %7d %6.0f%% %11d %10d",
+                id, node.view().epoch() + ":" + node.view().members(), sent, received, m.counter("frames_sent"),
+                m.batchSize().getMean(), saved * 100, drops, g.localGrants() + g.remoteGrants(), g.remoteShare() * 100,
+                g.remastersIn(), g.forwarded()));
         }
         System.out.println();
         System.out.println("Membership events:");
         events.forEach(e -> System.out.println("  " + e));
-        System.out.println("drops are outbound messages to node 3 discarded after it was declared dead (counted)");
+        System.out.println("drops are outbound messages to node 3 discarded after it was declared dead (counted);");
+        System.out.println("remote is the share of a node's lock grants that needed another node (all run), " +
+            "remastered the resources that moved to it");
     }
 
     private static long sum(final TransportMetrics m, final String prefix)

@@ -523,7 +523,7 @@ final class DirectoryAgent implements Agent, GrantListener
         while (it.hasNext())
         {
             final DirectoryEntry e = it.next();
-            queued += e.queue().size();
+            queued += e.queueLength();
             final boolean overBound = hot.size() > config.hotMaxEntries();
             if (e.idle() && (now - e.lastAccessNs > recency || overBound))
             {

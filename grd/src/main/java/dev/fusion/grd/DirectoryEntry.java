@@ -69,6 +69,12 @@ public final class DirectoryEntry
         return List.copyOf(queue);
     }
 
+    /** @return how many requests wait, without copying the queue. */
+    public int queueLength()
+    {
+        return queue.size();
+    }
+
     /** @return the nodes keeping past images of this resource. */
     public List<Integer> pastImageHolders()
     {
