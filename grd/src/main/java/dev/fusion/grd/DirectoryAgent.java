@@ -56,7 +56,8 @@ final class DirectoryAgent implements Agent, GrantListener
     static final int STORED = 10;
     static final int WAITING = 11;
     static final int LATE_GRANTS = 12;
-    static final int STAT_COUNT = 13;
+    static final int RETRIES = 13;
+    static final int STAT_COUNT = 14;
 
     private final ClusterNode node;
     private final int self;
@@ -98,6 +99,7 @@ final class DirectoryAgent implements Agent, GrantListener
         final long deadlineNs;
         final CompletableFuture<LockMode> future;
         int sentTo;
+        long sentNs;
 
         Pending(final long requestId, final long resource, final int op, final LockMode mode, final long deadlineNs,
             final CompletableFuture<LockMode> future)
@@ -235,6 +237,7 @@ final class DirectoryAgent implements Agent, GrantListener
     {
         final int master = masters.masterOf(p.resource);
         p.sentTo = master;
+        p.sentNs = System.nanoTime();
         if (master == self)
         {
             serve(self, p.requestId, p.resource, p.op, p.mode, 0);
@@ -475,6 +478,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 }
             }
         }
+        resend(now);
         if (null == cancels)
         {
             return expired;
@@ -496,6 +500,33 @@ final class DirectoryAgent implements Agent, GrantListener
             }
         }
         return expired;
+    }
+
+    /**
+     * A request unanswered for {@code retryInterval} is sent again (to the master known now): a message can be
+     * dropped, e.g. by a node whose directory is not started yet. Masters ignore a copy of a request they
+     * queued and answer a copy of one they granted again, which the requester ignores.
+     */
+    private void resend(final long now)
+    {
+        final long retryNs = config.retryInterval().toNanos();
+        List<Pending> again = null;
+        for (final Pending p : pending.values())
+        {
+            if (p.sentTo != self && now - p.sentNs >= retryNs)
+            {
+                again = null == again ? new ArrayList<>() : again;
+                again.add(p);
+            }
+        }
+        if (null != again)
+        {
+            for (final Pending p : again)
+            {
+                stats.incrementAndGet(RETRIES);
+                route(p);
+            }
+        }
     }
 
     private DirectoryEntry entry(final long resource)
@@ -667,14 +698,16 @@ final class DirectoryAgent implements Agent, GrantListener
             }
             store.put(entry);
         }
-        final IntHashSet awaited = new IntHashSet();
+        final IntHashSet survivors = new IntHashSet();
         for (final int member : masteringNodes(current))
         {
             if (member != self)
             {
-                awaited.add(member);
+                survivors.add(member);
             }
         }
+        final IntHashSet awaited = new IntHashSet();
+        awaited.addAll(survivors);
         final IntHashSet early = reportsEarly.remove(deadNode);
         if (null != early)
         {
@@ -696,7 +729,8 @@ final class DirectoryAgent implements Agent, GrantListener
                 send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
             }
         }
-        for (final int member : awaited)
+        // every survivor is told, including those whose own reports arrived first
+        for (final int member : survivors)
         {
             GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
             send(member, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);

@@ -78,8 +78,8 @@ public final class GlobalResourceDirectory implements AutoCloseable
     }
 
     /**
-     * Starts the directory on a running node. Every member must start its directory before the others send it
-     * requests (their messages are otherwise dropped as unknown types and the requests time out).
+     * Starts the directory on a running node. Requests that reach a member whose directory is not started yet
+     * are dropped there (counted as unknown types) and sent again after {@link GrdConfig#retryInterval()}.
      *
      * @param node     the cluster node.
      * @param config   the directory's settings.
@@ -196,7 +196,8 @@ public final class GlobalResourceDirectory implements AutoCloseable
             stats.get(DirectoryAgent.REJECTED), stats.get(DirectoryAgent.TIMED_OUT),
             stats.get(DirectoryAgent.REMASTERS_OUT), stats.get(DirectoryAgent.REMASTERS_IN),
             stats.get(DirectoryAgent.RECOVERIES), stats.get(DirectoryAgent.HOT), stats.get(DirectoryAgent.STORED),
-            stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS));
+            stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS),
+            stats.get(DirectoryAgent.RETRIES));
     }
 
     /** @return messages dropped because the directory's inbox was full. */

@@ -18,6 +18,7 @@ import java.time.Duration;
  * @param hotMaxEntries            the most entries the on-heap tier keeps (default 100,000).
  * @param ownThread                run the directory agent on a thread of its own (default false: on the
  *                                 cluster node's thread, which saves a thread hand-off per message).
+ * @param retryInterval            an unanswered request is sent again after this (default 500 ms).
  */
 public record GrdConfig(
     int virtualNodes,
@@ -29,7 +30,8 @@ public record GrdConfig(
     Duration minResidence,
     Duration hotRecency,
     int hotMaxEntries,
-    boolean ownThread)
+    boolean ownThread,
+    Duration retryInterval)
 {
     /** Validates. */
     public GrdConfig
@@ -41,6 +43,7 @@ public record GrdConfig(
         check("minResidence (ms)", minResidence.toMillis(), 0, 86_400_000);
         check("hotRecency (ms)", hotRecency.toMillis(), 0, 30L * 86_400_000);
         check("hotMaxEntries", hotMaxEntries, 0, 100_000_000);
+        check("retryInterval (ms)", retryInterval.toMillis(), 1, 3_600_000);
     }
 
     private static void check(final String field, final long value, final long min, final long max)
@@ -76,6 +79,7 @@ public record GrdConfig(
         private Duration hotRecency = Duration.ofHours(1);
         private int hotMaxEntries = 100_000;
         private boolean ownThread;
+        private Duration retryInterval = Duration.ofMillis(500);
 
         /** @param n points per node. @return this */
         public Builder virtualNodes(final int n)
@@ -147,11 +151,18 @@ public record GrdConfig(
             return this;
         }
 
+        /** @param d how long a request goes unanswered before it is sent again. @return this */
+        public Builder retryInterval(final Duration d)
+        {
+            retryInterval = d;
+            return this;
+        }
+
         /** @return the validated config. */
         public GrdConfig build()
         {
             return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
-                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread);
+                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread, retryInterval);
         }
     }
 }

@@ -16,6 +16,7 @@ package dev.fusion.grd;
  * @param storedEntries   entries in the off-heap store.
  * @param waiting         requests queued in entries this node masters.
  * @param lateGrantsReleased grants that arrived after their request timed out and were handed back.
+ * @param retries         requests sent again after going unanswered for the retry interval.
  */
 public record GrdStats(
     long localGrants,
@@ -30,7 +31,8 @@ public record GrdStats(
     long hotEntries,
     long storedEntries,
     long waiting,
-    long lateGrantsReleased)
+    long lateGrantsReleased,
+    long retries)
 {
     /** @return the share of this node's grants that came from a remote master, 0..1. */
     public double remoteShare()

@@ -111,12 +111,13 @@ class GrdMultiProcessTest
                     invariant.releasing(e[3], (int)e[1], LockMode.NULL);
                 }
             }
+            System.out.println("multi-process run: " + diagnostics(output));
             assertThat(events.size()).as("events recorded").isGreaterThan(200);
             assertThat(invariant.violations()).as(String.valueOf(invariant.firstViolation())).isZero();
             assertThat(survivorGrantsAfterDeath).as("survivors granted after node 3 was declared dead").isPositive();
             for (int i = 0; i < 2; i++)
             {
-                assertThat(output.get(i)).as("no failures on survivors")
+                assertThat(output.get(i)).as("no failures on survivors; what they said: %s", diagnostics(output))
                     .anyMatch(l -> l.startsWith("DONE") && l.endsWith("failures=0"));
             }
         }
@@ -129,6 +130,18 @@ class GrdMultiProcessTest
             }
             aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
         }
+    }
+
+    private static String diagnostics(final List<List<String>> output)
+    {
+        final StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < output.size(); i++)
+        {
+            sb.append("\nnode ").append(i + 1).append(":");
+            output.get(i).stream().filter(l -> !l.startsWith("E ") && !l.startsWith("Nov ") && !l.contains("Chronicle"))
+                .forEach(l -> sb.append("\n  ").append(l));
+        }
+        return sb.toString();
     }
 
     private static Process start(final Path config, final int seconds, final int seed, final List<String> lines)

@@ -1,0 +1,338 @@
+package dev.fusion.replication;
+
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongArrayList;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Applies a stream of committed transactions on N workers without changing the result: a coordinator thread
+ * owns the {@link DependencyTracker} and the {@link DependencyGraph} window, hands ready transactions to the
+ * workers, and releases their successors as they complete. With {@code preserveCommitOrder} (the default) the
+ * coordinator commits in source order, so an observer never sees a later transaction without every earlier
+ * one; the graph then releases a transaction's successors only when it is committed.
+ * <p>
+ * {@link #submit} is called by one receiving thread in commit order; it blocks while the window is full (back
+ * pressure, bounded memory). Positions at or below the last submitted one are duplicates: skipped and counted.
+ * A handler failure stops the applier: nothing after it is applied, and {@link #failure()} says why.
+ */
+public final class ParallelApplier implements AutoCloseable
+{
+    private static final Transaction STOP = new Transaction(0, Long.MAX_VALUE, 0, List.of());
+
+    private final ApplyHandler handler;
+    private final boolean preserveCommitOrder;
+    private final BlockingQueue<Transaction> inbound;
+    private final BlockingQueue<Transaction> ready = new LinkedBlockingQueue<>();
+    private final BlockingQueue<Transaction> completed = new LinkedBlockingQueue<>();
+    private final DependencyTracker tracker;
+    private final DependencyGraph graph;
+    private final Thread coordinator;
+    private final List<Thread> workers = new ArrayList<>();
+    private final AtomicLong watermark = new AtomicLong();
+    private final AtomicLong applied = new AtomicLong();
+    private final AtomicLong duplicates = new AtomicLong();
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final Object progress = new Object();
+    private volatile boolean running = true;
+    private long lastSubmitted;
+
+    /**
+     * @param handler             the engine's apply SPI.
+     * @param workers             worker threads, 1..64.
+     * @param preserveCommitOrder commit in source order (recommended).
+     * @param window              the most transactions in flight, >= 1.
+     * @param maxKeyHistory       the most key hashes the tracker remembers.
+     * @param startAfter          the engine's persisted applied watermark: positions up to it are skipped.
+     */
+    public ParallelApplier(
+        final ApplyHandler handler,
+        final int workers,
+        final boolean preserveCommitOrder,
+        final int window,
+        final int maxKeyHistory,
+        final long startAfter)
+    {
+        if (workers < 1 || workers > 64)
+        {
+            throw new IllegalArgumentException("workers must be 1..64, got " + workers);
+        }
+        if (window < 1)
+        {
+            throw new IllegalArgumentException("window must be positive, got " + window);
+        }
+        this.handler = handler;
+        this.preserveCommitOrder = preserveCommitOrder;
+        this.inbound = new ArrayBlockingQueue<>(window);
+        this.tracker = new DependencyTracker(maxKeyHistory);
+        this.graph = new DependencyGraph(window);
+        this.lastSubmitted = startAfter;
+        this.watermark.set(startAfter);
+        for (int i = 0; i < workers; i++)
+        {
+            final Thread worker = new Thread(this::work, "fusion-apply-worker-" + i);
+            worker.setDaemon(true);
+            this.workers.add(worker);
+        }
+        coordinator = new Thread(this::coordinate, "fusion-apply-coordinator");
+        coordinator.setDaemon(true);
+        coordinator.start();
+        this.workers.forEach(Thread::start);
+    }
+
+    /**
+     * @param txn the next committed transaction, in commit order.
+     * @return false when it was a duplicate (position not above the last one) and was skipped.
+     * @throws InterruptedException  when interrupted while the window is full.
+     * @throws IllegalStateException when the applier failed or is closed.
+     */
+    public boolean submit(final Transaction txn) throws InterruptedException
+    {
+        checkRunning();
+        if (txn.position() <= lastSubmitted)
+        {
+            duplicates.incrementAndGet();
+            return false;
+        }
+        lastSubmitted = txn.position();
+        while (!inbound.offer(txn, 10, TimeUnit.MILLISECONDS))
+        {
+            checkRunning();
+        }
+        return true;
+    }
+
+    private void checkRunning()
+    {
+        final Throwable cause = failure.get();
+        if (null != cause)
+        {
+            throw new IllegalStateException("apply failed: " + cause, cause);
+        }
+        if (!running)
+        {
+            throw new IllegalStateException("applier is closed");
+        }
+    }
+
+    /**
+     * Waits until every transaction up to {@code position} is applied (and committed).
+     *
+     * @param position  a submitted position.
+     * @param timeoutMs how long at most.
+     * @return true when reached.
+     * @throws InterruptedException when interrupted.
+     */
+    public boolean awaitWatermark(final long position, final long timeoutMs) throws InterruptedException
+    {
+        final long deadline = System.currentTimeMillis() + timeoutMs;
+        synchronized (progress)
+        {
+            while (watermark.get() < position && null == failure.get())
+            {
+                final long left = deadline - System.currentTimeMillis();
+                if (left <= 0)
+                {
+                    return false;
+                }
+                progress.wait(left);
+            }
+        }
+        return watermark.get() >= position;
+    }
+
+    /** @return the highest position P such that every submitted transaction up to P is applied. */
+    public long watermark()
+    {
+        return watermark.get();
+    }
+
+    /** @return transactions applied. */
+    public long applied()
+    {
+        return applied.get();
+    }
+
+    /** @return duplicate (or out-of-order) transactions skipped. */
+    public long duplicates()
+    {
+        return duplicates.get();
+    }
+
+    /** @return the barriers met so far, by cause (read after {@link #awaitWatermark} for a stable figure). */
+    public Map<BarrierCause, Long> barriers()
+    {
+        final Map<BarrierCause, Long> counts = new EnumMap<>(BarrierCause.class);
+        for (final BarrierCause cause : BarrierCause.values())
+        {
+            counts.put(cause, tracker.barriers(cause));
+        }
+        return counts;
+    }
+
+    /** @return the failure that stopped the applier, or null. */
+    public Throwable failure()
+    {
+        return failure.get();
+    }
+
+    private void work()
+    {
+        try
+        {
+            while (running)
+            {
+                final Transaction txn = ready.poll(10, TimeUnit.MILLISECONDS);
+                if (null == txn)
+                {
+                    continue;
+                }
+                if (txn == STOP)
+                {
+                    return;
+                }
+                handler.apply(txn);
+                if (!preserveCommitOrder)
+                {
+                    handler.commit(txn);
+                }
+                completed.add(txn);
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        catch (final Throwable ex)
+        {
+            fail(ex);
+        }
+    }
+
+    // coordinator-owned state
+    private final LongArrayList dependencies = new LongArrayList();
+    private final LongArrayList released = new LongArrayList();
+    private final Long2ObjectHashMap<Transaction> inFlight = new Long2ObjectHashMap<>();
+    private final ArrayDeque<Transaction> order = new ArrayDeque<>();
+    private final java.util.HashSet<Long> done = new java.util.HashSet<>();
+
+    private void admit(final Transaction txn)
+    {
+        final BarrierCause barrier = tracker.track(txn, dependencies);
+        inFlight.put(txn.position(), txn);
+        order.add(txn);
+        if (graph.add(txn.position(), dependencies, null != barrier))
+        {
+            ready.add(txn);
+        }
+    }
+
+    private void coordinate()
+    {
+        try
+        {
+            while (running)
+            {
+                boolean idle = true;
+                Transaction txn;
+                while (!graph.isFull() && null != (txn = inbound.poll()))
+                {
+                    idle = false;
+                    admit(txn);
+                }
+                while (null != (txn = completed.poll()))
+                {
+                    idle = false;
+                    done.add(txn.position());
+                    if (!preserveCommitOrder)
+                    {
+                        release(txn.position());
+                    }
+                }
+                // commit (or, without order preservation, just advance the watermark) in source order
+                while (!order.isEmpty() && done.contains(order.peek().position()))
+                {
+                    final Transaction head = order.poll();
+                    done.remove(head.position());
+                    if (preserveCommitOrder)
+                    {
+                        handler.commit(head);
+                        release(head.position());
+                    }
+                    inFlight.remove(head.position());
+                    applied.incrementAndGet();
+                    watermark.set(head.position());
+                    synchronized (progress)
+                    {
+                        progress.notifyAll();
+                    }
+                }
+                if (idle && !graph.isFull())
+                {
+                    final Transaction next = inbound.poll(1, TimeUnit.MILLISECONDS);
+                    if (null != next)
+                    {
+                        admit(next);
+                    }
+                }
+                else if (idle)
+                {
+                    java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+                }
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        catch (final Throwable ex)
+        {
+            fail(ex);
+        }
+    }
+
+    private void release(final long position)
+    {
+        graph.complete(position, released);
+        for (int i = 0; i < released.size(); i++)
+        {
+            ready.add(inFlight.get(released.getLong(i)));
+        }
+    }
+
+    private void fail(final Throwable cause)
+    {
+        if (failure.compareAndSet(null, cause))
+        {
+            System.getLogger(ParallelApplier.class.getName()).log(System.Logger.Level.ERROR,
+                "parallel apply stopped: nothing after the failed transaction is applied", cause);
+        }
+        running = false;
+        synchronized (progress)
+        {
+            progress.notifyAll();
+        }
+    }
+
+    /** Stops the coordinator and workers; what was not applied stays unapplied (the watermark says where). */
+    @Override
+    public void close() throws InterruptedException
+    {
+        running = false;
+        coordinator.join(5000);
+        for (final Thread worker : workers)
+        {
+            worker.join(5000);
+        }
+    }
+}
