@@ -1,6 +1,7 @@
 package dev.fusion.bench;
 
 import dev.fusion.bench.grd.GrdScenario;
+import dev.fusion.bench.replication.ReplicationScenario;
 import dev.fusion.bench.transport.TransportScenario;
 
 import java.util.List;
@@ -14,7 +15,7 @@ final class Scenarios
 
     static List<String> names()
     {
-        return List.of("transport", "grd");
+        return List.of("transport", "grd", "replication");
     }
 
     static void run(final String name, final Options options) throws Exception
@@ -26,6 +27,9 @@ final class Scenarios
                 break;
             case "grd":
                 new GrdScenario(options.seconds(GrdScenario.DEFAULT_SECONDS)).run();
+                break;
+            case "replication":
+                new ReplicationScenario(options.seconds(ReplicationScenario.DEFAULT_SECONDS)).run();
                 break;
             default:
                 throw new IllegalArgumentException("unknown scenario '" + name + "'; known: " + names());

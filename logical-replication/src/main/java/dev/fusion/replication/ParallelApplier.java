@@ -14,6 +14,7 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Applies a stream of committed transactions on N workers without changing the result: a coordinator thread
@@ -109,6 +110,7 @@ public final class ParallelApplier implements AutoCloseable
         {
             checkRunning();
         }
+        LockSupport.unpark(coordinator);
         return true;
     }
 
@@ -207,6 +209,7 @@ public final class ParallelApplier implements AutoCloseable
                     handler.commit(txn);
                 }
                 completed.add(txn);
+                LockSupport.unpark(coordinator);
             }
         }
         catch (final InterruptedException ex)
@@ -277,17 +280,10 @@ public final class ParallelApplier implements AutoCloseable
                         progress.notifyAll();
                     }
                 }
-                if (idle && !graph.isFull())
+                if (idle)
                 {
-                    final Transaction next = inbound.poll(1, TimeUnit.MILLISECONDS);
-                    if (null != next)
-                    {
-                        admit(next);
-                    }
-                }
-                else if (idle)
-                {
-                    java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+                    // submit() and the workers unpark the coordinator; the timeout only bounds a lost wake-up
+                    LockSupport.parkNanos(this, TimeUnit.MILLISECONDS.toNanos(1));
                 }
             }
         }

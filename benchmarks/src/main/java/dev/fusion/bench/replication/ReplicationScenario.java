@@ -1,0 +1,217 @@
+package dev.fusion.bench.replication;
+
+import dev.fusion.bench.JsonLine;
+import dev.fusion.replication.Change;
+import dev.fusion.replication.ChangeOp;
+import dev.fusion.replication.KeyRef;
+import dev.fusion.replication.ParallelApplier;
+import dev.fusion.replication.Transaction;
+import org.HdrHistogram.Histogram;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.LockSupport;
+
+import static dev.fusion.bench.Stats.log;
+import static dev.fusion.bench.Stats.median;
+
+/**
+ * {@code ./fusion bench replication}: parallel apply on the dependency graph against serial apply of the same
+ * transactions, measured in one run: I/O-bound speedup by worker count, the effect of conflicts, CPU-bound
+ * throughput, and submit-to-commit latency at half the measured maximum rate. Every parallel run's final state
+ * is compared with serial apply's. Streaming (publisher to subscriber) is not part of it yet.
+ */
+public final class ReplicationScenario
+{
+    /** Default run length. */
+    public static final int DEFAULT_SECONDS = 60;
+    private static final long IO_DELAY_NS = 200_000;
+    private static final int ROUNDS = 3;
+
+    private final double unit;
+    private boolean identical = true;
+
+    /**
+     * @param seconds target run length.
+     */
+    public ReplicationScenario(final int seconds)
+    {
+        this.unit = seconds / 60.0;
+    }
+
+    /**
+     * @throws Exception when a run fails.
+     */
+    public void run() throws Exception
+    {
+        final JsonLine json = new JsonLine("replication");
+        json.put("seconds", Math.round(unit * 60));
+        final int ioTxns = Math.max(500, (int)(4000 * unit));
+        log("1/4 I/O-bound apply (%d us wait per transaction), low conflict, %d transactions per run",
+            IO_DELAY_NS / 1000, ioTxns);
+        final List<Transaction> lowConflict = transactions(ioTxns, 0.0, 1);
+        final Map<String, String> expected = serial(lowConflict);
+        final Map<Integer, List<Double>> seconds = new java.util.TreeMap<>();
+        for (int round = 0; round < ROUNDS; round++)
+        {
+            for (final int workers : new int[]{1, 2, 4, 8, 16})
+            {
+                seconds.computeIfAbsent(workers, k -> new ArrayList<>())
+                    .add(parallel(lowConflict, workers, IO_DELAY_NS, expected));
+            }
+        }
+        final double one = median(seconds.get(1));
+        seconds.forEach((workers, s) ->
+        {
+            final double speedup = one / median(s);
+            log("  %2d workers: %6.2f s, speedup %5.2fx (%.2f x N)", workers, median(s), speedup, speedup / workers);
+            json.put("speedup_" + workers + "_workers", speedup);
+        });
+
+        log("2/4 the same with conflicts: share of transactions touching one hot row, 8 workers");
+        for (final double conflict : new double[]{0.0, 0.1, 0.5, 1.0})
+        {
+            final List<Transaction> txns = transactions(ioTxns, conflict, 2);
+            final Map<String, String> serialState = serial(txns);
+            final List<Double> runs = new ArrayList<>();
+            final List<Double> singles = new ArrayList<>();
+            for (int round = 0; round < ROUNDS; round++)
+            {
+                singles.add(parallel(txns, 1, IO_DELAY_NS, serialState));
+                runs.add(parallel(txns, 8, IO_DELAY_NS, serialState));
+            }
+            final double speedup = median(singles) / median(runs);
+            log("  %3.0f%% conflicting: speedup %5.2fx with 8 workers", conflict * 100, speedup);
+            json.put("speedup_8_workers_conflict_" + Math.round(conflict * 100), speedup);
+        }
+
+        log("3/4 CPU-bound apply into memory (no wait), small transactions");
+        final int cpuTxns = Math.max(50_000, (int)(400_000 * unit));
+        final List<Transaction> cpu = transactions(cpuTxns, 0.0, 3);
+        final Map<String, String> cpuExpected = serial(cpu);
+        final List<Double> serialRates = new ArrayList<>();
+        final List<Double> parallelRates = new ArrayList<>();
+        for (int round = 0; round < ROUNDS; round++)
+        {
+            final long start = System.nanoTime();
+            serial(cpu);
+            serialRates.add(cpuTxns / ((System.nanoTime() - start) / 1e9));
+            parallelRates.add(cpuTxns / parallel(cpu, 2, 0, cpuExpected));
+        }
+        log("  serial %,.0f txn/s | parallel (2 workers + coordinator) %,.0f txn/s", median(serialRates),
+            median(parallelRates));
+        json.put("serial_txn_per_s", median(serialRates));
+        json.put("cpu_bound_txn_per_s", median(parallelRates));
+
+        log("4/4 submit-to-commit latency at half the maximum I/O-bound rate, 8 workers");
+        final double maxRate = ioTxns / median(seconds.get(8));
+        final Histogram latency = paced(lowConflict, 8, maxRate / 2);
+        log("  at %,.0f txn/s: p50 %.2f ms p99 %.2f ms", maxRate / 2, latency.getValueAtPercentile(50) / 1e6,
+            latency.getValueAtPercentile(99) / 1e6);
+        json.put("apply_latency_p50_ms_half_load", latency.getValueAtPercentile(50) / 1e6);
+        json.put("apply_latency_p99_ms_half_load", latency.getValueAtPercentile(99) / 1e6);
+        json.put("identical_to_serial", identical);
+        json.put("cores", Runtime.getRuntime().availableProcessors());
+        System.out.println(json);
+    }
+
+    /** Transactions of 1-3 row updates; {@code conflict} of them also update the row "hot". */
+    private static List<Transaction> transactions(final int count, final double conflict, final long seed)
+    {
+        final Random random = new Random(seed);
+        final List<Transaction> txns = new ArrayList<>(count);
+        for (int i = 1; i <= count; i++)
+        {
+            final List<Change> changes = new ArrayList<>();
+            final int n = 1 + random.nextInt(3);
+            for (int c = 0; c < n; c++)
+            {
+                changes.add(update("k" + random.nextInt(1_000_000), "v" + i + "." + c));
+            }
+            if (random.nextDouble() < conflict)
+            {
+                changes.add(update("hot", "v" + i));
+            }
+            txns.add(new Transaction(1, i, System.currentTimeMillis(), changes));
+        }
+        return txns;
+    }
+
+    private static Change update(final String key, final String value)
+    {
+        return new Change("t", new KeyRef("t", key.getBytes(StandardCharsets.UTF_8)), null, null, ChangeOp.UPDATE,
+            null, value.getBytes(StandardCharsets.UTF_8));
+    }
+
+    private static Map<String, String> serial(final List<Transaction> txns)
+    {
+        final KeyValueEngine engine = new KeyValueEngine(0);
+        for (final Transaction t : txns)
+        {
+            engine.apply(t);
+        }
+        return engine.snapshot();
+    }
+
+    /** @return seconds to apply all. */
+    private double parallel(final List<Transaction> txns, final int workers, final long delayNs,
+        final Map<String, String> expected) throws Exception
+    {
+        final KeyValueEngine engine = new KeyValueEngine(delayNs);
+        final long start = System.nanoTime();
+        try (ParallelApplier applier = new ParallelApplier(engine, workers, true, 256, 1_000_000, 0))
+        {
+            for (final Transaction t : txns)
+            {
+                applier.submit(t);
+            }
+            if (!applier.awaitWatermark(txns.get(txns.size() - 1).position(), 600_000))
+            {
+                throw new IllegalStateException("apply did not finish: " + applier.failure());
+            }
+        }
+        final double elapsed = (System.nanoTime() - start) / 1e9;
+        if (!engine.snapshot().equals(expected))
+        {
+            identical = false;
+            log("  DIFFERENT from serial apply with %d workers", workers);
+        }
+        return elapsed;
+    }
+
+    private Histogram paced(final List<Transaction> txns, final int workers, final double rate) throws Exception
+    {
+        final Histogram h = new Histogram(3);
+        final Map<Long, Long> submitted = new ConcurrentHashMap<>();
+        final KeyValueEngine engine = new KeyValueEngine(IO_DELAY_NS)
+        {
+            @Override
+            public void commit(final Transaction txn)
+            {
+                final Long at = submitted.remove(txn.position());
+                if (null != at)
+                {
+                    h.recordValue(System.nanoTime() - at);
+                }
+            }
+        };
+        final long intervalNs = (long)(1e9 / rate);
+        try (ParallelApplier applier = new ParallelApplier(engine, workers, true, 256, 1_000_000, 0))
+        {
+            long next = System.nanoTime();
+            for (final Transaction t : txns)
+            {
+                LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+                submitted.put(t.position(), System.nanoTime());
+                applier.submit(t);
+                next += intervalNs;
+            }
+            applier.awaitWatermark(txns.get(txns.size() - 1).position(), 600_000);
+        }
+        return h;
+    }
+}
