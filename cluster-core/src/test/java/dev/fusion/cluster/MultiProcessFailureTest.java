@@ -4,16 +4,12 @@ import org.agrona.IoUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -104,37 +100,7 @@ class MultiProcessFailureTest
 
     private static Process startNode(final Path config, final List<String> lines) throws IOException
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx128m");
-        command.add("-XX:+UseSerialGC");
-        final String flags = System.getProperty("fusion.jvm.flags", "");
-        command.addAll(Arrays.asList(flags.trim().split("\\s+")));
-        command.add("-cp");
-        command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-        command.add(StandaloneNode.class.getName());
-        command.add("--config");
-        command.add(config.toString());
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final Thread reader = new Thread(() ->
-        {
-            try (BufferedReader in = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
-            {
-                String line;
-                while ((line = in.readLine()) != null)
-                {
-                    lines.add(line);
-                }
-            }
-            catch (final IOException ignore)
-            {
-                // process ended
-            }
-        }, "node-output-" + config.getFileName());
-        reader.setDaemon(true);
-        reader.start();
-        return process;
+        return JvmProcess.start(StandaloneNode.class, "128m", List.of("--config", config.toString()), lines);
     }
 
     private static String lastMembers(final List<String> lines)

@@ -1,20 +1,17 @@
 package dev.fusion.grd;
 
+import dev.fusion.cluster.JvmProcess;
 import dev.fusion.cluster.LocalCluster;
 import org.agrona.IoUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
 import java.io.File;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
 import java.util.UUID;
@@ -147,36 +144,7 @@ class GrdMultiProcessTest
     private static Process start(final Path config, final int seconds, final int seed, final List<String> lines)
         throws IOException
     {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        command.add("-Xmx256m");
-        command.add("-XX:+UseSerialGC");
-        command.addAll(Arrays.asList(System.getProperty("fusion.jvm.flags", "").trim().split("\\s+")));
-        command.add("-cp");
-        command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
-        command.add(GrdProcess.class.getName());
-        command.add(config.toString());
-        command.add(String.valueOf(seconds));
-        command.add(String.valueOf(seed));
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        final Thread reader = new Thread(() ->
-        {
-            try (BufferedReader in = new BufferedReader(
-                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
-            {
-                String line;
-                while ((line = in.readLine()) != null)
-                {
-                    lines.add(line);
-                }
-            }
-            catch (final IOException ignore)
-            {
-                // process ended
-            }
-        });
-        reader.setDaemon(true);
-        reader.start();
-        return process;
+        return JvmProcess.start(GrdProcess.class, "256m",
+            List.of(config.toString(), String.valueOf(seconds), String.valueOf(seed)), lines);
     }
 }

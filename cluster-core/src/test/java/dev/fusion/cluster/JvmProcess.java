@@ -1,0 +1,63 @@
+package dev.fusion.cluster;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Test support: runs a main class in a JVM of its own with the test's classpath and the project's JVM flags,
+ * and collects its output lines as they come.
+ */
+public final class JvmProcess
+{
+    private JvmProcess()
+    {
+    }
+
+    /**
+     * @param main  the class whose main to run.
+     * @param heap  the -Xmx value, e.g. "128m".
+     * @param args  its arguments.
+     * @param lines receives stdout and stderr, line by line.
+     * @return the process.
+     * @throws IOException when it cannot start.
+     */
+    public static Process start(final Class<?> main, final String heap, final List<String> args, final List<String> lines)
+        throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        command.add("-Xmx" + heap);
+        command.add("-XX:+UseSerialGC");
+        command.addAll(Arrays.asList(System.getProperty("fusion.jvm.flags", "").trim().split("\\s+")));
+        command.add("-cp");
+        command.add(System.getProperty("surefire.test.class.path", System.getProperty("java.class.path")));
+        command.add(main.getName());
+        command.addAll(args);
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        final Thread reader = new Thread(() ->
+        {
+            try (BufferedReader in = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)))
+            {
+                String line;
+                while ((line = in.readLine()) != null)
+                {
+                    lines.add(line);
+                }
+            }
+            catch (final IOException ignore)
+            {
+                // the process ended
+            }
+        }, "output-of-" + main.getSimpleName());
+        reader.setDaemon(true);
+        reader.start();
+        return process;
+    }
+}
