@@ -1,0 +1,224 @@
+package dev.fusion.replication;
+
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.Priority;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * The publishing side of logical replication. The engine calls {@link #publish} from its commit path, in
+ * commit order: the transaction is appended to the durable {@link ReplicationLog} and kept in a bounded
+ * in-memory tail. A sender thread streams to every subscriber from where it said it is: from the tail when it
+ * is recent enough, else by replaying the log (partial resync); when even the log no longer holds it, the
+ * subscriber is told a full sync is needed. A subscriber whose queue is full simply waits: the sender resumes
+ * from the last transaction that went out, so nothing is skipped.
+ */
+public final class Publisher implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(Publisher.class.getName());
+
+    private final ClusterNode node;
+    private final ReplicationLog log;
+    private final int tailCapacity;
+    private final ConcurrentSkipListMap<Long, Transaction> tail = new ConcurrentSkipListMap<>();
+    private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
+    private final Thread sender;
+    private volatile long tailFloor;
+    private volatile boolean running = true;
+
+    /** What the publisher knows of one subscriber. */
+    static final class Subscription
+    {
+        final int node;
+        final java.util.concurrent.atomic.AtomicLong resubscribedFrom = new java.util.concurrent.atomic.AtomicLong(-1);
+        volatile long sentUpTo;
+        volatile long received;
+        volatile long applied;
+        volatile boolean needsFullSync;
+
+        Subscription(final int node, final long from)
+        {
+            this.node = node;
+            this.sentUpTo = from;
+            this.applied = from;
+        }
+    }
+
+    /**
+     * @param node         the publisher's cluster node.
+     * @param log          its replication log (opened; the publisher does not close it).
+     * @param tailCapacity transactions kept in memory for live subscribers.
+     */
+    public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity)
+    {
+        this.node = node;
+        this.log = log;
+        this.tailCapacity = tailCapacity;
+        this.tailFloor = log.lastPosition();
+        this.sender = new Thread(this::send, "fusion-replication-sender-" + node.nodeId());
+        this.sender.setDaemon(true);
+        node.registerHandler(StreamMessages.SUBSCRIBE, (source, type, buffer, offset, length) ->
+        {
+            if (length != 8)
+            {
+                LOG.log(System.Logger.Level.WARNING, "bad SUBSCRIBE from node " + source + ": " + length + " bytes");
+                return;
+            }
+            final long from = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+            // the sender thread applies a resubscription itself, so it never races with its own progress
+            subscribers.computeIfAbsent(source, id -> new Subscription(id, from)).resubscribedFrom.set(from);
+            LockSupport.unpark(sender);
+            LOG.log(System.Logger.Level.INFO, "node " + source + " subscribes after position " + from);
+        });
+        node.registerHandler(StreamMessages.ACK, (source, type, buffer, offset, length) ->
+        {
+            final Subscription s = subscribers.get(source);
+            if (null != s && length == 16)
+            {
+                s.received = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+                s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
+            }
+        });
+        sender.start();
+    }
+
+    /**
+     * Called by the engine after a commit, in commit order (one thread at a time).
+     *
+     * @param txn the committed transaction.
+     */
+    public void publish(final Transaction txn)
+    {
+        log.append(txn);
+        tail.put(txn.position(), txn);
+        while (tail.size() > tailCapacity)
+        {
+            tailFloor = tail.pollFirstEntry().getKey();
+        }
+        LockSupport.unpark(sender);
+    }
+
+    /** @return the last position published. */
+    public long position()
+    {
+        return log.lastPosition();
+    }
+
+    /**
+     * @param subscriber a subscriber's node id.
+     * @return the watermark it last acknowledged as applied, or -1 when unknown.
+     */
+    public long appliedBy(final int subscriber)
+    {
+        final Subscription s = subscribers.get(subscriber);
+        return null == s ? -1 : s.applied;
+    }
+
+    private void send()
+    {
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(4096);
+        while (running)
+        {
+            boolean progressed = false;
+            for (final Subscription s : subscribers.values())
+            {
+                final long from = s.resubscribedFrom.getAndSet(-1);
+                if (from >= 0)
+                {
+                    s.sentUpTo = from;
+                    s.needsFullSync = false;
+                }
+                if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
+                {
+                    continue;
+                }
+                progressed |= catchUp(s, buffer);
+            }
+            if (!progressed)
+            {
+                LockSupport.parkNanos(200_000);
+            }
+        }
+    }
+
+    /** Streams to one subscriber until it is current or its queue is full. */
+    private boolean catchUp(final Subscription s, final ExpandableArrayBuffer buffer)
+    {
+        final long from = s.sentUpTo;
+        try
+        {
+            if (from >= tailFloor)
+            {
+                for (final Transaction txn : tail.tailMap(from, false).values())
+                {
+                    if (!sendOne(s, txn, buffer))
+                    {
+                        break;
+                    }
+                }
+            }
+            else
+            {
+                log.replay(from, txn ->
+                {
+                    if (!sendOne(s, txn, buffer))
+                    {
+                        throw new Backpressure();
+                    }
+                });
+            }
+        }
+        catch (final Backpressure ignore)
+        {
+            // resume from s.sentUpTo next round
+        }
+        catch (final NotRetainedException ex)
+        {
+            s.needsFullSync = true;
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[8]);
+            message.putLong(0, ex.retainedAfter(), ByteOrder.LITTLE_ENDIAN);
+            node.send(s.node, StreamMessages.NOT_RETAINED, Priority.HIGH, message, 0, 8);
+            LOG.log(System.Logger.Level.WARNING, "node " + s.node + ": " + ex.getMessage());
+        }
+        return s.sentUpTo != from;
+    }
+
+    private boolean sendOne(final Subscription s, final Transaction txn, final ExpandableArrayBuffer buffer)
+    {
+        if (txn.position() <= s.sentUpTo)
+        {
+            return true;
+        }
+        buffer.putLong(0, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
+        final int length = 8 + TransactionCodec.encode(txn, buffer, 8);
+        if (!node.send(s.node, StreamMessages.TXN, Priority.NORMAL, buffer, 0, length))
+        {
+            return false;
+        }
+        s.sentUpTo = txn.position();
+        return true;
+    }
+
+    /** Unwinds a replay when the subscriber's queue is full. */
+    private static final class Backpressure extends RuntimeException
+    {
+        Backpressure()
+        {
+            super(null, null, false, false);
+        }
+    }
+
+    @Override
+    public void close() throws InterruptedException
+    {
+        running = false;
+        LockSupport.unpark(sender);
+        sender.join(5000);
+    }
+}

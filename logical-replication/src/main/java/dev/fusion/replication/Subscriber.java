@@ -1,0 +1,167 @@
+package dev.fusion.replication;
+
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.Priority;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.ByteOrder;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The subscribing side: tells the publisher its applied watermark, receives the stream, checks that every
+ * transaction follows the previous one it received (a gap means a message was dropped: it resubscribes from
+ * what it has rather than apply past a hole), and feeds a {@link ParallelApplier}. The transport thread only
+ * copies messages into a bounded queue; a receiver thread decodes and submits them. It resubscribes when the
+ * publisher (re)joins the view, and acknowledges received and applied positions periodically.
+ */
+public final class Subscriber implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(Subscriber.class.getName());
+    private static final long ACK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
+    private static final long RESUBSCRIBE_NS = TimeUnit.SECONDS.toNanos(1);
+
+    private final ClusterNode node;
+    private final int publisher;
+    private final ParallelApplier applier;
+    private final BlockingQueue<byte[]> queue;
+    private final Thread receiver;
+    private final AtomicLong gaps = new AtomicLong();
+    private final AtomicLong dropped = new AtomicLong();
+    private volatile long lastReceived;
+    private volatile boolean resubscribe = true;
+    private volatile boolean fullSyncNeeded;
+    private volatile boolean running = true;
+
+    /**
+     * @param node      the subscriber's cluster node.
+     * @param publisher the publisher's node id.
+     * @param applier   applies what arrives; its start watermark is where the stream resumes.
+     * @param queueSize transactions buffered between the transport and the applier.
+     */
+    public Subscriber(final ClusterNode node, final int publisher, final ParallelApplier applier, final int queueSize)
+    {
+        this.node = node;
+        this.publisher = publisher;
+        this.applier = applier;
+        this.queue = new ArrayBlockingQueue<>(queueSize);
+        this.lastReceived = applier.watermark();
+        node.registerHandler(StreamMessages.TXN, (source, type, buffer, offset, length) ->
+        {
+            final byte[] copy = new byte[length];
+            buffer.getBytes(offset, copy);
+            if (source != publisher || !queue.offer(copy))
+            {
+                dropped.incrementAndGet();
+            }
+        });
+        node.registerHandler(StreamMessages.NOT_RETAINED, (source, type, buffer, offset, length) ->
+        {
+            fullSyncNeeded = true;
+            LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": the publisher no longer retains " +
+                "what follows position " + lastReceived + ": a full sync is needed");
+        });
+        node.addMembershipListener((previous, current) ->
+        {
+            if (current.contains(publisher) && !previous.contains(publisher))
+            {
+                resubscribe = true;
+            }
+        });
+        receiver = new Thread(this::receive, "fusion-replication-receiver-" + node.nodeId());
+        receiver.setDaemon(true);
+        receiver.start();
+    }
+
+    private void receive()
+    {
+        final UnsafeBuffer view = new UnsafeBuffer(new byte[0]);
+        final UnsafeBuffer control = new UnsafeBuffer(new byte[16]);
+        long nextAck = 0;
+        long lastSubscribe = 0;
+        try
+        {
+            while (running)
+            {
+                final long now = System.nanoTime();
+                if (resubscribe || (now - lastSubscribe > RESUBSCRIBE_NS && queue.isEmpty() &&
+                    applier.watermark() == lastReceived && !fullSyncNeeded))
+                {
+                    resubscribe = false;
+                    lastSubscribe = now;
+                    queue.clear();
+                    control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
+                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 8);
+                }
+                if (now - nextAck >= 0)
+                {
+                    nextAck = now + ACK_INTERVAL_NS;
+                    control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
+                    control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
+                    node.send(publisher, StreamMessages.ACK, Priority.LOW, control, 0, 16);
+                }
+                final byte[] bytes = queue.poll(10, TimeUnit.MILLISECONDS);
+                if (null == bytes)
+                {
+                    continue;
+                }
+                view.wrap(bytes);
+                final long previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
+                final Transaction txn = TransactionCodec.decode(view, 8, bytes.length - 8);
+                if (txn.position() <= lastReceived)
+                {
+                    continue;
+                }
+                if (previous != lastReceived)
+                {
+                    gaps.incrementAndGet();
+                    resubscribe = true;
+                    continue;
+                }
+                applier.submit(txn);
+                lastReceived = txn.position();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": replication receiver stopped", ex);
+        }
+    }
+
+    /** @return the last position received and handed to the applier. */
+    public long received()
+    {
+        return lastReceived;
+    }
+
+    /** @return gaps detected (each triggered a resubscription). */
+    public long gaps()
+    {
+        return gaps.get();
+    }
+
+    /** @return messages dropped because the receive queue was full (each then shows up as a gap). */
+    public long dropped()
+    {
+        return dropped.get();
+    }
+
+    /** @return true when the publisher said it no longer has what this subscriber needs. */
+    public boolean fullSyncNeeded()
+    {
+        return fullSyncNeeded;
+    }
+
+    @Override
+    public void close() throws InterruptedException
+    {
+        running = false;
+        receiver.join(5000);
+    }
+}

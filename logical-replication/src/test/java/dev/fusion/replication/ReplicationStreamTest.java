@@ -1,0 +1,124 @@
+package dev.fusion.replication;
+
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.LocalCluster;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class ReplicationStreamTest
+{
+    private static TableStore serial(final List<Transaction> txns)
+    {
+        final TableStore store = new TableStore(false, 0);
+        for (final Transaction t : txns)
+        {
+            store.apply(t);
+        }
+        return store;
+    }
+
+    private static long lastCommitted(final TableStore store)
+    {
+        return store.commitOrder.isEmpty() ? 0 : store.commitOrder.get(store.commitOrder.size() - 1);
+    }
+
+    @Test
+    void aSubscriberEndsIdenticalToTheSourceEvenWhenItDropsMessages(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(11, 64, 0.02, 0.01).next(3000);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            final TableStore replica = new TableStore(true, 0);
+            try (Publisher publisher = new Publisher(cluster.node(1), log, 256);
+                 ParallelApplier applier = new ParallelApplier(replica, 8, true, 128, 100_000, 0);
+                 Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 8))
+            {
+                cluster.awaitFullView(Duration.ofSeconds(20));
+                for (final Transaction t : txns)
+                {
+                    publisher.publish(t);
+                }
+                final long last = txns.get(txns.size() - 1).position();
+                assertThat(applier.awaitWatermark(last, 60_000)).as("caught up; failure %s", applier.failure()).isTrue();
+                LocalCluster.await(() -> publisher.appliedBy(2) == last, Duration.ofSeconds(10), "the ack");
+                assertThat(subscriber.dropped()).as("the tiny receive queue dropped messages").isPositive();
+                assertThat(subscriber.gaps()).as("and every drop was caught as a gap").isPositive();
+            }
+            assertThat(replica.snapshot()).isEqualTo(serial(txns).snapshot());
+            assertThat(replica.commitOrder).as("each transaction committed once, in order")
+                .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+        }
+    }
+
+    @Test
+    void aRestartedSubscriberResumesFromItsWatermarkWithNothingLostOrRepeated(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(12, 256, 0.02, 0.01).next(4000);
+        final TableStore replica = new TableStore(true, 0);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 64 << 10, 1 << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 64))
+        {
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            final ParallelApplier first = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
+            final Subscriber firstSubscriber = new Subscriber(cluster.node(2), 1, first, 1024);
+            for (final Transaction t : txns.subList(0, 2000))
+            {
+                publisher.publish(t);
+            }
+            first.awaitWatermark(txns.get(999).position(), 60_000);
+            firstSubscriber.close();
+            first.close();
+            final ClusterNode oldNode = cluster.node(2);
+            final dev.fusion.cluster.ClusterConfig config = oldNode.config();
+            oldNode.close();
+
+            for (final Transaction t : txns.subList(2000, 4000))
+            {
+                publisher.publish(t);
+            }
+            final long resumeAt = lastCommitted(replica);
+            assertThat(resumeAt).isLessThan(txns.get(3999).position());
+            try (ClusterNode restarted = ClusterNode.start(config);
+                 ParallelApplier second = new ParallelApplier(replica, 8, true, 64, 100_000, resumeAt);
+                 Subscriber secondSubscriber = new Subscriber(restarted, 1, second, 1024))
+            {
+                assertThat(second.awaitWatermark(txns.get(3999).position(), 60_000))
+                    .as("caught up after restart; failure %s", second.failure()).isTrue();
+                assertThat(secondSubscriber.fullSyncNeeded()).isFalse();
+            }
+        }
+        assertThat(replica.snapshot()).isEqualTo(serial(txns).snapshot());
+        assertThat(replica.commitOrder).as("nothing lost, nothing applied twice")
+            .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+    }
+
+    @Test
+    void aSubscriberBehindTheRetainedLogIsToldItNeedsAFullSync(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(13, 64, 0, 0).next(3000);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 8192, 32768, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 16))
+        {
+            for (final Transaction t : txns)
+            {
+                publisher.publish(t);
+            }
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            try (ParallelApplier applier = new ParallelApplier(new TableStore(true, 0), 2, true, 64, 100_000, 0);
+                 Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 64))
+            {
+                LocalCluster.await(subscriber::fullSyncNeeded, Duration.ofSeconds(20), "the full-sync notice");
+                assertThat(applier.applied()).as("nothing applied past a hole").isZero();
+            }
+        }
+    }
+}
