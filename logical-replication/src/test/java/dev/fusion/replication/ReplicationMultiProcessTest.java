@@ -1,0 +1,132 @@
+package dev.fusion.replication;
+
+import dev.fusion.cluster.JvmProcess;
+import dev.fusion.cluster.LocalCluster;
+import org.agrona.IoUtil;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Publisher and subscriber as separate JVMs: the subscriber is killed with SIGKILL mid-stream and restarted,
+ * then the publisher is; at the end the subscriber's durable state equals serial apply of the workload, every
+ * transaction committed exactly once and in order (checked by content).
+ */
+class ReplicationMultiProcessTest
+{
+    private static final int COUNT = 6000;
+    private static final long SEED = 21;
+
+    @Test
+    void killNineTheSubscriberAndThePublisherAndLoseNothing(@TempDir final Path dir) throws Exception
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(2);
+        final List<String> aeronDirs = new ArrayList<>();
+        final Path[] configs = new Path[3];
+        for (int id = 1; id <= 2; id++)
+        {
+            final String aeronDir = "/dev/shm/fusion-repl-mp-" + id + "-" + UUID.randomUUID();
+            aeronDirs.add(aeronDir);
+            configs[id] = dir.resolve("node" + id + ".properties");
+            Files.writeString(configs[id], String.join("\n",
+                "nodeId=" + id,
+                "members=1@127.0.0.1:" + ports[0] + ",2@127.0.0.1:" + ports[1],
+                "aeronDirectory=" + aeronDir,
+                "controlTermLength=256k", "bulkTermLength=2m", "bulkQueueBytes=1m", "maxMessageLength=64k",
+                "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300", "deadTimeoutMs=1500",
+                "idleMaxParkUs=200"));
+        }
+        final Path pubData = dir.resolve("pub");
+        final Path subData = dir.resolve("sub");
+        final List<Process> all = new ArrayList<>();
+        try
+        {
+            final List<String> pubOut = new CopyOnWriteArrayList<>();
+            Process pub = JvmProcess.start(ReplicationProcess.class, "256m",
+                List.of("pub", configs[1].toString(), pubData.toString(), "" + COUNT, "" + SEED), pubOut);
+            all.add(pub);
+            List<String> subOut = new CopyOnWriteArrayList<>();
+            Process sub = startSubscriber(configs[2], subData, subOut);
+            all.add(sub);
+
+            final List<String> firstSubOut = subOut;
+            LocalCluster.await(() -> applied(firstSubOut) > 500, Duration.ofSeconds(60), "first applies " + subOut);
+            sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+
+            subOut = new CopyOnWriteArrayList<>();
+            sub = startSubscriber(configs[2], subData, subOut);
+            all.add(sub);
+            final List<String> secondSubOut = subOut;
+            LocalCluster.await(() -> applied(secondSubOut) > 2000, Duration.ofSeconds(60), "progress " + subOut);
+            pub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+
+            final List<String> pubOut2 = new CopyOnWriteArrayList<>();
+            pub = JvmProcess.start(ReplicationProcess.class, "256m",
+                List.of("pub", configs[1].toString(), pubData.toString(), "" + COUNT, "" + SEED), pubOut2);
+            all.add(pub);
+            LocalCluster.await(() -> pubOut2.stream().anyMatch(l -> l.startsWith("PUBLISHED")), Duration.ofSeconds(90),
+                "the publisher to finish: " + tail(pubOut2));
+            final long last = Long.parseLong(pubOut2.stream().filter(l -> l.startsWith("PUBLISHED")).findFirst()
+                .orElseThrow().substring("PUBLISHED ".length()));
+            LocalCluster.await(() -> applied(secondSubOut) == last, Duration.ofSeconds(90),
+                "the subscriber to catch up to " + last + ": " + tail(secondSubOut));
+            assertThat(secondSubOut).noneMatch(l -> l.startsWith("FAILED"));
+            sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+            assertThat(pubOut2).anyMatch(l -> l.startsWith("PUBLISHER resumes after ") && !l.endsWith(" 0"));
+        }
+        finally
+        {
+            all.forEach(Process::destroyForcibly);
+            for (final Process p : all)
+            {
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
+        }
+
+        final List<Transaction> txns = new Workload(SEED, 256, 0.02, 0.01).next(COUNT);
+        final TableStore serial = new TableStore(false, 0);
+        txns.forEach(serial::apply);
+        try (DurableEngine replica = new DurableEngine(subData))
+        {
+            assertThat(replica.state.commitOrder).as("every transaction exactly once, in order")
+                .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+            assertThat(replica.state.snapshot()).isEqualTo(serial.snapshot());
+        }
+    }
+
+    private static Process startSubscriber(final Path config, final Path data, final List<String> out)
+        throws java.io.IOException
+    {
+        return JvmProcess.start(ReplicationProcess.class, "256m", List.of("sub", config.toString(), data.toString(), "1"),
+            out);
+    }
+
+    private static long applied(final List<String> lines)
+    {
+        for (int i = lines.size() - 1; i >= 0; i--)
+        {
+            if (lines.get(i).startsWith("APPLIED "))
+            {
+                return Long.parseLong(lines.get(i).substring(8));
+            }
+        }
+        return -1;
+    }
+
+    private static List<String> tail(final List<String> lines)
+    {
+        return lines.subList(Math.max(0, lines.size() - 10), lines.size());
+    }
+}
