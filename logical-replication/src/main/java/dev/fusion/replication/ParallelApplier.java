@@ -153,6 +153,26 @@ public final class ParallelApplier implements AutoCloseable
         return watermark.get() >= position;
     }
 
+    /**
+     * Moves the applier past a full sync: everything up to {@code position} is now in the engine.
+     *
+     * @param position the snapshot's position.
+     * @throws IllegalStateException when transactions are still in flight.
+     */
+    public void resetTo(final long position)
+    {
+        if (watermark.get() != lastSubmitted)
+        {
+            throw new IllegalStateException("cannot reset while transactions are in flight (watermark " +
+                watermark.get() + ", submitted " + lastSubmitted + ")");
+        }
+        if (position > lastSubmitted)
+        {
+            lastSubmitted = position;
+            watermark.set(position);
+        }
+    }
+
     /** @return the highest position P such that every submitted transaction up to P is applied. */
     public long watermark()
     {

@@ -29,6 +29,10 @@ public final class Publisher implements AutoCloseable
     private final ConcurrentSkipListMap<Long, Transaction> tail = new ConcurrentSkipListMap<>();
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
     private final Thread sender;
+    private final SnapshotSource snapshots;
+    private final Map<Long, java.nio.file.Path> snapshotFiles = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ExecutorService snapshotThread;
+    private final java.util.concurrent.atomic.AtomicInteger corruptChunks = new java.util.concurrent.atomic.AtomicInteger();
     private volatile long tailFloor;
     private volatile boolean running = true;
 
@@ -57,6 +61,25 @@ public final class Publisher implements AutoCloseable
      */
     public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity)
     {
+        this(node, log, tailCapacity, null);
+    }
+
+    /**
+     * @param node         the publisher's cluster node.
+     * @param log          its replication log (opened; the publisher does not close it).
+     * @param tailCapacity transactions kept in memory for live subscribers.
+     * @param snapshots    the engine's snapshot writer for full syncs, or null when it has none.
+     */
+    public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
+        final SnapshotSource snapshots)
+    {
+        this.snapshots = snapshots;
+        this.snapshotThread = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
+        {
+            final Thread t = new Thread(r, "fusion-replication-snapshot-" + node.nodeId());
+            t.setDaemon(true);
+            return t;
+        });
         this.node = node;
         this.log = log;
         this.tailCapacity = tailCapacity;
@@ -85,7 +108,112 @@ public final class Publisher implements AutoCloseable
                 s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
             }
         });
+        node.registerHandler(StreamMessages.FULL_SYNC, (source, type, buffer, offset, length) ->
+            snapshotThread.execute(() -> sendSnapshot(source)));
+        node.registerHandler(StreamMessages.RESEND, (source, type, buffer, offset, length) ->
+        {
+            if (length == 12)
+            {
+                final long id = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+                final int index = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
+                snapshotThread.execute(() -> resendChunk(source, id, index));
+            }
+        });
         sender.start();
+    }
+
+    /** Takes a snapshot into a file and streams it in CRC-checked chunks. Runs on the snapshot thread. */
+    private void sendSnapshot(final int subscriber)
+    {
+        if (null == snapshots)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + subscriber + " asked for a full sync, but this publisher " +
+                "has no SnapshotSource");
+            return;
+        }
+        try
+        {
+            final java.nio.file.Path file = java.nio.file.Files.createTempFile("fusion-snapshot-", ".bin");
+            final long position;
+            try (java.io.OutputStream out = new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file)))
+            {
+                position = snapshots.write(out);
+            }
+            final long id = System.nanoTime();
+            snapshotFiles.put(id, file);
+            final long size = java.nio.file.Files.size(file);
+            final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
+            LOG.log(System.Logger.Level.INFO, "full sync of node " + subscriber + ": snapshot at position " +
+                position + ", " + size + " bytes in " + count + " chunks");
+            for (int index = 0; index < count; index++)
+            {
+                sendChunk(subscriber, id, index, count, position, file);
+            }
+        }
+        catch (final java.io.IOException | RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "full sync of node " + subscriber + " failed", ex);
+        }
+    }
+
+    private void resendChunk(final int subscriber, final long id, final int index)
+    {
+        final java.nio.file.Path file = snapshotFiles.get(id);
+        if (null == file)
+        {
+            return;
+        }
+        try
+        {
+            final long size = java.nio.file.Files.size(file);
+            final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
+            sendChunk(subscriber, id, index, count, lastSnapshotPosition, file);
+        }
+        catch (final java.io.IOException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "resend of snapshot chunk " + index + " failed", ex);
+        }
+    }
+
+    private volatile long lastSnapshotPosition;
+
+    private void sendChunk(final int subscriber, final long id, final int index, final int count, final long position,
+        final java.nio.file.Path file) throws java.io.IOException
+    {
+        lastSnapshotPosition = position;
+        final byte[] data;
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file))
+        {
+            final long at = (long)index * StreamMessages.CHUNK_BYTES;
+            final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(
+                (int)Math.min(StreamMessages.CHUNK_BYTES, Math.max(0, channel.size() - at)));
+            channel.read(bytes, at);
+            data = bytes.array();
+        }
+        final java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(data);
+        final UnsafeBuffer chunk = new UnsafeBuffer(new byte[StreamMessages.CHUNK_HEADER + data.length]);
+        chunk.putLong(0, id, ByteOrder.LITTLE_ENDIAN);
+        chunk.putInt(8, index, ByteOrder.LITTLE_ENDIAN);
+        chunk.putInt(12, count, ByteOrder.LITTLE_ENDIAN);
+        chunk.putLong(16, position, ByteOrder.LITTLE_ENDIAN);
+        chunk.putInt(24, (int)crc.getValue() ^ (corruptChunks.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 1 : 0),
+            ByteOrder.LITTLE_ENDIAN);
+        chunk.putBytes(StreamMessages.CHUNK_HEADER, data);
+        while (running && !node.send(subscriber, StreamMessages.CHUNK, Priority.NORMAL, chunk, 0, chunk.capacity()))
+        {
+            if (!node.view().contains(subscriber))
+            {
+                return;
+            }
+            LockSupport.parkNanos(100_000);
+        }
+    }
+
+    /** Test seam: the next {@code n} chunks go out with a wrong CRC, so the subscriber must ask again. */
+    void corruptNextChunks(final int n)
+    {
+        corruptChunks.set(n);
     }
 
     /**
@@ -220,5 +348,17 @@ public final class Publisher implements AutoCloseable
         running = false;
         LockSupport.unpark(sender);
         sender.join(5000);
+        snapshotThread.shutdownNow();
+        for (final java.nio.file.Path file : snapshotFiles.values())
+        {
+            try
+            {
+                java.nio.file.Files.deleteIfExists(file);
+            }
+            catch (final java.io.IOException ignore)
+            {
+                // a temp file
+            }
+        }
     }
 }

@@ -7,6 +7,10 @@ package dev.fusion.replication;
  * TXN          (type 49, NORMAL, publisher to subscriber): i64 previous position, encoded transaction
  * NOT_RETAINED (type 50, HIGH, publisher to subscriber): i64 retained-after — a full sync is needed
  * ACK          (type 51, LOW, subscriber to publisher): i64 received position, i64 applied watermark
+ * FULL_SYNC    (type 52, HIGH, subscriber to publisher): (empty) — send me a snapshot
+ * CHUNK        (type 53, NORMAL, publisher to subscriber): i64 snapshot id, i32 index, i32 count, i64 position,
+ *              i32 CRC32 of the data, data
+ * RESEND       (type 54, HIGH, subscriber to publisher): i64 snapshot id, i32 index — a chunk failed its CRC
  * </pre>
  * The previous position in TXN lets the subscriber detect a gap (a dropped message) and resubscribe from what
  * it has, instead of applying past a hole.
@@ -17,6 +21,11 @@ final class StreamMessages
     static final int TXN = 49;
     static final int NOT_RETAINED = 50;
     static final int ACK = 51;
+    static final int FULL_SYNC = 52;
+    static final int CHUNK = 53;
+    static final int RESEND = 54;
+    static final int CHUNK_HEADER = 28;
+    static final int CHUNK_BYTES = 32 * 1024;
 
     private StreamMessages()
     {

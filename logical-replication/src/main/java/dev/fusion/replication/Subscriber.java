@@ -26,10 +26,17 @@ public final class Subscriber implements AutoCloseable
     private final ClusterNode node;
     private final int publisher;
     private final ParallelApplier applier;
-    private final BlockingQueue<byte[]> queue;
+    private final BlockingQueue<Incoming> queue;
+    private final SnapshotSink snapshots;
+    private byte[][] chunks;
+    private long chunksId;
+    private int chunksMissing;
+    private long fullSyncRequestedNs;
     private final Thread receiver;
     private final AtomicLong gaps = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong fullSyncs = new AtomicLong();
+    private final AtomicLong badChunks = new AtomicLong();
     private volatile long lastReceived;
     private volatile boolean resubscribe = true;
     private volatile boolean fullSyncNeeded;
@@ -43,25 +50,47 @@ public final class Subscriber implements AutoCloseable
      */
     public Subscriber(final ClusterNode node, final int publisher, final ParallelApplier applier, final int queueSize)
     {
+        this(node, publisher, applier, queueSize, null);
+    }
+
+    /** A message from the transport, copied. */
+    private record Incoming(int type, byte[] bytes)
+    {
+    }
+
+    /**
+     * @param node      the subscriber's cluster node.
+     * @param publisher the publisher's node id.
+     * @param applier   applies what arrives; its start watermark is where the stream resumes.
+     * @param queueSize transactions buffered between the transport and the applier.
+     * @param snapshots loads a full sync, or null to only report that one is needed.
+     */
+    public Subscriber(final ClusterNode node, final int publisher, final ParallelApplier applier, final int queueSize,
+        final SnapshotSink snapshots)
+    {
+        this.snapshots = snapshots;
         this.node = node;
         this.publisher = publisher;
         this.applier = applier;
         this.queue = new ArrayBlockingQueue<>(queueSize);
         this.lastReceived = applier.watermark();
-        node.registerHandler(StreamMessages.TXN, (source, type, buffer, offset, length) ->
+        final dev.fusion.cluster.MessageHandler enqueue = (source, type, buffer, offset, length) ->
         {
             final byte[] copy = new byte[length];
             buffer.getBytes(offset, copy);
-            if (source != publisher || !queue.offer(copy))
+            if (source != publisher || !queue.offer(new Incoming(type, copy)))
             {
                 dropped.incrementAndGet();
             }
-        });
+        };
+        node.registerHandler(StreamMessages.TXN, enqueue);
+        node.registerHandler(StreamMessages.CHUNK, enqueue);
         node.registerHandler(StreamMessages.NOT_RETAINED, (source, type, buffer, offset, length) ->
         {
             fullSyncNeeded = true;
-            LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": the publisher no longer retains " +
-                "what follows position " + lastReceived + ": a full sync is needed");
+            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": the publisher no longer retains " +
+                "what follows position " + lastReceived + ": " + (null == snapshots ?
+                "a full sync is needed (no SnapshotSink configured)" : "starting a full sync"));
         });
         node.addMembershipListener((previous, current) ->
         {
@@ -86,8 +115,8 @@ public final class Subscriber implements AutoCloseable
             while (running)
             {
                 final long now = System.nanoTime();
-                if (resubscribe || (now - lastSubscribe > RESUBSCRIBE_NS && queue.isEmpty() &&
-                    applier.watermark() == lastReceived && !fullSyncNeeded))
+                if (!fullSyncNeeded && (resubscribe || (now - lastSubscribe > RESUBSCRIBE_NS && queue.isEmpty() &&
+                    applier.watermark() == lastReceived)))
                 {
                     resubscribe = false;
                     lastSubscribe = now;
@@ -102,15 +131,26 @@ public final class Subscriber implements AutoCloseable
                     control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
                     node.send(publisher, StreamMessages.ACK, Priority.LOW, control, 0, 16);
                 }
-                final byte[] bytes = queue.poll(10, TimeUnit.MILLISECONDS);
-                if (null == bytes)
+                if (fullSyncNeeded && null != snapshots && now - fullSyncRequestedNs > TimeUnit.SECONDS.toNanos(5))
+                {
+                    fullSyncRequestedNs = now;
+                    node.send(publisher, StreamMessages.FULL_SYNC, Priority.HIGH, control, 0, 0);
+                }
+                final Incoming incoming = queue.poll(10, TimeUnit.MILLISECONDS);
+                if (null == incoming)
                 {
                     continue;
                 }
+                if (incoming.type() == StreamMessages.CHUNK)
+                {
+                    onChunk(incoming.bytes(), control);
+                    continue;
+                }
+                final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
                 final long previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
                 final Transaction txn = TransactionCodec.decode(view, 8, bytes.length - 8);
-                if (txn.position() <= lastReceived)
+                if (txn.position() <= lastReceived || fullSyncNeeded)
                 {
                     continue;
                 }
@@ -132,6 +172,87 @@ public final class Subscriber implements AutoCloseable
         {
             LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": replication receiver stopped", ex);
         }
+    }
+
+    /** Collects CRC-checked chunks; a bad one is asked for again; a complete snapshot is loaded. */
+    private void onChunk(final byte[] bytes, final UnsafeBuffer control) throws InterruptedException
+    {
+        if (!fullSyncNeeded || null == snapshots || bytes.length < StreamMessages.CHUNK_HEADER)
+        {
+            return;
+        }
+        final UnsafeBuffer chunk = new UnsafeBuffer(bytes);
+        final long id = chunk.getLong(0, ByteOrder.LITTLE_ENDIAN);
+        final int index = chunk.getInt(8, ByteOrder.LITTLE_ENDIAN);
+        final int count = chunk.getInt(12, ByteOrder.LITTLE_ENDIAN);
+        final long position = chunk.getLong(16, ByteOrder.LITTLE_ENDIAN);
+        final int crc = chunk.getInt(24, ByteOrder.LITTLE_ENDIAN);
+        if (count <= 0 || index < 0 || index >= count)
+        {
+            return;
+        }
+        if (null == chunks || id != chunksId)
+        {
+            chunks = new byte[count][];
+            chunksId = id;
+            chunksMissing = count;
+        }
+        final java.util.zip.CRC32 check = new java.util.zip.CRC32();
+        check.update(bytes, StreamMessages.CHUNK_HEADER, bytes.length - StreamMessages.CHUNK_HEADER);
+        if ((int)check.getValue() != crc)
+        {
+            badChunks.incrementAndGet();
+            final UnsafeBuffer resend = new UnsafeBuffer(new byte[12]);
+            resend.putLong(0, id, ByteOrder.LITTLE_ENDIAN);
+            resend.putInt(8, index, ByteOrder.LITTLE_ENDIAN);
+            node.send(publisher, StreamMessages.RESEND, Priority.HIGH, resend, 0, 12);
+            return;
+        }
+        if (null == chunks[index])
+        {
+            chunks[index] = java.util.Arrays.copyOfRange(bytes, StreamMessages.CHUNK_HEADER, bytes.length);
+            chunksMissing--;
+        }
+        if (chunksMissing > 0)
+        {
+            return;
+        }
+        while (applier.watermark() != lastReceived && null == applier.failure())
+        {
+            Thread.sleep(1);
+        }
+        final java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
+        for (final byte[] part : chunks)
+        {
+            all.writeBytes(part);
+        }
+        try
+        {
+            snapshots.load(new java.io.ByteArrayInputStream(all.toByteArray()), position);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new java.io.UncheckedIOException("loading the snapshot failed", ex);
+        }
+        applier.resetTo(position);
+        lastReceived = position;
+        chunks = null;
+        fullSyncNeeded = false;
+        fullSyncs.incrementAndGet();
+        resubscribe = true;
+        LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
+    }
+
+    /** @return full syncs completed. */
+    public long fullSyncs()
+    {
+        return fullSyncs.get();
+    }
+
+    /** @return snapshot chunks that failed their CRC and were asked for again. */
+    public long badChunks()
+    {
+        return badChunks.get();
     }
 
     /** @return the last position received and handed to the applier. */

@@ -121,4 +121,58 @@ class ReplicationStreamTest
             }
         }
     }
+
+    @Test
+    void retentionTooShortForcesAFullSyncInCheckedChunksThenTheStreamResumes(@TempDir final Path dir)
+        throws Exception
+    {
+        final List<Transaction> txns = new Workload(14, 512, 0.02, 0.01).next(4000);
+        final TableStore source = new TableStore(false, 0);
+        final long[] sourcePosition = new long[1];
+        final TableStore replica = new TableStore(true, 0);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 8192, 65536, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 16, out ->
+             {
+                 synchronized (source)
+                 {
+                     source.writeSnapshot(out);
+                     return sourcePosition[0];
+                 }
+             }))
+        {
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            for (final Transaction t : txns.subList(0, 3000))
+            {
+                synchronized (source)
+                {
+                    source.apply(t);
+                    sourcePosition[0] = t.position();
+                }
+                publisher.publish(t);
+            }
+            publisher.corruptNextChunks(2);
+            try (ParallelApplier applier = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
+                 Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 1024,
+                     (in, position) -> replica.loadSnapshot(in)))
+            {
+                LocalCluster.await(() -> subscriber.fullSyncs() == 1, Duration.ofSeconds(30), "the full sync");
+                assertThat(subscriber.badChunks()).as("corrupted chunks were caught and asked for again")
+                    .isGreaterThanOrEqualTo(2);
+                for (final Transaction t : txns.subList(3000, 4000))
+                {
+                    synchronized (source)
+                    {
+                        source.apply(t);
+                        sourcePosition[0] = t.position();
+                    }
+                    publisher.publish(t);
+                }
+                assertThat(applier.awaitWatermark(txns.get(3999).position(), 60_000))
+                    .as("caught up after the full sync; failure %s", applier.failure()).isTrue();
+            }
+        }
+        assertThat(replica.snapshot()).isEqualTo(source.snapshot());
+        assertThat(replica.snapshot()).isEqualTo(serial(txns).snapshot());
+    }
 }

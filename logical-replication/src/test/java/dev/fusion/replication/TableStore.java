@@ -146,6 +146,65 @@ final class TableStore implements ApplyHandler
         }
     }
 
+    /** Writes every table, the log and the index; the caller knows the position it reflects. */
+    synchronized void writeSnapshot(final java.io.OutputStream out) throws java.io.IOException
+    {
+        final java.io.DataOutputStream data = new java.io.DataOutputStream(out);
+        data.writeInt(tables.size());
+        for (final Map.Entry<String, Map<String, String>> table : new TreeMap<>(tables).entrySet())
+        {
+            data.writeUTF(table.getKey());
+            data.writeInt(table.getValue().size());
+            for (final Map.Entry<String, String> row : new TreeMap<>(table.getValue()).entrySet())
+            {
+                data.writeUTF(row.getKey());
+                data.writeUTF(row.getValue());
+            }
+        }
+        data.writeInt(log.size());
+        for (final String line : List.copyOf(log))
+        {
+            data.writeUTF(line);
+        }
+        data.writeInt(emailIndex.size());
+        for (final Map.Entry<String, String> e : new TreeMap<>(emailIndex).entrySet())
+        {
+            data.writeUTF(e.getKey());
+            data.writeUTF(e.getValue());
+        }
+        data.flush();
+    }
+
+    /** Replaces everything with a snapshot. */
+    synchronized void loadSnapshot(final java.io.InputStream in) throws java.io.IOException
+    {
+        final java.io.DataInputStream data = new java.io.DataInputStream(in);
+        tables.clear();
+        final int tableCount = data.readInt();
+        for (int t = 0; t < tableCount; t++)
+        {
+            final Map<String, String> rows = new ConcurrentHashMap<>();
+            tables.put(data.readUTF(), rows);
+            final int n = data.readInt();
+            for (int i = 0; i < n; i++)
+            {
+                rows.put(data.readUTF(), data.readUTF());
+            }
+        }
+        log.clear();
+        final int logCount = data.readInt();
+        for (int i = 0; i < logCount; i++)
+        {
+            log.add(data.readUTF());
+        }
+        emailIndex.clear();
+        final int emails = data.readInt();
+        for (int i = 0; i < emails; i++)
+        {
+            emailIndex.put(data.readUTF(), data.readUTF());
+        }
+    }
+
     Map<String, Object> snapshot()
     {
         final Map<String, Object> s = new TreeMap<>();
