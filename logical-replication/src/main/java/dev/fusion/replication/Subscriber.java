@@ -110,13 +110,16 @@ public final class Subscriber implements AutoCloseable
         final UnsafeBuffer control = new UnsafeBuffer(new byte[16]);
         long nextAck = 0;
         long lastSubscribe = 0;
+        long lastDataNs = 0;
         try
         {
             while (running)
             {
                 final long now = System.nanoTime();
-                if (!fullSyncNeeded && (resubscribe || (now - lastSubscribe > RESUBSCRIBE_NS && queue.isEmpty() &&
-                    applier.watermark() == lastReceived)))
+                // resubscribe on a gap, when the publisher rejoins, or when nothing came for a while (a lost
+                // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up
+                if (!fullSyncNeeded && (resubscribe ||
+                    (now - lastSubscribe > RESUBSCRIBE_NS && now - lastDataNs > RESUBSCRIBE_NS)))
                 {
                     resubscribe = false;
                     lastSubscribe = now;
@@ -146,6 +149,7 @@ public final class Subscriber implements AutoCloseable
                     onChunk(incoming.bytes(), control);
                     continue;
                 }
+                lastDataNs = now;
                 final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
                 final long previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);

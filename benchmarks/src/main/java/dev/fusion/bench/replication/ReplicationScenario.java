@@ -5,6 +5,9 @@ import dev.fusion.replication.Change;
 import dev.fusion.replication.ChangeOp;
 import dev.fusion.replication.KeyRef;
 import dev.fusion.replication.ParallelApplier;
+import dev.fusion.replication.Publisher;
+import dev.fusion.replication.ReplicationLog;
+import dev.fusion.replication.Subscriber;
 import dev.fusion.replication.Transaction;
 import org.HdrHistogram.Histogram;
 
@@ -51,7 +54,7 @@ public final class ReplicationScenario
         final JsonLine json = new JsonLine("replication");
         json.put("seconds", Math.round(unit * 60));
         final int ioTxns = Math.max(500, (int)(4000 * unit));
-        log("1/4 I/O-bound apply (%d us wait per transaction), low conflict, %d transactions per run",
+        log("1/5 I/O-bound apply (%d us wait per transaction), low conflict, %d transactions per run",
             IO_DELAY_NS / 1000, ioTxns);
         final List<Transaction> lowConflict = transactions(ioTxns, 0.0, 1);
         final Map<String, String> expected = serial(lowConflict);
@@ -72,7 +75,7 @@ public final class ReplicationScenario
             json.put("speedup_" + workers + "_workers", speedup);
         });
 
-        log("2/4 the same with conflicts: share of transactions touching one hot row, 8 workers");
+        log("2/5 the same with conflicts: share of transactions touching one hot row, 8 workers");
         for (final double conflict : new double[]{0.0, 0.1, 0.5, 1.0})
         {
             final List<Transaction> txns = transactions(ioTxns, conflict, 2);
@@ -89,7 +92,7 @@ public final class ReplicationScenario
             json.put("speedup_8_workers_conflict_" + Math.round(conflict * 100), speedup);
         }
 
-        log("3/4 CPU-bound apply into memory (no wait), small transactions");
+        log("3/5 CPU-bound apply into memory (no wait), small transactions");
         final int cpuTxns = Math.max(50_000, (int)(400_000 * unit));
         final List<Transaction> cpu = transactions(cpuTxns, 0.0, 3);
         final Map<String, String> cpuExpected = serial(cpu);
@@ -107,16 +110,81 @@ public final class ReplicationScenario
         json.put("serial_txn_per_s", median(serialRates));
         json.put("cpu_bound_txn_per_s", median(parallelRates));
 
-        log("4/4 submit-to-commit latency at half the maximum I/O-bound rate, 8 workers");
+        log("4/5 submit-to-commit latency at half the maximum I/O-bound rate, 8 workers");
         final double maxRate = ioTxns / median(seconds.get(8));
         final Histogram latency = paced(lowConflict, 8, maxRate / 2);
         log("  at %,.0f txn/s: p50 %.2f ms p99 %.2f ms", maxRate / 2, latency.getValueAtPercentile(50) / 1e6,
             latency.getValueAtPercentile(99) / 1e6);
         json.put("apply_latency_p50_ms_half_load", latency.getValueAtPercentile(50) / 1e6);
         json.put("apply_latency_p99_ms_half_load", latency.getValueAtPercentile(99) / 1e6);
+
+        log("5/5 end to end: publisher -> log -> cluster-core -> subscriber -> 8 workers");
+        final double maxStreamRate = ioTxns / streamed(lowConflict, 0, new Histogram(3));
+        log("  maximum streamed rate %,.0f txn/s; now at half of it", maxStreamRate);
+        final Histogram lag = new Histogram(3);
+        streamed(lowConflict, maxStreamRate / 2, lag);
+        json.put("max_streamed_txn_per_s", maxStreamRate);
+        log("  commit-to-apply p50 %.2f ms p99 %.2f ms p99.9 %.2f ms", lag.getValueAtPercentile(50) / 1e6,
+            lag.getValueAtPercentile(99) / 1e6, lag.getValueAtPercentile(99.9) / 1e6);
+        json.put("lag_p50_ms_half_load", lag.getValueAtPercentile(50) / 1e6);
+        json.put("lag_p99_ms_half_load", lag.getValueAtPercentile(99) / 1e6);
         json.put("identical_to_serial", identical);
         json.put("cores", Runtime.getRuntime().availableProcessors());
         System.out.println(json);
+    }
+
+    /** Streams through a publisher and a subscriber on two loopback nodes; measures publish to commit. */
+    /** @return seconds from the first publish to the last commit on the subscriber. */
+    private double streamed(final List<Transaction> txns, final double rate, final Histogram h) throws Exception
+    {
+        final double elapsed;
+        final Map<Long, Long> published = new ConcurrentHashMap<>();
+        final long warmedUp = txns.get(txns.size() / 5).position();
+        final KeyValueEngine engine = new KeyValueEngine(IO_DELAY_NS)
+        {
+            @Override
+            public void commit(final Transaction txn)
+            {
+                final Long at = published.remove(txn.position());
+                if (null != at && txn.position() > warmedUp)
+                {
+                    h.recordValue(System.nanoTime() - at);
+                }
+            }
+        };
+        final java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("fusion-bench-log");
+        final long intervalNs = rate > 0 ? (long)(1e9 / rate) : 0;
+        try (dev.fusion.cluster.LocalCluster cluster = dev.fusion.cluster.LocalCluster.start(2, true,
+                dev.fusion.cluster.LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 64 << 20, 1L << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 4096);
+             ParallelApplier applier = new ParallelApplier(engine, 8, true, 256, 1_000_000, 0);
+             Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 4096))
+        {
+            cluster.awaitFullView(java.time.Duration.ofSeconds(30));
+            final long start = System.nanoTime();
+            long next = start;
+            for (final Transaction t : txns)
+            {
+                if (intervalNs > 0)
+                {
+                    LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+                }
+                published.put(t.position(), System.nanoTime());
+                publisher.publish(t);
+                next += intervalNs;
+            }
+            if (!applier.awaitWatermark(txns.get(txns.size() - 1).position(), 120_000))
+            {
+                throw new IllegalStateException("the subscriber did not catch up: " + applier.failure());
+            }
+            elapsed = (System.nanoTime() - start) / 1e9;
+        }
+        finally
+        {
+            org.agrona.IoUtil.delete(dir.toFile(), true);
+        }
+        return elapsed;
     }
 
     /** Transactions of 1-3 row updates; {@code conflict} of them also update the row "hot". */
