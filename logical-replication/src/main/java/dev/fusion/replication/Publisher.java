@@ -16,8 +16,9 @@ import java.util.concurrent.locks.LockSupport;
  * commit order: the transaction is appended to the durable {@link ReplicationLog} and kept in a bounded
  * in-memory tail. A sender thread streams to every subscriber from where it said it is: from the tail when it
  * is recent enough, else by replaying the log (partial resync); when even the log no longer holds it, the
- * subscriber is told a full sync is needed. A subscriber whose queue is full simply waits: the sender resumes
- * from the last transaction that went out, so nothing is skipped.
+ * subscriber is told a full sync is needed. Flow control is by credit: a subscriber says how many transactions
+ * it can buffer and acknowledges how many it has taken, and the sender never has more than that in flight; a
+ * full transport queue also makes it wait. Either way it resumes from the last transaction that went out.
  */
 public final class Publisher implements AutoCloseable
 {
@@ -26,7 +27,8 @@ public final class Publisher implements AutoCloseable
     private final ClusterNode node;
     private final ReplicationLog log;
     private final int tailCapacity;
-    private final ConcurrentSkipListMap<Long, Transaction> tail = new ConcurrentSkipListMap<>();
+    private final ConcurrentSkipListMap<Long, Published> tail = new ConcurrentSkipListMap<>();
+    private long lastPublished;
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
     private final Thread sender;
     private final SnapshotSource snapshots;
@@ -36,6 +38,11 @@ public final class Publisher implements AutoCloseable
     private volatile long tailFloor;
     private volatile boolean running = true;
 
+    /** A transaction in the in-memory tail, with the position published just before it. */
+    private record Published(Transaction txn, long previous)
+    {
+    }
+
     /** What the publisher knows of one subscriber. */
     static final class Subscription
     {
@@ -43,6 +50,9 @@ public final class Publisher implements AutoCloseable
         final java.util.concurrent.atomic.AtomicLong resubscribedFrom = new java.util.concurrent.atomic.AtomicLong(-1);
         volatile long sentUpTo;
         volatile long received;
+        volatile long ackedCount;
+        volatile int window = Integer.MAX_VALUE;
+        long sentCount;
         volatile long applied;
         volatile boolean needsFullSync;
 
@@ -84,28 +94,34 @@ public final class Publisher implements AutoCloseable
         this.log = log;
         this.tailCapacity = tailCapacity;
         this.tailFloor = log.lastPosition();
+        this.lastPublished = log.lastPosition();
         this.sender = new Thread(this::send, "fusion-replication-sender-" + node.nodeId());
         this.sender.setDaemon(true);
         node.registerHandler(StreamMessages.SUBSCRIBE, (source, type, buffer, offset, length) ->
         {
-            if (length != 8)
+            if (length != 12)
             {
                 LOG.log(System.Logger.Level.WARNING, "bad SUBSCRIBE from node " + source + ": " + length + " bytes");
                 return;
             }
             final long from = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+            final int window = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
             // the sender thread applies a resubscription itself, so it never races with its own progress
-            subscribers.computeIfAbsent(source, id -> new Subscription(id, from)).resubscribedFrom.set(from);
+            final Subscription subscription = subscribers.computeIfAbsent(source, id -> new Subscription(id, from));
+            subscription.window = Math.max(1, window);
+            subscription.resubscribedFrom.set(from);
             LockSupport.unpark(sender);
             LOG.log(System.Logger.Level.INFO, "node " + source + " subscribes after position " + from);
         });
         node.registerHandler(StreamMessages.ACK, (source, type, buffer, offset, length) ->
         {
             final Subscription s = subscribers.get(source);
-            if (null != s && length == 16)
+            if (null != s && length == 24)
             {
                 s.received = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
                 s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
+                s.ackedCount = buffer.getLong(offset + 16, ByteOrder.LITTLE_ENDIAN);
+                LockSupport.unpark(sender);
             }
         });
         node.registerHandler(StreamMessages.FULL_SYNC, (source, type, buffer, offset, length) ->
@@ -224,7 +240,8 @@ public final class Publisher implements AutoCloseable
     public void publish(final Transaction txn)
     {
         log.append(txn);
-        tail.put(txn.position(), txn);
+        tail.put(txn.position(), new Published(txn, lastPublished));
+        lastPublished = txn.position();
         while (tail.size() > tailCapacity)
         {
             tailFloor = tail.pollFirstEntry().getKey();
@@ -260,6 +277,8 @@ public final class Publisher implements AutoCloseable
                 if (from >= 0)
                 {
                     s.sentUpTo = from;
+                    s.sentCount = 0;
+                    s.ackedCount = 0;
                     s.needsFullSync = false;
                 }
                 if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
@@ -281,19 +300,27 @@ public final class Publisher implements AutoCloseable
         final long from = s.sentUpTo;
         try
         {
-            if (from >= tailFloor)
+            boolean continuous = from >= tailFloor;
+            if (continuous)
             {
-                for (final Transaction txn : tail.tailMap(from, false).values())
+                // the tail may lose its oldest entries while this iterates: every entry sent must follow the
+                // last one sent exactly, else fall back to the log, which is contiguous
+                for (final Published p : tail.tailMap(from, false).values())
                 {
-                    if (!sendOne(s, txn, buffer))
+                    if (p.previous() != s.sentUpTo)
+                    {
+                        continuous = false;
+                        break;
+                    }
+                    if (!sendOne(s, p.txn(), buffer))
                     {
                         break;
                     }
                 }
             }
-            else
+            if (!continuous)
             {
-                log.replay(from, txn ->
+                log.replay(s.sentUpTo, txn ->
                 {
                     if (!sendOne(s, txn, buffer))
                     {
@@ -323,6 +350,10 @@ public final class Publisher implements AutoCloseable
         {
             return true;
         }
+        if (s.sentCount - s.ackedCount >= s.window)
+        {
+            return false;
+        }
         buffer.putLong(0, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
         final int length = 8 + TransactionCodec.encode(txn, buffer, 8);
         if (!node.send(s.node, StreamMessages.TXN, Priority.NORMAL, buffer, 0, length))
@@ -330,6 +361,7 @@ public final class Publisher implements AutoCloseable
             return false;
         }
         s.sentUpTo = txn.position();
+        s.sentCount++;
         return true;
     }
 

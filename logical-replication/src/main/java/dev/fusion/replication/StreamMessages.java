@@ -3,10 +3,12 @@ package dev.fusion.replication;
 /**
  * Replication stream messages on cluster-core.
  * <pre>
- * SUBSCRIBE    (type 48, HIGH, subscriber to publisher): i64 applied watermark — send me everything after it
+ * SUBSCRIBE    (type 48, HIGH, subscriber to publisher): i64 applied watermark, i32 window — send me
+ *              everything after the watermark, at most window transactions beyond what I acknowledged
  * TXN          (type 49, NORMAL, publisher to subscriber): i64 previous position, encoded transaction
  * NOT_RETAINED (type 50, HIGH, publisher to subscriber): i64 retained-after — a full sync is needed
- * ACK          (type 51, LOW, subscriber to publisher): i64 received position, i64 applied watermark
+ * ACK          (type 51, HIGH, subscriber to publisher): i64 received position, i64 applied watermark,
+ *              i64 transactions taken since the subscription (the credit)
  * FULL_SYNC    (type 52, HIGH, subscriber to publisher): (empty) — send me a snapshot
  * CHUNK        (type 53, NORMAL, publisher to subscriber): i64 snapshot id, i32 index, i32 count, i64 position,
  *              i32 CRC32 of the data, data

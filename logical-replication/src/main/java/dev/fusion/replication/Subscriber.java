@@ -27,6 +27,7 @@ public final class Subscriber implements AutoCloseable
     private final int publisher;
     private final ParallelApplier applier;
     private final BlockingQueue<Incoming> queue;
+    private final int queueCapacity;
     private final SnapshotSink snapshots;
     private byte[][] chunks;
     private long chunksId;
@@ -73,6 +74,7 @@ public final class Subscriber implements AutoCloseable
         this.publisher = publisher;
         this.applier = applier;
         this.queue = new ArrayBlockingQueue<>(queueSize);
+        this.queueCapacity = queueSize;
         this.lastReceived = applier.watermark();
         final dev.fusion.cluster.MessageHandler enqueue = (source, type, buffer, offset, length) ->
         {
@@ -107,7 +109,9 @@ public final class Subscriber implements AutoCloseable
     private void receive()
     {
         final UnsafeBuffer view = new UnsafeBuffer(new byte[0]);
-        final UnsafeBuffer control = new UnsafeBuffer(new byte[16]);
+        final UnsafeBuffer control = new UnsafeBuffer(new byte[24]);
+        long receivedCount = 0;
+        long ackedCount = 0;
         long nextAck = 0;
         long lastSubscribe = 0;
         long lastDataNs = 0;
@@ -124,15 +128,22 @@ public final class Subscriber implements AutoCloseable
                     resubscribe = false;
                     lastSubscribe = now;
                     queue.clear();
+                    receivedCount = 0;
+                    ackedCount = 0;
                     control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
-                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 8);
+                    control.putInt(8, queueCapacity, ByteOrder.LITTLE_ENDIAN);
+                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 12);
                 }
-                if (now - nextAck >= 0)
+                if (now - nextAck >= 0 || receivedCount - ackedCount >= queueCapacity / 4)
                 {
                     nextAck = now + ACK_INTERVAL_NS;
                     control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
                     control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
-                    node.send(publisher, StreamMessages.ACK, Priority.LOW, control, 0, 16);
+                    control.putLong(16, receivedCount, ByteOrder.LITTLE_ENDIAN);
+                    if (node.send(publisher, StreamMessages.ACK, Priority.HIGH, control, 0, 24))
+                    {
+                        ackedCount = receivedCount;
+                    }
                 }
                 if (fullSyncNeeded && null != snapshots && now - fullSyncRequestedNs > TimeUnit.SECONDS.toNanos(5))
                 {
@@ -150,6 +161,7 @@ public final class Subscriber implements AutoCloseable
                     continue;
                 }
                 lastDataNs = now;
+                receivedCount++;
                 final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
                 final long previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
