@@ -49,6 +49,17 @@ public final class ParallelApplier implements AutoCloseable
     private long lastSubmitted;
 
     /**
+     * @param handler    the engine's apply SPI.
+     * @param config     workers, ordering, window and key history.
+     * @param startAfter the engine's persisted applied watermark: positions up to it are skipped.
+     */
+    public ParallelApplier(final ApplyHandler handler, final ApplierConfig config, final long startAfter)
+    {
+        this(handler, config.workers(), config.preserveCommitOrder(), config.window(), config.maxKeyHistory(),
+            startAfter);
+    }
+
+    /**
      * @param handler             the engine's apply SPI.
      * @param workers             worker threads, 1..64.
      * @param preserveCommitOrder commit in source order (recommended).

@@ -21,8 +21,10 @@ import java.util.zip.CRC32;
 
 /**
  * The publisher's durable, bounded replication log: transactions appended in commit order to segment files,
- * replayed from any retained position (partial resync), with the oldest segments deleted beyond a size bound.
- * Each record is {@code i32 length, i32 CRC32 of the payload, i64 position, payload} (little-endian, payload
+ * replayed from any retained position (partial resync), with the oldest segments deleted beyond a size bound
+ * or once their newest transaction is older than an age bound.
+ * Each record is {@code i32 length, i32 CRC32 of the payload, i64 position, i64 commit time ms, payload}
+ * (little-endian, payload
  * in {@link TransactionCodec} form). Opening a log truncates a torn record at the end of the last segment (a
  * crash mid-append), so nothing half-written is ever replayed; a bad record anywhere else is corruption and
  * fails the replay loudly.
@@ -31,13 +33,14 @@ import java.util.zip.CRC32;
  */
 public final class ReplicationLog implements AutoCloseable
 {
-    private static final int RECORD_HEADER = 16;
+    private static final int RECORD_HEADER = 24;
     private static final String SUFFIX = ".log";
     private static final String RETAINED_AFTER = "retained-after";
 
     private final Path dir;
     private final long segmentBytes;
     private final long retentionBytes;
+    private final long retentionAgeMs;
     private final boolean syncEachAppend;
     private final List<Segment> segments = new ArrayList<>();
     private final ExpandableArrayBuffer encodeBuffer = new ExpandableArrayBuffer(1024);
@@ -51,6 +54,7 @@ public final class ReplicationLog implements AutoCloseable
         final Path file;
         final long firstPosition;
         long lastPosition;
+        long lastCommitMs;
         long bytes;
 
         Segment(final Path file, final long firstPosition)
@@ -60,11 +64,13 @@ public final class ReplicationLog implements AutoCloseable
         }
     }
 
-    private ReplicationLog(final Path dir, final long segmentBytes, final long retentionBytes, final boolean sync)
+    private ReplicationLog(
+        final Path dir, final long segmentBytes, final long retentionBytes, final long retentionAgeMs, final boolean sync)
     {
         this.dir = dir;
         this.segmentBytes = segmentBytes;
         this.retentionBytes = retentionBytes;
+        this.retentionAgeMs = retentionAgeMs;
         this.syncEachAppend = sync;
     }
 
@@ -80,6 +86,27 @@ public final class ReplicationLog implements AutoCloseable
     public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
         final boolean syncEachAppend)
     {
+        return open(dir, segmentBytes, retentionBytes, 0, syncEachAppend);
+    }
+
+    /**
+     * Opens (or creates) a log with a size and an age bound, recovering a torn tail.
+     *
+     * @param dir            the log's directory.
+     * @param segmentBytes   a segment rolls over beyond this size (>= 4 KiB).
+     * @param retentionBytes older segments are deleted while the log is larger than this (>= segmentBytes).
+     * @param retentionAgeMs a segment whose newest transaction committed longer ago than this is deleted
+     *                       (0: no age bound).
+     * @param syncEachAppend fsync after every append (durable on return) or only on {@link #sync()}.
+     * @return the log.
+     */
+    public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
+        final long retentionAgeMs, final boolean syncEachAppend)
+    {
+        if (retentionAgeMs < 0)
+        {
+            throw new IllegalArgumentException("retentionAgeMs must be >= 0, got " + retentionAgeMs);
+        }
         if (segmentBytes < 4096)
         {
             throw new IllegalArgumentException("segmentBytes must be >= 4096, got " + segmentBytes);
@@ -89,7 +116,7 @@ public final class ReplicationLog implements AutoCloseable
             throw new IllegalArgumentException("retentionBytes (" + retentionBytes + ") must be >= segmentBytes (" +
                 segmentBytes + ")");
         }
-        final ReplicationLog log = new ReplicationLog(dir, segmentBytes, retentionBytes, syncEachAppend);
+        final ReplicationLog log = new ReplicationLog(dir, segmentBytes, retentionBytes, retentionAgeMs, syncEachAppend);
         try
         {
             Files.createDirectories(dir);
@@ -160,13 +187,14 @@ public final class ReplicationLog implements AutoCloseable
                     break;
                 }
                 segment.lastPosition = record.position;
+                segment.lastCommitMs = record.commitMs;
                 at += RECORD_HEADER + record.payload.length;
             }
             segment.bytes = Math.min(at, size);
         }
     }
 
-    private record Record(long position, byte[] payload, boolean valid)
+    private record Record(long position, long commitMs, byte[] payload, boolean valid)
     {
     }
 
@@ -183,6 +211,7 @@ public final class ReplicationLog implements AutoCloseable
         final int length = header.getInt(0);
         final int checksum = header.getInt(4);
         final long position = header.getLong(8);
+        final long commitMs = header.getLong(16);
         if (length < 0 || size - at - RECORD_HEADER < length)
         {
             return null;
@@ -191,7 +220,7 @@ public final class ReplicationLog implements AutoCloseable
         channel.read(payload, at + RECORD_HEADER);
         final CRC32 crc = new CRC32();
         crc.update(payload.array(), 0, length);
-        return new Record(position, payload.array(), (int)crc.getValue() == checksum);
+        return new Record(position, commitMs, payload.array(), (int)crc.getValue() == checksum);
     }
 
     /**
@@ -213,6 +242,7 @@ public final class ReplicationLog implements AutoCloseable
         encodeBuffer.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
         encodeBuffer.putInt(4, (int)crc.getValue(), ByteOrder.LITTLE_ENDIAN);
         encodeBuffer.putLong(8, txn.position(), ByteOrder.LITTLE_ENDIAN);
+        encodeBuffer.putLong(16, txn.commitTimeMs(), ByteOrder.LITTLE_ENDIAN);
         try
         {
             if (null == active || segments.get(segments.size() - 1).bytes >= segmentBytes)
@@ -231,6 +261,7 @@ public final class ReplicationLog implements AutoCloseable
             final Segment tail = segments.get(segments.size() - 1);
             tail.bytes += RECORD_HEADER + length;
             tail.lastPosition = txn.position();
+            tail.lastCommitMs = txn.commitTimeMs();
             lastPosition = txn.position();
             enforceRetention();
         }
@@ -259,7 +290,8 @@ public final class ReplicationLog implements AutoCloseable
         {
             total += s.bytes;
         }
-        while (total > retentionBytes && segments.size() > 1)
+        final long expiredBefore = retentionAgeMs > 0 ? System.currentTimeMillis() - retentionAgeMs : Long.MIN_VALUE;
+        while (segments.size() > 1 && (total > retentionBytes || segments.get(0).lastCommitMs < expiredBefore))
         {
             final Segment oldest = segments.remove(0);
             total -= oldest.bytes;

@@ -162,6 +162,29 @@ class ParallelApplierTest
     }
 
     @Test
+    void defaultsPreserveOrderWithOneWorkerPerCoreUpToSixteen() throws Exception
+    {
+        final ApplierConfig defaults = ApplierConfig.builder().build();
+        assertThat(defaults.preserveCommitOrder()).isTrue();
+        assertThat(defaults.workers()).isEqualTo(Math.min(16, Runtime.getRuntime().availableProcessors()));
+        assertThatThrownBy(() -> ApplierConfig.builder().workers(65).build())
+            .hasMessage("invalid workers: 65 (accepted: 1..64)");
+        final List<Transaction> txns = new Workload(8, 64, 0.01, 0.01).next(300);
+        final TableStore store = new TableStore(true, 0);
+        try (ParallelApplier applier = new ParallelApplier(store, defaults, 0))
+        {
+            for (final Transaction t : txns)
+            {
+                applier.submit(t);
+            }
+            assertThat(applier.awaitWatermark(txns.get(299).position(), 30_000)).isTrue();
+        }
+        final TableStore serial = new TableStore(false, 0);
+        txns.forEach(serial::apply);
+        assertThat(store.snapshot()).isEqualTo(serial.snapshot());
+    }
+
+    @Test
     void rejectsBadSettings()
     {
         assertThatThrownBy(() -> new ParallelApplier(new TableStore(false, 0), 0, true, 8, 8, 0))

@@ -127,6 +127,29 @@ class ReplicationLogTest
     }
 
     @Test
+    void segmentsOlderThanTheAgeBoundAreDeleted(@TempDir final Path dir) throws Exception
+    {
+        final long hourAgo = System.currentTimeMillis() - 3_600_000;
+        try (ReplicationLog log = ReplicationLog.open(dir, 4096, 1L << 30, 60_000, false))
+        {
+            long position = 0;
+            for (int i = 0; i < 200; i++)
+            {
+                log.append(new Transaction(1, ++position, hourAgo, new Workload(i, 8, 0, 0).next(1).get(0).changes()));
+            }
+            for (int i = 0; i < 200; i++)
+            {
+                log.append(new Transaction(1, ++position, System.currentTimeMillis(),
+                    new Workload(i, 8, 0, 0).next(1).get(0).changes()));
+            }
+            assertThat(log.retainedAfter()).as("the hour-old segments went").isGreaterThanOrEqualTo(150);
+            final List<Long> replayed = replay(log, log.retainedAfter());
+            assertThat(replayed.get(replayed.size() - 1)).isEqualTo(400);
+            assertThat(replayed).contains(201L, 400L);
+        }
+    }
+
+    @Test
     void rejectsBadSizes(@TempDir final Path dir)
     {
         assertThatThrownBy(() -> ReplicationLog.open(dir, 100, 1 << 20, false)).hasMessageContaining("segmentBytes");
