@@ -35,6 +35,7 @@ public final class Publisher implements AutoCloseable
     private final Map<Long, java.nio.file.Path> snapshotFiles = new ConcurrentHashMap<>();
     private final java.util.concurrent.ExecutorService snapshotThread;
     private final java.util.concurrent.atomic.AtomicInteger corruptChunks = new java.util.concurrent.atomic.AtomicInteger();
+    private final java.util.concurrent.atomic.AtomicLong largeTransactions = new java.util.concurrent.atomic.AtomicLong();
     private volatile long tailFloor;
     private volatile boolean running = true;
 
@@ -273,25 +274,39 @@ public final class Publisher implements AutoCloseable
             boolean progressed = false;
             for (final Subscription s : subscribers.values())
             {
-                final long from = s.resubscribedFrom.getAndSet(-1);
-                if (from >= 0)
+                try
                 {
-                    s.sentUpTo = from;
-                    s.sentCount = 0;
-                    s.ackedCount = 0;
-                    s.needsFullSync = false;
+                    progressed |= serve(s, buffer);
                 }
-                if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
+                catch (final RuntimeException ex)
                 {
-                    continue;
+                    LOG.log(System.Logger.Level.ERROR, "streaming to node " + s.node + " failed; retrying", ex);
+                    LockSupport.parkNanos(100_000_000);
                 }
-                progressed |= catchUp(s, buffer);
             }
             if (!progressed)
             {
                 LockSupport.parkNanos(200_000);
             }
         }
+    }
+
+    /** Applies a pending resubscription, then streams to one subscriber if it is behind. */
+    private boolean serve(final Subscription s, final ExpandableArrayBuffer buffer)
+    {
+        final long from = s.resubscribedFrom.getAndSet(-1);
+        if (from >= 0)
+        {
+            s.sentUpTo = from;
+            s.sentCount = 0;
+            s.ackedCount = 0;
+            s.needsFullSync = false;
+        }
+        if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
+        {
+            return false;
+        }
+        return catchUp(s, buffer);
     }
 
     /** Streams to one subscriber until it is current or its queue is full. */
@@ -356,13 +371,61 @@ public final class Publisher implements AutoCloseable
         }
         buffer.putLong(0, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
         final int length = 8 + TransactionCodec.encode(txn, buffer, 8);
-        if (!node.send(s.node, StreamMessages.TXN, Priority.NORMAL, buffer, 0, length))
+        final int maxMessage = node.config().maxMessageLength();
+        if (length <= maxMessage)
+        {
+            if (!node.send(s.node, StreamMessages.TXN, Priority.NORMAL, buffer, 0, length))
+            {
+                return false;
+            }
+        }
+        else if (!sendParts(s.node, buffer, length, maxMessage - StreamMessages.PART_HEADER))
         {
             return false;
+        }
+        else
+        {
+            largeTransactions.incrementAndGet();
         }
         s.sentUpTo = txn.position();
         s.sentCount++;
         return true;
+    }
+
+    /**
+     * Sends a transaction too large for one message as parts, all or nothing: parts go only when the
+     * subscriber's queue for this priority has room, checked part by part; a part refused mid-way makes the
+     * whole transaction go again later (the subscriber drops an incomplete one).
+     */
+    private boolean sendParts(final int subscriber, final ExpandableArrayBuffer payload, final int length,
+        final int partBytes)
+    {
+        final int count = (length + partBytes - 1) / partBytes;
+        final ExpandableArrayBuffer part = new ExpandableArrayBuffer(partBytes + StreamMessages.PART_HEADER);
+        for (int index = 0; index < count; index++)
+        {
+            final int offset = index * partBytes;
+            final int bytes = Math.min(partBytes, length - offset);
+            part.putInt(0, index, ByteOrder.LITTLE_ENDIAN);
+            part.putInt(4, count, ByteOrder.LITTLE_ENDIAN);
+            part.putBytes(StreamMessages.PART_HEADER, payload, offset, bytes);
+            while (!node.send(subscriber, StreamMessages.TXN_PART, Priority.NORMAL, part, 0,
+                StreamMessages.PART_HEADER + bytes))
+            {
+                if (!running || !node.view().contains(subscriber))
+                {
+                    return false;
+                }
+                LockSupport.parkNanos(50_000);
+            }
+        }
+        return true;
+    }
+
+    /** @return transactions sent in parts because they were larger than one message. */
+    public long largeTransactions()
+    {
+        return largeTransactions.get();
     }
 
     /** Unwinds a replay when the subscriber's queue is full. */

@@ -13,6 +13,8 @@ package dev.fusion.replication;
  * CHUNK        (type 53, NORMAL, publisher to subscriber): i64 snapshot id, i32 index, i32 count, i64 position,
  *              i32 CRC32 of the data, data
  * RESEND       (type 54, HIGH, subscriber to publisher): i64 snapshot id, i32 index — a chunk failed its CRC
+ * TXN_PART     (type 55, NORMAL, publisher to subscriber): i32 index, i32 count, bytes — a transaction larger
+ *              than one message, split; the parts joined are a TXN message's payload
  * </pre>
  * The previous position in TXN lets the subscriber detect a gap (a dropped message) and resubscribe from what
  * it has, instead of applying past a hole.
@@ -26,6 +28,8 @@ final class StreamMessages
     static final int FULL_SYNC = 52;
     static final int CHUNK = 53;
     static final int RESEND = 54;
+    static final int TXN_PART = 55;
+    static final int PART_HEADER = 8;
     static final int CHUNK_HEADER = 28;
     static final int CHUNK_BYTES = 32 * 1024;
 

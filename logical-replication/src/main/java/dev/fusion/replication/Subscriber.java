@@ -22,6 +22,8 @@ public final class Subscriber implements AutoCloseable
     private static final System.Logger LOG = System.getLogger(Subscriber.class.getName());
     private static final long ACK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long RESUBSCRIBE_NS = TimeUnit.SECONDS.toNanos(1);
+    /** The largest transaction accepted in parts; a larger one is dropped and logged. */
+    private static final long MAX_TRANSACTION_BYTES = 256L << 20;
 
     private final ClusterNode node;
     private final int publisher;
@@ -36,6 +38,11 @@ public final class Subscriber implements AutoCloseable
     private final Thread receiver;
     private final AtomicLong gaps = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong largeTransactions = new AtomicLong();
+    /** A transaction in parts is assembled on the transport thread; only whole ones are queued. */
+    private final org.agrona.ExpandableArrayBuffer assembly = new org.agrona.ExpandableArrayBuffer(1 << 16);
+    private int assemblyLength;
+    private int assemblyNext = -1;
     private final AtomicLong fullSyncs = new AtomicLong();
     private final AtomicLong badChunks = new AtomicLong();
     private volatile long lastReceived;
@@ -86,6 +93,43 @@ public final class Subscriber implements AutoCloseable
             }
         };
         node.registerHandler(StreamMessages.TXN, enqueue);
+        node.registerHandler(StreamMessages.TXN_PART, (source, type, buffer, offset, length) ->
+        {
+            if (source != publisher || length < StreamMessages.PART_HEADER)
+            {
+                dropped.incrementAndGet();
+                return;
+            }
+            final int index = buffer.getInt(offset, ByteOrder.LITTLE_ENDIAN);
+            final int count = buffer.getInt(offset + 4, ByteOrder.LITTLE_ENDIAN);
+            if (index == 0)
+            {
+                assemblyLength = 0;
+                assemblyNext = 0;
+            }
+            final int bytes = length - StreamMessages.PART_HEADER;
+            if (index != assemblyNext || count < 1 || index >= count ||
+                (long)assemblyLength + bytes > MAX_TRANSACTION_BYTES)
+            {
+                assemblyNext = -1;
+                dropped.incrementAndGet();
+                return;
+            }
+            assembly.putBytes(assemblyLength, buffer, offset + StreamMessages.PART_HEADER, bytes);
+            assemblyLength += bytes;
+            assemblyNext++;
+            if (assemblyNext == count)
+            {
+                final byte[] whole = new byte[assemblyLength];
+                assembly.getBytes(0, whole);
+                assemblyNext = -1;
+                largeTransactions.incrementAndGet();
+                if (!queue.offer(new Incoming(StreamMessages.TXN, whole)))
+                {
+                    dropped.incrementAndGet();
+                }
+            }
+        });
         node.registerHandler(StreamMessages.CHUNK, enqueue);
         node.registerHandler(StreamMessages.NOT_RETAINED, (source, type, buffer, offset, length) ->
         {
@@ -257,6 +301,12 @@ public final class Subscriber implements AutoCloseable
         fullSyncs.incrementAndGet();
         resubscribe = true;
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
+    }
+
+    /** @return transactions received in parts because they were larger than one message. */
+    public long largeTransactions()
+    {
+        return largeTransactions.get();
     }
 
     /** @return full syncs completed. */

@@ -69,6 +69,43 @@ class ReplicationStreamTest
     }
 
     @Test
+    void transactionsLargerThanAMessageAreSentInPartsAndAppliedWhole(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new java.util.ArrayList<>(new Workload(15, 64, 0, 0).next(200));
+        final List<Change> bulk = new java.util.ArrayList<>();
+        for (int i = 0; i < 5000; i++)
+        {
+            bulk.add(new Change("log", null, null, null, ChangeOp.INSERT, null,
+                ("bulk-row-" + i + "-" + "x".repeat(40)).getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        }
+        final long big = txns.get(txns.size() - 1).position() + 1;
+        txns.add(new Transaction(1, big, System.currentTimeMillis(), bulk));
+        for (int i = 1; i <= 50; i++)
+        {
+            txns.add(new Transaction(1, big + i, System.currentTimeMillis(), List.of(new Change("log", null, null, null,
+                ChangeOp.INSERT, null, ("after-" + i).getBytes(java.nio.charset.StandardCharsets.UTF_8)))));
+        }
+        final TableStore replica = new TableStore(true, 0);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 1024);
+             ParallelApplier applier = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
+             Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 64))
+        {
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            for (final Transaction t : txns)
+            {
+                publisher.publish(t);
+            }
+            assertThat(applier.awaitWatermark(txns.get(txns.size() - 1).position(), 60_000))
+                .as("caught up; failure %s", applier.failure()).isTrue();
+            assertThat(publisher.largeTransactions()).isPositive();
+            assertThat(subscriber.largeTransactions()).isPositive();
+        }
+        assertThat(replica.log).hasSize(5050);
+    }
+
+    @Test
     void aRestartedSubscriberResumesFromItsWatermarkWithNothingLostOrRepeated(@TempDir final Path dir) throws Exception
     {
         final List<Transaction> txns = new Workload(12, 256, 0.02, 0.01).next(4000);
