@@ -4,18 +4,21 @@ package dev.fusion.replication;
  * Settings of a {@link ParallelApplier}; {@link #builder()} holds the defaults, and a bad value names the field
  * and the accepted range.
  *
- * @param workers             apply threads (default: the number of cores, at most 16; accepted 1..64).
+ * @param minWorkers          the fewest workers the applier keeps active (default 1).
+ * @param workers             the most: apply threads started (default: the number of cores, at most 16;
+ *                            accepted 1..64). Between the two, the count adapts to the ready queue's depth.
  * @param preserveCommitOrder commit in source order (default true: reordering independent transactions can
  *                            show states the source never had).
  * @param window              the most transactions in flight (default 1024).
  * @param maxKeyHistory       key hashes remembered before the history is forgotten behind a barrier (default 1M).
  */
-public record ApplierConfig(int workers, boolean preserveCommitOrder, int window, int maxKeyHistory)
+public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitOrder, int window, int maxKeyHistory)
 {
     /** Validates. */
     public ApplierConfig
     {
         check("workers", workers, 1, 64);
+        check("minWorkers", minWorkers, 1, workers);
         check("window", window, 1, 1 << 24);
         check("maxKeyHistory", maxKeyHistory, 1, Integer.MAX_VALUE);
     }
@@ -37,15 +40,23 @@ public record ApplierConfig(int workers, boolean preserveCommitOrder, int window
     /** Builds an {@link ApplierConfig}. */
     public static final class Builder
     {
+        private int minWorkers = 1;
         private int workers = Math.min(16, Runtime.getRuntime().availableProcessors());
         private boolean preserveCommitOrder = true;
         private int window = 1024;
         private int maxKeyHistory = 1 << 20;
 
-        /** @param n apply threads. @return this */
+        /** @param n the most apply threads. @return this */
         public Builder workers(final int n)
         {
             workers = n;
+            return this;
+        }
+
+        /** @param n the fewest active apply threads. @return this */
+        public Builder minWorkers(final int n)
+        {
+            minWorkers = n;
             return this;
         }
 
@@ -73,7 +84,7 @@ public record ApplierConfig(int workers, boolean preserveCommitOrder, int window
         /** @return the validated config. */
         public ApplierConfig build()
         {
-            return new ApplierConfig(workers, preserveCommitOrder, window, maxKeyHistory);
+            return new ApplierConfig(Math.min(minWorkers, workers), workers, preserveCommitOrder, window, maxKeyHistory);
         }
     }
 }

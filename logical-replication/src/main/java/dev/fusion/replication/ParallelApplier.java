@@ -47,6 +47,11 @@ public final class ParallelApplier implements AutoCloseable
     private final Object progress = new Object();
     private volatile boolean running = true;
     private long lastSubmitted;
+    private final int minWorkers;
+    private final int maxWorkers;
+    private volatile int activeWorkers;
+    private long nextAdaptNs;
+    private int idleChecks;
 
     /**
      * @param handler    the engine's apply SPI.
@@ -55,8 +60,8 @@ public final class ParallelApplier implements AutoCloseable
      */
     public ParallelApplier(final ApplyHandler handler, final ApplierConfig config, final long startAfter)
     {
-        this(handler, config.workers(), config.preserveCommitOrder(), config.window(), config.maxKeyHistory(),
-            startAfter);
+        this(handler, config.minWorkers(), config.workers(), config.preserveCommitOrder(), config.window(),
+            config.maxKeyHistory(), startAfter);
     }
 
     /**
@@ -69,6 +74,18 @@ public final class ParallelApplier implements AutoCloseable
      */
     public ParallelApplier(
         final ApplyHandler handler,
+        final int workers,
+        final boolean preserveCommitOrder,
+        final int window,
+        final int maxKeyHistory,
+        final long startAfter)
+    {
+        this(handler, workers, workers, preserveCommitOrder, window, maxKeyHistory, startAfter);
+    }
+
+    private ParallelApplier(
+        final ApplyHandler handler,
+        final int minWorkers,
         final int workers,
         final boolean preserveCommitOrder,
         final int window,
@@ -90,9 +107,13 @@ public final class ParallelApplier implements AutoCloseable
         this.graph = new DependencyGraph(window);
         this.lastSubmitted = startAfter;
         this.watermark.set(startAfter);
+        this.minWorkers = Math.max(1, Math.min(minWorkers, workers));
+        this.maxWorkers = workers;
+        this.activeWorkers = this.minWorkers;
         for (int i = 0; i < workers; i++)
         {
-            final Thread worker = new Thread(this::work, "fusion-apply-worker-" + i);
+            final int index = i;
+            final Thread worker = new Thread(() -> work(index), "fusion-apply-worker-" + i);
             worker.setDaemon(true);
             this.workers.add(worker);
         }
@@ -219,12 +240,47 @@ public final class ParallelApplier implements AutoCloseable
         return failure.get();
     }
 
-    private void work()
+    /** @return workers taking work now (between the configured bounds). */
+    public int activeWorkers()
+    {
+        return activeWorkers;
+    }
+
+    /**
+     * Every 50 ms: one more worker while transactions wait ready for one, one fewer after half a second with
+     * nothing waiting. Ready transactions are independent, so their count is the parallelism on offer.
+     */
+    private void adapt(final long now)
+    {
+        if (now - nextAdaptNs < 0 || minWorkers == maxWorkers)
+        {
+            return;
+        }
+        nextAdaptNs = now + TimeUnit.MILLISECONDS.toNanos(50);
+        final int waiting = ready.size();
+        if (waiting > 0 && activeWorkers < maxWorkers)
+        {
+            activeWorkers++;
+            idleChecks = 0;
+        }
+        else if (waiting == 0 && ++idleChecks >= 10 && activeWorkers > minWorkers)
+        {
+            activeWorkers--;
+            idleChecks = 0;
+        }
+    }
+
+    private void work(final int index)
     {
         try
         {
             while (running)
             {
+                if (index >= activeWorkers)
+                {
+                    LockSupport.parkNanos(1_000_000);
+                    continue;
+                }
                 final Transaction txn = ready.poll(10, TimeUnit.MILLISECONDS);
                 if (null == txn)
                 {
@@ -278,6 +334,7 @@ public final class ParallelApplier implements AutoCloseable
             while (running)
             {
                 boolean idle = true;
+                adapt(System.nanoTime());
                 Transaction txn;
                 while (!graph.isFull() && null != (txn = inbound.poll()))
                 {

@@ -185,6 +185,47 @@ class ParallelApplierTest
     }
 
     @Test
+    void theWorkerCountGrowsWithIndependentWorkAndStaysLowOnAChain() throws Exception
+    {
+        final ApplierConfig adaptive = ApplierConfig.builder().minWorkers(1).workers(8).window(512).build();
+        final List<Transaction> independent = new Workload(31, 1_000_000, 0, 0).next(3000);
+        final TableStore slow = new TableStore(true, 300_000);
+        int peak = 0;
+        try (ParallelApplier applier = new ParallelApplier(slow, adaptive, 0))
+        {
+            assertThat(applier.activeWorkers()).isEqualTo(1);
+            for (final Transaction t : independent)
+            {
+                applier.submit(t);
+                peak = Math.max(peak, applier.activeWorkers());
+            }
+            assertThat(applier.awaitWatermark(independent.get(2999).position(), 60_000)).isTrue();
+        }
+        assertThat(peak).as("grew towards the maximum while independent work waited").isGreaterThanOrEqualTo(6);
+
+        final List<Transaction> chain = new ArrayList<>();
+        for (int i = 1; i <= 300; i++)
+        {
+            chain.add(new Transaction(1, i, 0, List.of(new Change("accounts", new KeyRef("accounts",
+                "a1".getBytes(java.nio.charset.StandardCharsets.UTF_8)), null, null, i == 1 ? ChangeOp.INSERT :
+                ChangeOp.UPDATE, ("e@x," + (i - 1)).getBytes(java.nio.charset.StandardCharsets.UTF_8),
+                ("e@x," + i).getBytes(java.nio.charset.StandardCharsets.UTF_8)))));
+        }
+        int chainPeak = 0;
+        try (ParallelApplier applier = new ParallelApplier(new TableStore(true, 300_000), adaptive, 0))
+        {
+            for (final Transaction t : chain)
+            {
+                applier.submit(t);
+                chainPeak = Math.max(chainPeak, applier.activeWorkers());
+            }
+            assertThat(applier.awaitWatermark(300, 60_000)).isTrue();
+            chainPeak = Math.max(chainPeak, applier.activeWorkers());
+        }
+        assertThat(chainPeak).as("a chain of dependent transactions offers no parallelism").isLessThanOrEqualTo(2);
+    }
+
+    @Test
     void rejectsBadSettings()
     {
         assertThatThrownBy(() -> new ParallelApplier(new TableStore(false, 0), 0, true, 8, 8, 0))
