@@ -15,13 +15,15 @@ import java.util.concurrent.atomic.AtomicLong;
  * transaction follows the previous one it received (a gap means a message was dropped: it resubscribes from
  * what it has rather than apply past a hole), and feeds a {@link ParallelApplier}. The transport thread only
  * copies messages into a bounded queue; a receiver thread decodes and submits them. It resubscribes when the
- * publisher (re)joins the view, and acknowledges received and applied positions periodically.
+ * publisher (re)joins the view, and while nothing arrives with a backoff from 100 ms to 5 s, and acknowledges
+ * received and applied positions periodically.
  */
 public final class Subscriber implements AutoCloseable
 {
     private static final System.Logger LOG = System.getLogger(Subscriber.class.getName());
     private static final long ACK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
-    private static final long RESUBSCRIBE_NS = TimeUnit.SECONDS.toNanos(1);
+    private static final long RESUBSCRIBE_MIN_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long RESUBSCRIBE_MAX_NS = TimeUnit.SECONDS.toNanos(5);
     /** The largest transaction accepted in parts; a larger one is dropped and logged. */
     private static final long MAX_TRANSACTION_BYTES = 256L << 20;
 
@@ -159,6 +161,7 @@ public final class Subscriber implements AutoCloseable
         long nextAck = 0;
         long lastSubscribe = 0;
         long lastDataNs = 0;
+        long idleResubscribeNs = RESUBSCRIBE_MIN_NS;
         try
         {
             while (running)
@@ -167,8 +170,11 @@ public final class Subscriber implements AutoCloseable
                 // resubscribe on a gap, when the publisher rejoins, or when nothing came for a while (a lost
                 // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up
                 if (!fullSyncNeeded && (resubscribe ||
-                    (now - lastSubscribe > RESUBSCRIBE_NS && now - lastDataNs > RESUBSCRIBE_NS)))
+                    (now - lastSubscribe > idleResubscribeNs && now - lastDataNs > idleResubscribeNs)))
                 {
+                    // while nothing comes, ask less and less often (100 ms doubling to 5 s); data resets it
+                    idleResubscribeNs = resubscribe ? RESUBSCRIBE_MIN_NS :
+                        Math.min(RESUBSCRIBE_MAX_NS, idleResubscribeNs * 2);
                     resubscribe = false;
                     lastSubscribe = now;
                     queue.clear();
@@ -205,6 +211,7 @@ public final class Subscriber implements AutoCloseable
                     continue;
                 }
                 lastDataNs = now;
+                idleResubscribeNs = RESUBSCRIBE_MIN_NS;
                 receivedCount++;
                 final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
