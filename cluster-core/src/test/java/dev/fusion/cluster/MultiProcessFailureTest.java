@@ -1,17 +1,13 @@
 package dev.fusion.cluster;
 
-import org.agrona.IoUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,33 +23,16 @@ class MultiProcessFailureTest
     @Test
     void survivorsMoveToANewEpochWithoutAKilledNode(@TempDir final Path dir) throws Exception
     {
-        final int[] ports = LocalCluster.freeUdpPorts(3);
-        final List<String> aeronDirs = new ArrayList<>();
+        final NodeConfigFiles configs = new NodeConfigFiles(dir, 3, DEAD_TIMEOUT_MS, "idleMaxParkUs=1000");
         final List<Process> processes = new ArrayList<>();
         final List<List<String>> output = new ArrayList<>();
         try
         {
             for (int id = 1; id <= 3; id++)
             {
-                final String aeronDir = "/dev/shm/fusion-mp-test-" + id + "-" + UUID.randomUUID();
-                aeronDirs.add(aeronDir);
-                final Path config = dir.resolve("node" + id + ".properties");
-                Files.writeString(config, String.join("\n",
-                    "nodeId=" + id,
-                    "members=1@127.0.0.1:" + ports[0] + ",2@127.0.0.1:" + ports[1] + ",3@127.0.0.1:" + ports[2],
-                    "aeronDirectory=" + aeronDir,
-                    "controlTermLength=256k",
-                    "bulkTermLength=1m",
-                    "bulkQueueBytes=1m",
-                    "maxMessageLength=64k",
-                    "maxBatchBytes=16k",
-                    "heartbeatIntervalMs=50",
-                    "suspectTimeoutMs=300",
-                    "deadTimeoutMs=" + DEAD_TIMEOUT_MS,
-                    "idleMaxParkUs=1000"));
                 final List<String> lines = new CopyOnWriteArrayList<>();
                 output.add(lines);
-                processes.add(startNode(config, lines));
+                processes.add(startNode(configs.file(id), lines));
             }
             for (int id = 1; id <= 3; id++)
             {
@@ -94,7 +73,7 @@ class MultiProcessFailureTest
                     process.destroyForcibly();
                 }
             }
-            aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
+            configs.deleteAeronDirectories();
         }
     }
 

@@ -1,18 +1,15 @@
 package dev.fusion.replication;
 
 import dev.fusion.cluster.JvmProcess;
+import dev.fusion.cluster.NodeConfigFiles;
 import dev.fusion.cluster.LocalCluster;
-import org.agrona.IoUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.File;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 
@@ -31,22 +28,8 @@ class ReplicationMultiProcessTest
     @Test
     void killNineTheSubscriberAndThePublisherAndLoseNothing(@TempDir final Path dir) throws Exception
     {
-        final int[] ports = LocalCluster.freeUdpPorts(2);
-        final List<String> aeronDirs = new ArrayList<>();
-        final Path[] configs = new Path[3];
-        for (int id = 1; id <= 2; id++)
-        {
-            final String aeronDir = "/dev/shm/fusion-repl-mp-" + id + "-" + UUID.randomUUID();
-            aeronDirs.add(aeronDir);
-            configs[id] = dir.resolve("node" + id + ".properties");
-            Files.writeString(configs[id], String.join("\n",
-                "nodeId=" + id,
-                "members=1@127.0.0.1:" + ports[0] + ",2@127.0.0.1:" + ports[1],
-                "aeronDirectory=" + aeronDir,
-                "controlTermLength=256k", "bulkTermLength=2m", "bulkQueueBytes=1m", "maxMessageLength=64k",
-                "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300", "deadTimeoutMs=1500",
-                "idleMaxParkUs=200"));
-        }
+        final NodeConfigFiles nodes = new NodeConfigFiles(dir, 2, 1500, "idleMaxParkUs=200");
+        final Path[] configs = {null, nodes.file(1), nodes.file(2)};
         final Path pubData = dir.resolve("pub");
         final Path subData = dir.resolve("sub");
         final List<Process> all = new ArrayList<>();
@@ -92,7 +75,7 @@ class ReplicationMultiProcessTest
             {
                 p.waitFor(10, TimeUnit.SECONDS);
             }
-            aeronDirs.forEach(d -> IoUtil.delete(new File(d), true));
+            nodes.deleteAeronDirectories();
         }
 
         final List<Transaction> txns = new Workload(SEED, 256, 0.02, 0.01).next(COUNT);

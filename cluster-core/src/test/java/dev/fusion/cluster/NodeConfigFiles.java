@@ -1,0 +1,74 @@
+package dev.fusion.cluster;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.UUID;
+
+/**
+ * Test support: the .properties files of a cluster whose nodes run as separate processes on loopback, each
+ * with an embedded driver in its own Aeron directory (which the test deletes afterwards: a SIGKILLed node
+ * cannot).
+ */
+public final class NodeConfigFiles
+{
+    private final List<Path> files = new ArrayList<>();
+    private final List<String> aeronDirectories = new ArrayList<>();
+
+    /**
+     * @param dir           where to write node1.properties, node2.properties, ...
+     * @param nodes         how many nodes.
+     * @param deadTimeoutMs the failure detector's dead timeout.
+     * @param extra         further {@code key=value} lines for every node.
+     */
+    public NodeConfigFiles(final Path dir, final int nodes, final long deadTimeoutMs, final String... extra)
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(nodes);
+        final StringBuilder members = new StringBuilder();
+        for (int id = 1; id <= nodes; id++)
+        {
+            members.append(id == 1 ? "" : ",").append(id).append("@127.0.0.1:").append(ports[id - 1]);
+        }
+        for (int id = 1; id <= nodes; id++)
+        {
+            final String aeronDir = "/dev/shm/fusion-test-" + id + "-" + UUID.randomUUID();
+            final List<String> lines = new ArrayList<>(List.of(
+                "nodeId=" + id,
+                "members=" + members,
+                "aeronDirectory=" + aeronDir,
+                "controlTermLength=256k", "bulkTermLength=2m", "bulkQueueBytes=1m", "maxMessageLength=64k",
+                "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300",
+                "deadTimeoutMs=" + deadTimeoutMs));
+            lines.addAll(List.of(extra));
+            final Path file = dir.resolve("node" + id + ".properties");
+            try
+            {
+                Files.writeString(file, String.join("\n", lines));
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException(ex);
+            }
+            files.add(file);
+            aeronDirectories.add(aeronDir);
+        }
+    }
+
+    /**
+     * @param id 1-based node id.
+     * @return its config file.
+     */
+    public Path file(final int id)
+    {
+        return files.get(id - 1);
+    }
+
+    /** Deletes every node's Aeron directory. */
+    public void deleteAeronDirectories()
+    {
+        aeronDirectories.forEach(d -> org.agrona.IoUtil.delete(new java.io.File(d), true));
+    }
+}
