@@ -57,7 +57,11 @@ final class DirectoryAgent implements Agent, GrantListener
     static final int WAITING = 11;
     static final int LATE_GRANTS = 12;
     static final int RETRIES = 13;
-    static final int STAT_COUNT = 14;
+    static final int PROMOTIONS = 14;
+    static final int DEMOTIONS = 15;
+    static final int WARM = 16;
+    static final int COLD = 17;
+    static final int STAT_COUNT = 18;
 
     private final ClusterNode node;
     private final int self;
@@ -327,8 +331,7 @@ final class DirectoryAgent implements Agent, GrantListener
             return;
         }
         final DirectoryEntry entry = entry(resource);
-        entry.accessCount++;
-        entry.lastAccessNs = System.nanoTime();
+        entry.touch(System.nanoTime(), System.currentTimeMillis());
         switch (op)
         {
             case GrdMessages.OP_ACQUIRE ->
@@ -541,30 +544,42 @@ final class DirectoryAgent implements Agent, GrantListener
             }
             hot.put(resource, entry);
             stats.set(HOT, hot.size());
+            stats.incrementAndGet(PROMOTIONS);
         }
         return entry;
     }
 
-    /** Entries idle and not accessed within the hot recency leave the on-heap tier; the store keeps them. */
+    /**
+     * Entries that are idle and no longer HOT (by recency or rate: {@link Tier}) leave the on-heap tier, as do
+     * idle ones beyond its bound; the store keeps them, and their next use brings them back.
+     */
     private void demote(final long now)
     {
-        final long recency = config.hotRecency().toNanos();
+        final long nowMs = System.currentTimeMillis();
         long queued = 0;
+        long demoted = 0;
         final Iterator<DirectoryEntry> it = hot.values().iterator();
         while (it.hasNext())
         {
             final DirectoryEntry e = it.next();
             queued += e.queueLength();
             final boolean overBound = hot.size() > config.hotMaxEntries();
-            if (e.idle() && (now - e.lastAccessNs > recency || overBound))
+            if (e.idle() && (overBound ||
+                Tier.classify(config, e.accessCount, e.firstAccessMs, e.lastAccessMs, nowMs) != Tier.HOT))
             {
+                if (masters.masterOf(e.resource()) == self)
+                {
+                    store.put(e);
+                }
                 it.remove();
+                demoted++;
             }
         }
         waitingCount = queued;
         stats.set(WAITING, waitingCount);
         stats.set(HOT, hot.size());
         stats.set(STORED, store.size());
+        stats.addAndGet(DEMOTIONS, demoted);
     }
 
     // ---------------------------------------------------------------- affinity remastering

@@ -33,6 +33,43 @@ public final class DirectoryEntry
     int consecutiveRemoteRequests;
     long accessCount;
     long lastAccessNs;
+    long firstAccessMs;
+    long lastAccessMs;
+
+    /**
+     * Records a use, for the tiers.
+     *
+     * @param nowNs monotonic time.
+     * @param nowMs wall-clock time.
+     */
+    void touch(final long nowNs, final long nowMs)
+    {
+        accessCount++;
+        lastAccessNs = nowNs;
+        lastAccessMs = nowMs;
+        if (firstAccessMs == 0)
+        {
+            firstAccessMs = nowMs;
+        }
+    }
+
+    /** @return how often it was used. */
+    public long accessCount()
+    {
+        return accessCount;
+    }
+
+    /** @return wall-clock time of its first use, 0 when never used. */
+    public long firstAccessMs()
+    {
+        return firstAccessMs;
+    }
+
+    /** @return wall-clock time of its last use, 0 when never used. */
+    public long lastAccessMs()
+    {
+        return lastAccessMs;
+    }
 
     /**
      * @param resource the resource this entry describes.

@@ -15,7 +15,8 @@ import java.util.TreeMap;
  * i64 resource, i64 scn, i32 lastWriter, u8 flags (1 = recovering),
  * u16 holders  x (u16 node, u8 mode),
  * u16 waiting  x (i64 requestId, u16 node, u8 mode, u8 conversion),
- * u16 pastImages x (u16 node)
+ * u16 pastImages x (u16 node),
+ * i64 accessCount, i64 firstAccessMs, i64 lastAccessMs   (for the tiers)
  * </pre>
  */
 final class EntryCodec
@@ -28,7 +29,8 @@ final class EntryCodec
 
     static int maxLength(final DirectoryEntry entry)
     {
-        return 21 + 6 + 3 * entry.holders().size() + 12 * entry.queue().size() + 2 * entry.pastImageHolders().size();
+        return 21 + 6 + 3 * entry.holders().size() + 12 * entry.queue().size() + 2 * entry.pastImageHolders().size() +
+            24;
     }
 
     static int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
@@ -65,6 +67,10 @@ final class EntryCodec
             buffer.putShort(at, (short)node, ORDER);
             at += 2;
         }
+        buffer.putLong(at, entry.accessCount, ORDER);
+        buffer.putLong(at + 8, entry.firstAccessMs, ORDER);
+        buffer.putLong(at + 16, entry.lastAccessMs, ORDER);
+        at += 24;
         return at - offset;
     }
 
@@ -102,13 +108,17 @@ final class EntryCodec
         }
         final int piCount = buffer.getShort(at, ORDER) & 0xFFFF;
         at += 2;
-        need(at, piCount * 2, end);
+        need(at, piCount * 2 + 24, end);
         final List<Integer> pastImages = new ArrayList<>(piCount);
         for (int i = 0; i < piCount; i++)
         {
             pastImages.add(buffer.getShort(at, ORDER) & 0xFFFF);
             at += 2;
         }
+        entry.accessCount = buffer.getLong(at, ORDER);
+        entry.firstAccessMs = buffer.getLong(at + 8, ORDER);
+        entry.lastAccessMs = buffer.getLong(at + 16, ORDER);
+        at += 24;
         if (at != end)
         {
             throw new IllegalArgumentException("directory entry has " + (end - at) + " trailing bytes");

@@ -36,6 +36,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
     private final AtomicLong requestIds = new AtomicLong();
     private final AtomicLong inboxDrops = new AtomicLong();
     private final ConcurrentHashMap<Long, LockMode> held = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ScheduledExecutorService tierScanner;
     private volatile boolean closed;
 
     private GlobalResourceDirectory(final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
@@ -64,6 +65,15 @@ public final class GlobalResourceDirectory implements AutoCloseable
                 Thread.onSpinWait();
             }
         });
+        this.tierScanner = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
+        {
+            final Thread t = new Thread(r, "fusion-directory-tiers-" + node.nodeId());
+            t.setDaemon(true);
+            return t;
+        });
+        final long scanMs = config.tierScanInterval().toMillis();
+        tierScanner.scheduleWithFixedDelay(() -> countTiers(config), scanMs, scanMs,
+            java.util.concurrent.TimeUnit.MILLISECONDS);
         if (config.ownThread())
         {
             this.runner = new AgentRunner(new BackoffIdleStrategy(10, 20, 1_000, node.config().idleMaxParkNs()),
@@ -197,7 +207,26 @@ public final class GlobalResourceDirectory implements AutoCloseable
             stats.get(DirectoryAgent.REMASTERS_OUT), stats.get(DirectoryAgent.REMASTERS_IN),
             stats.get(DirectoryAgent.RECOVERIES), stats.get(DirectoryAgent.HOT), stats.get(DirectoryAgent.STORED),
             stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS),
-            stats.get(DirectoryAgent.RETRIES));
+            stats.get(DirectoryAgent.RETRIES), stats.get(DirectoryAgent.PROMOTIONS),
+            stats.get(DirectoryAgent.DEMOTIONS), stats.get(DirectoryAgent.WARM), stats.get(DirectoryAgent.COLD));
+    }
+
+    /** Counts WARM and COLD entries in the store, off the node's thread (Chronicle Map reads are thread-safe). */
+    private void countTiers(final GrdConfig config)
+    {
+        try
+        {
+            final long nowMs = System.currentTimeMillis();
+            final long[] counts = new long[Tier.values().length];
+            store.forEach(e ->
+                counts[Tier.classify(config, e.accessCount(), e.firstAccessMs(), e.lastAccessMs(), nowMs).ordinal()]++);
+            stats.set(DirectoryAgent.WARM, counts[Tier.WARM.ordinal()]);
+            stats.set(DirectoryAgent.COLD, counts[Tier.COLD.ordinal()]);
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "tier scan failed: " + ex);
+        }
     }
 
     /** @return messages dropped because the directory's inbox was full. */
@@ -215,6 +244,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
             return;
         }
         closed = true;
+        tierScanner.shutdownNow();
         if (null != runner)
         {
             CloseHelper.quietClose(runner);

@@ -19,6 +19,11 @@ import java.time.Duration;
  * @param ownThread                run the directory agent on a thread of its own (default false: on the
  *                                 cluster node's thread, which saves a thread hand-off per message).
  * @param retryInterval            an unanswered request is sent again after this (default 500 ms).
+ * @param warmRecency              an entry used within this is at least WARM (default 24 h).
+ * @param hotOpsPerDay             an entry used more often than this (per day, averaged since its first use) is
+ *                                 HOT whatever its recency (default 100).
+ * @param warmOpsPerDay            likewise for WARM (default 10).
+ * @param tierScanInterval         how often the store is scanned to count WARM and COLD entries (default 60 s).
  */
 public record GrdConfig(
     int virtualNodes,
@@ -31,7 +36,11 @@ public record GrdConfig(
     Duration hotRecency,
     int hotMaxEntries,
     boolean ownThread,
-    Duration retryInterval)
+    Duration retryInterval,
+    Duration warmRecency,
+    double hotOpsPerDay,
+    double warmOpsPerDay,
+    Duration tierScanInterval)
 {
     /** Validates. */
     public GrdConfig
@@ -44,6 +53,13 @@ public record GrdConfig(
         check("hotRecency (ms)", hotRecency.toMillis(), 0, 30L * 86_400_000);
         check("hotMaxEntries", hotMaxEntries, 0, 100_000_000);
         check("retryInterval (ms)", retryInterval.toMillis(), 1, 3_600_000);
+        check("warmRecency (ms)", warmRecency.toMillis(), hotRecency.toMillis(), 365L * 86_400_000);
+        check("tierScanInterval (ms)", tierScanInterval.toMillis(), 10, 86_400_000);
+        if (!(hotOpsPerDay >= warmOpsPerDay && warmOpsPerDay >= 0))
+        {
+            throw new IllegalArgumentException("invalid hotOpsPerDay/warmOpsPerDay: " + hotOpsPerDay + "/" +
+                warmOpsPerDay + " (accepted: hotOpsPerDay >= warmOpsPerDay >= 0)");
+        }
     }
 
     private static void check(final String field, final long value, final long min, final long max)
@@ -80,6 +96,10 @@ public record GrdConfig(
         private int hotMaxEntries = 100_000;
         private boolean ownThread;
         private Duration retryInterval = Duration.ofMillis(500);
+        private Duration warmRecency = Duration.ofHours(24);
+        private double hotOpsPerDay = 100;
+        private double warmOpsPerDay = 10;
+        private Duration tierScanInterval = Duration.ofSeconds(60);
 
         /** @param n points per node. @return this */
         public Builder virtualNodes(final int n)
@@ -158,11 +178,34 @@ public record GrdConfig(
             return this;
         }
 
+        /** @param d recency that keeps an entry warm. @return this */
+        public Builder warmRecency(final Duration d)
+        {
+            warmRecency = d;
+            return this;
+        }
+
+        /** @param hot ops per day that make an entry hot. @param warm ops per day for warm. @return this */
+        public Builder opsPerDay(final double hot, final double warm)
+        {
+            hotOpsPerDay = hot;
+            warmOpsPerDay = warm;
+            return this;
+        }
+
+        /** @param d how often WARM and COLD entries are counted. @return this */
+        public Builder tierScanInterval(final Duration d)
+        {
+            tierScanInterval = d;
+            return this;
+        }
+
         /** @return the validated config. */
         public GrdConfig build()
         {
             return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
-                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread, retryInterval);
+                remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread, retryInterval,
+                warmRecency, hotOpsPerDay, warmOpsPerDay, tierScanInterval);
         }
     }
 }

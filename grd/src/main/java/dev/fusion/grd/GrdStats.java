@@ -17,6 +17,10 @@ package dev.fusion.grd;
  * @param waiting         requests queued in entries this node masters.
  * @param lateGrantsReleased grants that arrived after their request timed out and were handed back.
  * @param retries         requests sent again after going unanswered for the retry interval.
+ * @param promotions      entries brought into the on-heap tier from the store (or created).
+ * @param demotions       entries moved out of the on-heap tier.
+ * @param warmEntries     stored entries classified WARM at the last tier scan.
+ * @param coldEntries     stored entries classified COLD at the last tier scan.
  */
 public record GrdStats(
     long localGrants,
@@ -32,7 +36,11 @@ public record GrdStats(
     long storedEntries,
     long waiting,
     long lateGrantsReleased,
-    long retries)
+    long retries,
+    long promotions,
+    long demotions,
+    long warmEntries,
+    long coldEntries)
 {
     /** @return the share of this node's grants that came from a remote master, 0..1. */
     public double remoteShare()
