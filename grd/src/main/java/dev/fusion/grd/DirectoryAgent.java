@@ -61,7 +61,8 @@ final class DirectoryAgent implements Agent, GrantListener
     static final int DEMOTIONS = 15;
     static final int WARM = 16;
     static final int COLD = 17;
-    static final int STAT_COUNT = 18;
+    static final int OBJECT_REMASTERS = 18;
+    static final int STAT_COUNT = 19;
 
     private final ClusterNode node;
     private final int self;
@@ -89,6 +90,10 @@ final class DirectoryAgent implements Agent, GrantListener
     private final AtomicLongArray stats;
     private final long timeoutNs;
     private MembershipView view;
+    private final Int2ObjectHashMap<Int2ObjectHashMap<long[]>> objectRequests = new Int2ObjectHashMap<>();
+    private final org.agrona.collections.Int2IntHashMap objectMovedTo = new org.agrona.collections.Int2IntHashMap(-1);
+    private long lastServed;
+    private long objectWindowStartNs;
     private long nextTimeoutScanNs;
     private long nextDemoteScanNs;
     private long waitingCount;
@@ -607,6 +612,65 @@ final class DirectoryAgent implements Agent, GrantListener
             !entry.recovering() && live(requester))
         {
             handOff(entry, requester);
+            return;
+        }
+        lastServed = entry.resource();
+        considerObject(ResourceId.objectId(entry.resource()), requester);
+    }
+
+    /** Object rule: counts requests per object and requester over a window; a dominant remote node gets them all. */
+    private void considerObject(final int object, final int requester)
+    {
+        if (config.objectShare() <= 0)
+        {
+            return;
+        }
+        final long now = System.nanoTime();
+        if (now - objectWindowStartNs >= config.objectWindow().toNanos())
+        {
+            objectRequests.clear();
+            objectMovedTo.clear();
+            objectWindowStartNs = now;
+        }
+        if (objectMovedTo.get(object) == requester)
+        {
+            // the object was given to this node in the current window: its other entries follow as they are used
+            final DirectoryEntry entry = hot.get(lastServed);
+            if (null != entry && masters.masterOf(lastServed) == self && !entry.recovering())
+            {
+                stats.incrementAndGet(OBJECT_REMASTERS);
+                handOff(entry, requester);
+            }
+            return;
+        }
+        final Int2ObjectHashMap<long[]> byNode = objectRequests.computeIfAbsent(object, k -> new Int2ObjectHashMap<>());
+        byNode.computeIfAbsent(requester, k -> new long[1])[0]++;
+        long total = 0;
+        for (final long[] count : byNode.values())
+        {
+            total += count[0];
+        }
+        final long mine = byNode.get(requester)[0];
+        if (total >= config.objectMinRequests() && mine > config.objectShare() * total && requester != self &&
+            live(requester))
+        {
+            objectRequests.remove(object);
+            objectMovedTo.put(object, requester);
+            final List<DirectoryEntry> moving = new ArrayList<>();
+            for (final DirectoryEntry e : hot.values())
+            {
+                final long arrived = arrivedAt.get(e.resource());
+                if (ResourceId.objectId(e.resource()) == object && masters.masterOf(e.resource()) == self &&
+                    !e.recovering() && (arrived == 0 || now - arrived >= config.minResidence().toNanos()))
+                {
+                    moving.add(e);
+                }
+            }
+            for (final DirectoryEntry e : moving)
+            {
+                stats.incrementAndGet(OBJECT_REMASTERS);
+                handOff(e, requester);
+            }
         }
     }
 

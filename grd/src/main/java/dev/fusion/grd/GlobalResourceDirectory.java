@@ -208,7 +208,8 @@ public final class GlobalResourceDirectory implements AutoCloseable
             stats.get(DirectoryAgent.RECOVERIES), stats.get(DirectoryAgent.HOT), stats.get(DirectoryAgent.STORED),
             stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS),
             stats.get(DirectoryAgent.RETRIES), stats.get(DirectoryAgent.PROMOTIONS),
-            stats.get(DirectoryAgent.DEMOTIONS), stats.get(DirectoryAgent.WARM), stats.get(DirectoryAgent.COLD));
+            stats.get(DirectoryAgent.DEMOTIONS), stats.get(DirectoryAgent.WARM), stats.get(DirectoryAgent.COLD),
+            stats.get(DirectoryAgent.OBJECT_REMASTERS));
     }
 
     /** Counts WARM and COLD entries in the store, off the node's thread (Chronicle Map reads are thread-safe). */

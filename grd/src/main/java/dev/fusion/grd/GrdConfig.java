@@ -24,6 +24,11 @@ import java.time.Duration;
  *                                 HOT whatever its recency (default 100).
  * @param warmOpsPerDay            likewise for WARM (default 10).
  * @param tierScanInterval         how often the store is scanned to count WARM and COLD entries (default 60 s).
+ * @param objectShare              a remote node making more than this share of an object's requests at this
+ *                                 master within {@code objectWindow} gets all of the object's entries here
+ *                                 (default 0.8; 0 turns the object rule off).
+ * @param objectWindow             the window of the object rule (default 1 s).
+ * @param objectMinRequests        requests an object needs in a window before the rule applies (default 20).
  */
 public record GrdConfig(
     int virtualNodes,
@@ -40,7 +45,10 @@ public record GrdConfig(
     Duration warmRecency,
     double hotOpsPerDay,
     double warmOpsPerDay,
-    Duration tierScanInterval)
+    Duration tierScanInterval,
+    double objectShare,
+    Duration objectWindow,
+    int objectMinRequests)
 {
     /** Validates. */
     public GrdConfig
@@ -55,6 +63,12 @@ public record GrdConfig(
         check("retryInterval (ms)", retryInterval.toMillis(), 1, 3_600_000);
         check("warmRecency (ms)", warmRecency.toMillis(), hotRecency.toMillis(), 365L * 86_400_000);
         check("tierScanInterval (ms)", tierScanInterval.toMillis(), 10, 86_400_000);
+        check("objectWindow (ms)", objectWindow.toMillis(), 1, 86_400_000);
+        check("objectMinRequests", objectMinRequests, 1, 1_000_000_000);
+        if (!(objectShare >= 0 && objectShare <= 1))
+        {
+            throw new IllegalArgumentException("invalid objectShare: " + objectShare + " (accepted: 0..1)");
+        }
         if (!(hotOpsPerDay >= warmOpsPerDay && warmOpsPerDay >= 0))
         {
             throw new IllegalArgumentException("invalid hotOpsPerDay/warmOpsPerDay: " + hotOpsPerDay + "/" +
@@ -100,6 +114,9 @@ public record GrdConfig(
         private double hotOpsPerDay = 100;
         private double warmOpsPerDay = 10;
         private Duration tierScanInterval = Duration.ofSeconds(60);
+        private double objectShare = 0.8;
+        private Duration objectWindow = Duration.ofSeconds(1);
+        private int objectMinRequests = 20;
 
         /** @param n points per node. @return this */
         public Builder virtualNodes(final int n)
@@ -200,12 +217,27 @@ public record GrdConfig(
             return this;
         }
 
+        /**
+         * @param share       a remote node's share of an object's requests that moves the object (0: off).
+         * @param window      the window it is measured over.
+         * @param minRequests requests needed in a window.
+         * @return this
+         */
+        public Builder objectRule(final double share, final Duration window, final int minRequests)
+        {
+            objectShare = share;
+            objectWindow = window;
+            objectMinRequests = minRequests;
+            return this;
+        }
+
         /** @return the validated config. */
         public GrdConfig build()
         {
             return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
                 remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread, retryInterval,
-                warmRecency, hotOpsPerDay, warmOpsPerDay, tierScanInterval);
+                warmRecency, hotOpsPerDay, warmOpsPerDay, tierScanInterval, objectShare, objectWindow,
+                objectMinRequests);
         }
     }
 }

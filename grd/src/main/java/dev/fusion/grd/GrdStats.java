@@ -21,6 +21,7 @@ package dev.fusion.grd;
  * @param demotions       entries moved out of the on-heap tier.
  * @param warmEntries     stored entries classified WARM at the last tier scan.
  * @param coldEntries     stored entries classified COLD at the last tier scan.
+ * @param objectRemasters entries handed over by the object rule (a subset of remastersOut).
  */
 public record GrdStats(
     long localGrants,
@@ -40,7 +41,8 @@ public record GrdStats(
     long promotions,
     long demotions,
     long warmEntries,
-    long coldEntries)
+    long coldEntries,
+    long objectRemasters)
 {
     /** @return the share of this node's grants that came from a remote master, 0..1. */
     public double remoteShare()

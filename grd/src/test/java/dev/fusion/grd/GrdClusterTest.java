@@ -147,6 +147,41 @@ class GrdClusterTest
     }
 
     @Test
+    void anObjectUsedMostlyByOneNodeMovesToItWholesale() throws Exception
+    {
+        start(3, GrdConfig.builder().remoteRequestsToRemaster(1000).objectRule(0.8, Duration.ofSeconds(30), 10)
+            .minResidence(Duration.ZERO).build(), RecoveryHandler.NONE);
+        final int blocks = 60;
+        for (int pass = 0; pass < 2; pass++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                final long r = ResourceId.of(7, b);
+                grd(2).acquire(r, SHARED).get(5, TimeUnit.SECONDS);
+                grd(2).release(r).get(5, TimeUnit.SECONDS);
+            }
+        }
+        LocalCluster.await(() ->
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                if (grd(2).masterOf(ResourceId.of(7, b)) != 2 || grd(1).masterOf(ResourceId.of(7, b)) != 2)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }, Duration.ofSeconds(10), "every used block of object 7 to be mastered by node 2");
+        assertThat(grd(1).stats().objectRemasters() + grd(3).stats().objectRemasters()).isPositive();
+        final long remoteBefore = grd(2).stats().remoteGrants();
+        for (int b = 0; b < blocks; b++)
+        {
+            grd(2).acquire(ResourceId.of(7, b), EXCLUSIVE).get(5, TimeUnit.SECONDS);
+        }
+        assertThat(grd(2).stats().remoteGrants()).as("all local now").isEqualTo(remoteBefore);
+    }
+
+    @Test
     void randomisedWorkloadNeverGrantsIncompatibleModesAndEveryRequestCompletes() throws Exception
     {
         start(3, GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ofMillis(50)).build(),
