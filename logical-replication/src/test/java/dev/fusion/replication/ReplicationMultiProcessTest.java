@@ -89,6 +89,57 @@ class ReplicationMultiProcessTest
         }
     }
 
+    @Test
+    void aSubscriberBehindTheRetainedLogFullSyncsThenSurvivesAKillNine(@TempDir final Path dir) throws Exception
+    {
+        final NodeConfigFiles nodes = new NodeConfigFiles(dir, 2, 1500, "idleMaxParkUs=200");
+        final Path pubData = dir.resolve("pub");
+        final Path subData = dir.resolve("sub");
+        final List<Process> all = new ArrayList<>();
+        final long last;
+        try
+        {
+            final List<String> pubOut = new CopyOnWriteArrayList<>();
+            all.add(JvmProcess.start(ReplicationProcess.class, "256m",
+                List.of("pub", nodes.file(1).toString(), pubData.toString(), "" + COUNT, "" + SEED, "small"), pubOut));
+            LocalCluster.await(() -> pubOut.stream().anyMatch(l -> l.startsWith("PUBLISHED")), Duration.ofSeconds(90),
+                "the publisher to publish everything before the subscriber starts: " + tail(pubOut));
+            last = Long.parseLong(pubOut.stream().filter(l -> l.startsWith("PUBLISHED")).findFirst().orElseThrow()
+                .substring("PUBLISHED ".length()));
+
+            final List<String> first = new CopyOnWriteArrayList<>();
+            final Process sub = startSubscriber(nodes.file(2), subData, first);
+            all.add(sub);
+            LocalCluster.await(() -> first.stream().anyMatch(l -> l.contains("full sync loaded")),
+                Duration.ofSeconds(60), "a full sync: " + tail(first));
+            sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+
+            final List<String> second = new CopyOnWriteArrayList<>();
+            all.add(startSubscriber(nodes.file(2), subData, second));
+            LocalCluster.await(() -> applied(second) == last, Duration.ofSeconds(60),
+                "the restarted subscriber to reach " + last + ": " + tail(second));
+            assertThat(second).noneMatch(l -> l.startsWith("FAILED"));
+        }
+        finally
+        {
+            all.forEach(Process::destroyForcibly);
+            for (final Process p : all)
+            {
+                p.waitFor(10, TimeUnit.SECONDS);
+            }
+            nodes.deleteAeronDirectories();
+        }
+        final List<Transaction> txns = new Workload(SEED, 256, 0.02, 0.01).next(COUNT);
+        final TableStore serial = new TableStore(false, 0);
+        txns.forEach(serial::apply);
+        try (DurableEngine replica = new DurableEngine(subData))
+        {
+            assertThat(replica.watermark()).isEqualTo(last);
+            assertThat(replica.state.snapshot()).as("snapshot plus what followed equals serial apply")
+                .isEqualTo(serial.snapshot());
+        }
+    }
+
     private static Process startSubscriber(final Path config, final Path data, final List<String> out)
         throws java.io.IOException
     {

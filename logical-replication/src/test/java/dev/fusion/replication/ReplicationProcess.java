@@ -29,7 +29,8 @@ public final class ReplicationProcess
         {
             if ("pub".equals(args[0]))
             {
-                publish(node, data, Integer.parseInt(args[3]), Long.parseLong(args[4]));
+                publish(node, data, Integer.parseInt(args[3]), Long.parseLong(args[4]),
+                    args.length > 5 && "small".equals(args[5]));
             }
             else
             {
@@ -38,21 +39,40 @@ public final class ReplicationProcess
         }
     }
 
-    private static void publish(final ClusterNode node, final Path data, final int count, final long seed)
-        throws Exception
+    private static void publish(final ClusterNode node, final Path data, final int count, final long seed,
+        final boolean smallRetention) throws Exception
     {
         final List<Transaction> txns = new Workload(seed, 256, 0.02, 0.01).next(count);
-        try (ReplicationLog log = ReplicationLog.open(data, 256 << 10, 1L << 30, true);
-             Publisher publisher = new Publisher(node, log, 1024))
+        final TableStore source = new TableStore(false, 0);
+        final long[] sourcePosition = new long[1];
+        final long segment = smallRetention ? 8192 : 256 << 10;
+        final long retention = smallRetention ? 65536 : 1L << 30;
+        try (ReplicationLog log = ReplicationLog.open(data, segment, retention, true);
+             Publisher publisher = new Publisher(node, log, 64, out ->
+             {
+                 synchronized (source)
+                 {
+                     source.writeSnapshot(out);
+                     return sourcePosition[0];
+                 }
+             }))
         {
             final long already = log.lastPosition();
             System.out.println("PUBLISHER resumes after " + already);
             for (final Transaction t : txns)
             {
+                synchronized (source)
+                {
+                    source.apply(t);
+                    sourcePosition[0] = t.position();
+                }
                 if (t.position() > already)
                 {
                     publisher.publish(t);
-                    LockSupport.parkNanos(500_000);
+                    if (!smallRetention)
+                    {
+                        LockSupport.parkNanos(500_000);
+                    }
                 }
             }
             System.out.println("PUBLISHED " + log.lastPosition());
@@ -65,11 +85,15 @@ public final class ReplicationProcess
     {
         try (DurableEngine engine = new DurableEngine(data);
              ParallelApplier applier = new ParallelApplier(engine, 8, true, 256, 100_000, engine.watermark());
-             Subscriber subscriber = new Subscriber(node, publisherId, applier, 4096))
+             Subscriber subscriber = new Subscriber(node, publisherId, applier, 4096, engine))
         {
             System.out.println("SUBSCRIBER resumes after " + engine.watermark());
             while (null == applier.failure())
             {
+                if (subscriber.fullSyncs() > 0)
+                {
+                    System.out.println("full sync loaded");
+                }
                 System.out.println("APPLIED " + applier.watermark());
                 System.out.flush();
                 Thread.sleep(100);
