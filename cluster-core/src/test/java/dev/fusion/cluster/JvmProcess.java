@@ -60,4 +60,19 @@ public final class JvmProcess
         reader.start();
         return process;
     }
+
+    /**
+     * Kills every process and waits for each to be gone.
+     *
+     * @param processes the processes.
+     * @throws InterruptedException when interrupted while waiting.
+     */
+    public static void stopAll(final List<Process> processes) throws InterruptedException
+    {
+        processes.forEach(Process::destroyForcibly);
+        for (final Process p : processes)
+        {
+            p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
 }

@@ -23,7 +23,6 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -330,7 +329,7 @@ final class DirectoryAgent implements Agent, GrantListener
             reject(requester, requestId, resource, RejectReason.UNKNOWN_NODE);
             return;
         }
-        if (isRebuilding(resource) || recovering.contains(resource))
+        if (isRebuilding() || recovering.contains(resource))
         {
             frozen.add(new Deferred(requester, requestId, resource, op, mode, hops));
             return;
@@ -854,7 +853,7 @@ final class DirectoryAgent implements Agent, GrantListener
     }
 
     /** While survivors' reports for a death are outstanding, nothing is granted on this master. */
-    private boolean isRebuilding(final long resource)
+    private boolean isRebuilding()
     {
         return !reportsAwaited.isEmpty();
     }
@@ -964,11 +963,6 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             throw new IllegalArgumentException("length " + size + ", expected " + GrdMessages.FIXED_LENGTH);
         }
-    }
-
-    Set<Long> heldResources()
-    {
-        return new java.util.TreeSet<>(holdings.keySet());
     }
 
     @Override

@@ -106,11 +106,7 @@ class GrdMultiProcessTest
         }
         finally
         {
-            processes.forEach(Process::destroyForcibly);
-            for (final Process p : processes)
-            {
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
+            JvmProcess.stopAll(processes);
             configs.deleteAeronDirectories();
         }
     }

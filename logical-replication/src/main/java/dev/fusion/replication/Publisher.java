@@ -32,12 +32,17 @@ public final class Publisher implements AutoCloseable
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
     private final Thread sender;
     private final SnapshotSource snapshots;
-    private final Map<Long, java.nio.file.Path> snapshotFiles = new ConcurrentHashMap<>();
+    private final Map<Long, Snapshot> snapshotFiles = new ConcurrentHashMap<>();
     private final java.util.concurrent.ExecutorService snapshotThread;
     private final java.util.concurrent.atomic.AtomicInteger corruptChunks = new java.util.concurrent.atomic.AtomicInteger();
     private final java.util.concurrent.atomic.AtomicLong largeTransactions = new java.util.concurrent.atomic.AtomicLong();
     private volatile long tailFloor;
     private volatile boolean running = true;
+
+    /** A snapshot taken for a full sync: its file and the position it reflects. */
+    private record Snapshot(java.nio.file.Path file, long position)
+    {
+    }
 
     /** A transaction in the in-memory tail, with the position published just before it. */
     private record Published(Transaction txn, long previous)
@@ -117,7 +122,11 @@ public final class Publisher implements AutoCloseable
         node.registerHandler(StreamMessages.ACK, (source, type, buffer, offset, length) ->
         {
             final Subscription s = subscribers.get(source);
-            if (null != s && length == 24)
+            if (length != 24)
+            {
+                LOG.log(System.Logger.Level.WARNING, "bad ACK from node " + source + ": " + length + " bytes");
+            }
+            else if (null != s)
             {
                 s.received = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
                 s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
@@ -157,7 +166,7 @@ public final class Publisher implements AutoCloseable
                 position = snapshots.write(out);
             }
             final long id = System.nanoTime();
-            snapshotFiles.put(id, file);
+            snapshotFiles.put(id, new Snapshot(file, position));
             final long size = java.nio.file.Files.size(file);
             final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
             LOG.log(System.Logger.Level.INFO, "full sync of node " + subscriber + ": snapshot at position " +
@@ -175,16 +184,16 @@ public final class Publisher implements AutoCloseable
 
     private void resendChunk(final int subscriber, final long id, final int index)
     {
-        final java.nio.file.Path file = snapshotFiles.get(id);
-        if (null == file)
+        final Snapshot snapshot = snapshotFiles.get(id);
+        if (null == snapshot)
         {
             return;
         }
         try
         {
-            final long size = java.nio.file.Files.size(file);
+            final long size = java.nio.file.Files.size(snapshot.file());
             final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
-            sendChunk(subscriber, id, index, count, lastSnapshotPosition, file);
+            sendChunk(subscriber, id, index, count, snapshot.position(), snapshot.file());
         }
         catch (final java.io.IOException ex)
         {
@@ -192,12 +201,9 @@ public final class Publisher implements AutoCloseable
         }
     }
 
-    private volatile long lastSnapshotPosition;
-
     private void sendChunk(final int subscriber, final long id, final int index, final int count, final long position,
         final java.nio.file.Path file) throws java.io.IOException
     {
-        lastSnapshotPosition = position;
         final byte[] data;
         try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file))
         {
@@ -444,11 +450,11 @@ public final class Publisher implements AutoCloseable
         LockSupport.unpark(sender);
         sender.join(5000);
         snapshotThread.shutdownNow();
-        for (final java.nio.file.Path file : snapshotFiles.values())
+        for (final Snapshot snapshot : snapshotFiles.values())
         {
             try
             {
-                java.nio.file.Files.deleteIfExists(file);
+                java.nio.file.Files.deleteIfExists(snapshot.file());
             }
             catch (final java.io.IOException ignore)
             {

@@ -41,6 +41,7 @@ public final class Subscriber implements AutoCloseable
     private final AtomicLong gaps = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
     private final AtomicLong largeTransactions = new AtomicLong();
+    private final AtomicLong malformed = new AtomicLong();
     /** A transaction in parts is assembled on the transport thread; only whole ones are queued. */
     private final org.agrona.ExpandableArrayBuffer assembly = new org.agrona.ExpandableArrayBuffer(1 << 16);
     private int assemblyLength;
@@ -215,8 +216,26 @@ public final class Subscriber implements AutoCloseable
                 receivedCount++;
                 final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
-                final long previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
-                final Transaction txn = TransactionCodec.decode(view, 8, bytes.length - 8);
+                final long previous;
+                final Transaction txn;
+                try
+                {
+                    if (bytes.length < 8)
+                    {
+                        throw new MalformedTransactionException(0, "shorter than the previous-position field");
+                    }
+                    previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
+                    txn = TransactionCodec.decode(view, 8, bytes.length - 8);
+                }
+                catch (final MalformedTransactionException ex)
+                {
+                    // counted and logged; asking again from what we have heals a corrupted or forged message
+                    malformed.incrementAndGet();
+                    resubscribe = true;
+                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": dropped a malformed " +
+                        "transaction from the publisher: " + ex.getMessage());
+                    continue;
+                }
                 if (txn.position() <= lastReceived || fullSyncNeeded)
                 {
                     continue;
@@ -308,6 +327,12 @@ public final class Subscriber implements AutoCloseable
         fullSyncs.incrementAndGet();
         resubscribe = true;
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
+    }
+
+    /** @return stream messages that did not decode (dropped, counted, followed by a resubscription). */
+    public long malformed()
+    {
+        return malformed.get();
     }
 
     /** @return transactions received in parts because they were larger than one message. */

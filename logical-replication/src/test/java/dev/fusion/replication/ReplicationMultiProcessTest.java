@@ -70,11 +70,7 @@ class ReplicationMultiProcessTest
         }
         finally
         {
-            all.forEach(Process::destroyForcibly);
-            for (final Process p : all)
-            {
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
+            JvmProcess.stopAll(all);
             nodes.deleteAeronDirectories();
         }
 
@@ -122,11 +118,7 @@ class ReplicationMultiProcessTest
         }
         finally
         {
-            all.forEach(Process::destroyForcibly);
-            for (final Process p : all)
-            {
-                p.waitFor(10, TimeUnit.SECONDS);
-            }
+            JvmProcess.stopAll(all);
             nodes.deleteAeronDirectories();
         }
         final List<Transaction> txns = new Workload(SEED, 256, 0.02, 0.01).next(COUNT);

@@ -47,6 +47,13 @@ class ReplicationStreamTest
                     publisher.publish(t);
                 }
                 assertThat(applier.awaitWatermark(txns.get(1499).position(), 60_000)).isTrue();
+                final org.agrona.concurrent.UnsafeBuffer garbage = new org.agrona.concurrent.UnsafeBuffer(new byte[40]);
+                garbage.setMemory(0, 40, (byte)0x7F);
+                assertThat(cluster.node(1).send(2, StreamMessages.TXN, dev.fusion.cluster.Priority.NORMAL, garbage, 0,
+                    40)).isTrue();
+                LocalCluster.await(() -> subscriber.malformed() > 0, Duration.ofSeconds(10),
+                    "the malformed message to be counted, not to stop the receiver");
+                Thread.sleep(200);
                 // a transaction that does not follow what the subscriber has: as if messages were lost
                 final ExpandableArrayBuffer bogus = new ExpandableArrayBuffer(256);
                 bogus.putLong(0, txns.get(1499).position() + 7, java.nio.ByteOrder.LITTLE_ENDIAN);
@@ -54,6 +61,7 @@ class ReplicationStreamTest
                 assertThat(cluster.node(1).send(2, StreamMessages.TXN, dev.fusion.cluster.Priority.NORMAL, bogus, 0,
                     length)).isTrue();
                 LocalCluster.await(() -> subscriber.gaps() > 0, Duration.ofSeconds(10), "the gap to be noticed");
+
                 for (final Transaction t : txns.subList(1500, 3000))
                 {
                     publisher.publish(t);
