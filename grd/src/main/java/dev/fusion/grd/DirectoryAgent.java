@@ -61,7 +61,8 @@ final class DirectoryAgent implements Agent, GrantListener
     static final int WARM = 16;
     static final int COLD = 17;
     static final int OBJECT_REMASTERS = 18;
-    static final int STAT_COUNT = 19;
+    static final int BLOCKING_NOTICES = 19;
+    static final int STAT_COUNT = 20;
 
     private final ClusterNode node;
     private final int self;
@@ -96,6 +97,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private long nextTimeoutScanNs;
     private long nextDemoteScanNs;
     private long waitingCount;
+    private volatile BlockingHandler blockingHandler;
 
     /** A request of this node waiting for its master's answer. */
     static final class Pending
@@ -106,6 +108,8 @@ final class DirectoryAgent implements Agent, GrantListener
         final LockMode mode;
         final long deadlineNs;
         final CompletableFuture<LockMode> future;
+        /** Completed instead of {@link #future} for an acquire that wants to know the image's supplier. */
+        CompletableFuture<Grant> grantFuture;
         int sentTo;
         long sentNs;
 
@@ -118,6 +122,18 @@ final class DirectoryAgent implements Agent, GrantListener
             this.mode = mode;
             this.deadlineNs = deadlineNs;
             this.future = future;
+        }
+
+        void fail(final Throwable error)
+        {
+            if (null != grantFuture)
+            {
+                grantFuture.completeExceptionally(error);
+            }
+            else
+            {
+                future.completeExceptionally(error);
+            }
         }
     }
 
@@ -271,6 +287,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 case GrdMessages.RESPONSE -> onResponse(buffer, at, size);
                 case GrdMessages.MASTER -> onMasterChange(buffer, at, size);
                 case GrdMessages.HANDOFF -> onHandoff(source, buffer, at, size);
+                case GrdMessages.BLOCKING -> onBlockingMessage(buffer, at, size);
                 default -> LOG.log(System.Logger.Level.WARNING, "node " + self + ": unknown directory message " + type);
             }
         }
@@ -359,7 +376,8 @@ final class DirectoryAgent implements Agent, GrantListener
     {
         if (done)
         {
-            respond(requester, GrdMessages.STATUS_DONE, LockMode.NULL.ordinal(), requestId, resource);
+            respond(requester, GrdMessages.STATUS_DONE, LockMode.NULL.ordinal(), Grant.NO_SUPPLIER, requestId,
+                resource);
         }
         else
         {
@@ -370,8 +388,64 @@ final class DirectoryAgent implements Agent, GrantListener
     @Override
     public void onGrant(final long resource, final long requestId, final int requester, final LockMode mode)
     {
+        onGrant(resource, requestId, requester, mode, Grant.NO_SUPPLIER);
+    }
+
+    @Override
+    public void onGrant(
+        final long resource, final long requestId, final int requester, final LockMode mode, final int supplier)
+    {
         stats.incrementAndGet(GRANTS_SERVED);
-        respond(requester, GrdMessages.STATUS_GRANTED, mode.ordinal(), requestId, resource);
+        respond(requester, GrdMessages.STATUS_GRANTED, mode.ordinal(), supplier, requestId, resource);
+    }
+
+    @Override
+    public void onBlocking(final long resource, final int holder, final LockMode keep, final int requester,
+        final LockMode requested, final long requestId, final boolean ship)
+    {
+        stats.incrementAndGet(BLOCKING_NOTICES);
+        if (holder == self)
+        {
+            notifyBlocking(resource, requester, requested, keep, ship, requestId);
+            return;
+        }
+        message.putByte(0, (byte)keep.ordinal());
+        message.putByte(1, (byte)requested.ordinal());
+        message.putByte(2, (byte)(ship ? 1 : 0));
+        message.putByte(3, (byte)0);
+        message.putShort(4, (short)requester, ByteOrder.LITTLE_ENDIAN);
+        message.putShort(6, (short)0, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(8, requestId, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(16, resource, ByteOrder.LITTLE_ENDIAN);
+        send(holder, GrdMessages.BLOCKING, message, GrdMessages.FIXED_LENGTH);
+    }
+
+    private void onBlockingMessage(final DirectBuffer b, final int at, final int size)
+    {
+        checkLength(size);
+        final LockMode keep = LockMode.fromOrdinal(GrdMessages.op(b, at));
+        final LockMode requested = LockMode.fromOrdinal(GrdMessages.byte1(b, at));
+        if (null == keep || null == requested)
+        {
+            throw new IllegalArgumentException("bad lock mode in a blocking notice");
+        }
+        notifyBlocking(GrdMessages.resource(b, at), GrdMessages.requester(b, at), requested, keep,
+            GrdMessages.hops(b, at) != 0, GrdMessages.id(b, at));
+    }
+
+    private void notifyBlocking(final long resource, final int requester, final LockMode requested,
+        final LockMode keep, final boolean ship, final long requestId)
+    {
+        final BlockingHandler handler = blockingHandler;
+        if (null != handler)
+        {
+            handler.onBlocking(resource, requester, requested, keep, ship, requestId);
+        }
+    }
+
+    void blockingHandler(final BlockingHandler handler)
+    {
+        blockingHandler = handler;
     }
 
     @Override
@@ -383,31 +457,31 @@ final class DirectoryAgent implements Agent, GrantListener
     private void reject(final int requester, final long requestId, final long resource, final RejectReason reason)
     {
         stats.incrementAndGet(REJECTED);
-        respond(requester, GrdMessages.STATUS_REJECTED, reason.ordinal(), requestId, resource);
+        respond(requester, GrdMessages.STATUS_REJECTED, reason.ordinal(), Grant.NO_SUPPLIER, requestId, resource);
     }
 
-    private void respond(final int requester, final int status, final int modeOrReason, final long requestId,
-        final long resource)
+    private void respond(final int requester, final int status, final int modeOrReason, final int supplier,
+        final long requestId, final long resource)
     {
         if (requester == self)
         {
-            onAnswer(status, modeOrReason, requestId, resource, true);
+            onAnswer(status, modeOrReason, supplier, self, requestId, resource, true);
             return;
         }
-        GrdMessages.response(reply, status, modeOrReason, requestId, resource);
+        GrdMessages.response(reply, status, modeOrReason, supplier, self, requestId, resource);
         send(requester, GrdMessages.RESPONSE, reply, GrdMessages.FIXED_LENGTH);
     }
 
     private void onResponse(final DirectBuffer b, final int at, final int size)
     {
         checkLength(size);
-        onAnswer(GrdMessages.op(b, at), GrdMessages.byte1(b, at), GrdMessages.id(b, at), GrdMessages.resource(b, at),
-            false);
+        onAnswer(GrdMessages.op(b, at), GrdMessages.byte1(b, at), GrdMessages.supplier(b, at),
+            GrdMessages.responder(b, at), GrdMessages.id(b, at), GrdMessages.resource(b, at), false);
     }
 
     /** As requester: an answer to one of this node's requests. */
-    private void onAnswer(final int status, final int modeOrReason, final long requestId, final long resource,
-        final boolean local)
+    private void onAnswer(final int status, final int modeOrReason, final int supplier, final int responder,
+        final long requestId, final long resource, final boolean local)
     {
         final Pending p = pending.remove(requestId);
         if (null == p)
@@ -432,7 +506,14 @@ final class DirectoryAgent implements Agent, GrantListener
                 holdings.put(resource, mode);
                 held.put(resource, mode);
                 stats.incrementAndGet(local ? LOCAL_GRANTS : REMOTE_GRANTS);
-                p.future.complete(mode);
+                if (null != p.grantFuture)
+                {
+                    p.grantFuture.complete(new Grant(mode, supplier, responder, requestId));
+                }
+                else
+                {
+                    p.future.complete(mode);
+                }
             }
             case GrdMessages.STATUS_DONE ->
             {
@@ -451,8 +532,7 @@ final class DirectoryAgent implements Agent, GrantListener
             default ->
             {
                 final RejectReason reason = RejectReason.fromOrdinal(modeOrReason);
-                p.future.completeExceptionally(new GrdException(
-                    null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
+                p.fail(new GrdException(null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
             }
         }
     }
@@ -477,7 +557,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 it.remove();
                 expired++;
                 stats.incrementAndGet(TIMED_OUT);
-                p.future.completeExceptionally(new GrdException(RejectReason.TIMED_OUT, p.resource, p.mode));
+                p.fail(new GrdException(RejectReason.TIMED_OUT, p.resource, p.mode));
                 if (p.op == GrdMessages.OP_ACQUIRE)
                 {
                     cancels = null == cancels ? new ArrayList<>() : cancels;
@@ -970,7 +1050,7 @@ final class DirectoryAgent implements Agent, GrantListener
     {
         for (final Pending p : pending.values())
         {
-            p.future.completeExceptionally(new GrdException(RejectReason.CLOSED, p.resource, p.mode));
+            p.fail(new GrdException(RejectReason.CLOSED, p.resource, p.mode));
         }
         pending.clear();
         Command c;
@@ -978,7 +1058,7 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             if (c instanceof Submit s)
             {
-                s.pending().future.completeExceptionally(
+                s.pending().fail(
                     new GrdException(RejectReason.CLOSED, s.pending().resource, s.pending().mode));
             }
         }

@@ -28,6 +28,14 @@ public final class DirectoryEntry
     private long scn;
     private int lastWriter = -1;
     private boolean recovering;
+    /** The queue head whose blocking holders were told (one notice per head; a retry of it notifies again). */
+    private long noticedRequestId = Long.MIN_VALUE;
+    private int noticedNode = -1;
+    private int noticedSupplier = -1;
+    /** The latest grant and the supplier it named, to answer a retry of it the same way. */
+    private long grantedRequestId = Long.MIN_VALUE;
+    private int grantedNode = -1;
+    private int grantedSupplier = -1;
 
     int lastRemoteRequester = -1;
     int consecutiveRemoteRequests;
@@ -162,13 +170,20 @@ public final class DirectoryEntry
         final LockMode held = modeOf(node);
         if (held.covers(mode))
         {
-            listener.onGrant(resource, requestId, node, held);
+            final boolean retry = requestId == grantedRequestId && node == grantedNode;
+            listener.onGrant(resource, requestId, node, held, retry ? grantedSupplier : -1);
             return;
         }
         for (final LockRequest waiting : queue)
         {
             if (waiting.node() == node && waiting.requestId() == requestId)
             {
+                if (waiting == queue.peekFirst())
+                {
+                    // the requester retried: a notice to a holder may have been lost, so send them again
+                    noticedRequestId = Long.MIN_VALUE;
+                    grantWaiting(listener);
+                }
                 return;
             }
         }
@@ -306,6 +321,10 @@ public final class DirectoryEntry
         final LockMode held = holders.remove(node);
         queue.removeIf(r -> r.node() == node);
         pastImageHolders.remove(Integer.valueOf(node));
+        if (node == noticedSupplier || node == noticedNode)
+        {
+            noticedRequestId = Long.MIN_VALUE;
+        }
         final boolean exclusive = held == LockMode.EXCLUSIVE;
         if (exclusive)
         {
@@ -376,12 +395,81 @@ public final class DirectoryEntry
             final LockRequest next = queue.peekFirst();
             if (!compatibleWithOthers(next.node(), next.mode()))
             {
+                noticeHolders(next, listener);
                 return;
             }
             queue.pollFirst();
+            final int supplier = supplierFor(next, listener);
             holders.put(next.node(), next.mode());
-            listener.onGrant(resource, next.requestId(), next.node(), next.mode());
+            grantedRequestId = next.requestId();
+            grantedNode = next.node();
+            grantedSupplier = supplier;
+            listener.onGrant(resource, next.requestId(), next.node(), next.mode(), supplier);
         }
+    }
+
+    /**
+     * Tells each holder in the way of the queue head to give way, once per head. One of them (the EXCLUSIVE
+     * holder, else the first) is named to ship its image, unless the requester already holds a current copy.
+     */
+    private void noticeHolders(final LockRequest head, final GrantListener listener)
+    {
+        if (head.requestId() == noticedRequestId && head.node() == noticedNode)
+        {
+            return;
+        }
+        noticedRequestId = head.requestId();
+        noticedNode = head.node();
+        noticedSupplier = -1;
+        if (modeOf(head.node()) == LockMode.NULL)
+        {
+            for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
+            {
+                if (holder.getKey() != head.node() &&
+                    (noticedSupplier == -1 || holder.getValue() == LockMode.EXCLUSIVE))
+                {
+                    noticedSupplier = holder.getKey();
+                }
+            }
+        }
+        for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
+        {
+            final int node = holder.getKey();
+            if (node != head.node() && !head.mode().compatibleWith(holder.getValue()))
+            {
+                final LockMode keep = head.mode() == LockMode.EXCLUSIVE ? LockMode.NULL : LockMode.SHARED;
+                listener.onBlocking(resource, node, keep, head.node(), head.mode(), head.requestId(),
+                    node == noticedSupplier);
+            }
+        }
+    }
+
+    /**
+     * Where a grantee gets the current image: the holder named when the request waited; else, for a grant next
+     * to other (SHARED) holders, one of them, told now; none when the grantee converts (it has the image) or no
+     * cache holds the resource (the disk copy is current).
+     */
+    private int supplierFor(final LockRequest granted, final GrantListener listener)
+    {
+        if (granted.requestId() == noticedRequestId && granted.node() == noticedNode)
+        {
+            noticedRequestId = Long.MIN_VALUE;
+            return noticedSupplier;
+        }
+        if (modeOf(granted.node()) != LockMode.NULL)
+        {
+            return -1;
+        }
+        for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
+        {
+            if (holder.getKey() != granted.node())
+            {
+                listener.onBlocking(resource, holder.getKey(), holder.getValue(), granted.node(), granted.mode(),
+                    granted.requestId(), true);
+                return holder.getKey();
+            }
+        }
+        return -1;
     }
 
     private boolean compatibleWithOthers(final int node, final LockMode mode)

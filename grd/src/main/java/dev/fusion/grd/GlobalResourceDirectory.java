@@ -46,7 +46,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
         this.store = DirectoryStore.open(config.maxEntries(), config.storeFile());
         this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats, held);
         for (final int type : new int[]{GrdMessages.REQUEST, GrdMessages.RESPONSE, GrdMessages.MASTER,
-            GrdMessages.HANDOFF})
+            GrdMessages.HANDOFF, GrdMessages.BLOCKING})
         {
             node.registerHandler(type, (source, t, buffer, offset, length) ->
             {
@@ -132,6 +132,40 @@ public final class GlobalResourceDirectory implements AutoCloseable
     }
 
     /**
+     * Like {@link #acquire(long, LockMode, Duration)}, and tells where the current image comes from: the grant
+     * names the holder the master told to ship it (cache fusion's 3-way transfer), or none.
+     *
+     * @param resource the resource.
+     * @param mode     SHARED or EXCLUSIVE.
+     * @param timeout  how long to wait; null for the configured default.
+     * @return completes with the grant.
+     */
+    public CompletableFuture<Grant> acquireGrant(final long resource, final LockMode mode, final Duration timeout)
+    {
+        Objects.requireNonNull(mode, "mode");
+        if (mode == LockMode.NULL)
+        {
+            return CompletableFuture.failedFuture(new GrdException(RejectReason.INVALID_MODE, resource, mode));
+        }
+        final CompletableFuture<Grant> grant = new CompletableFuture<>();
+        final DirectoryAgent.Pending p = pending(GrdMessages.OP_ACQUIRE, resource, mode, timeout, null);
+        p.grantFuture = grant;
+        submit(p);
+        return grant;
+    }
+
+    /**
+     * Installs the handler told when a resource this node holds blocks another node's request (or when this
+     * node must supply a grantee with its image). One handler per directory; install it before first use.
+     *
+     * @param handler the handler, or null for none.
+     */
+    public void blockingHandler(final BlockingHandler handler)
+    {
+        agent.blockingHandler(handler);
+    }
+
+    /**
      * @param resource a resource this node holds.
      * @return completes when the master has released it; fails with NOT_HELD when it was not held.
      */
@@ -154,19 +188,28 @@ public final class GlobalResourceDirectory implements AutoCloseable
         final Duration timeout)
     {
         final CompletableFuture<LockMode> future = new CompletableFuture<>();
+        submit(pending(op, resource, mode, timeout, future));
+        return future;
+    }
+
+    private DirectoryAgent.Pending pending(final int op, final long resource, final LockMode mode,
+        final Duration timeout, final CompletableFuture<LockMode> future)
+    {
+        final long timeoutNs = null == timeout ? agent.timeoutNs() : timeout.toNanos();
+        return new DirectoryAgent.Pending(requestIds.incrementAndGet(), resource, op, mode,
+            System.nanoTime() + timeoutNs, future);
+    }
+
+    private void submit(final DirectoryAgent.Pending p)
+    {
         if (closed)
         {
-            future.completeExceptionally(new GrdException(RejectReason.CLOSED, resource, mode));
-            return future;
+            p.fail(new GrdException(RejectReason.CLOSED, p.resource, p.mode));
         }
-        final long timeoutNs = null == timeout ? agent.timeoutNs() : timeout.toNanos();
-        final DirectoryAgent.Pending p = new DirectoryAgent.Pending(requestIds.incrementAndGet(), resource, op, mode,
-            System.nanoTime() + timeoutNs, future);
-        if (!agent.submit(new DirectoryAgent.Submit(p)))
+        else if (!agent.submit(new DirectoryAgent.Submit(p)))
         {
-            future.completeExceptionally(new IllegalStateException("directory command queue full: back off"));
+            p.fail(new IllegalStateException("directory command queue full: back off"));
         }
-        return future;
     }
 
     /**
@@ -209,7 +252,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
             stats.get(DirectoryAgent.WAITING), stats.get(DirectoryAgent.LATE_GRANTS),
             stats.get(DirectoryAgent.RETRIES), stats.get(DirectoryAgent.PROMOTIONS),
             stats.get(DirectoryAgent.DEMOTIONS), stats.get(DirectoryAgent.WARM), stats.get(DirectoryAgent.COLD),
-            stats.get(DirectoryAgent.OBJECT_REMASTERS));
+            stats.get(DirectoryAgent.OBJECT_REMASTERS), stats.get(DirectoryAgent.BLOCKING_NOTICES));
     }
 
     /** Counts WARM and COLD entries in the store, off the node's thread (Chronicle Map reads are thread-safe). */

@@ -9,7 +9,10 @@ import java.nio.ByteOrder;
  * The directory's messages on cluster-core (all HIGH priority). Fixed layouts, little-endian.
  * <pre>
  * REQUEST  (type 32, 24 bytes): u8 op, u8 mode, u8 hops, u8 0, u16 requester, u16 0, i64 requestId, i64 resource
- * RESPONSE (type 33, 24 bytes): u8 status, u8 mode or reason, u16 0, i32 0, i64 requestId, i64 resource
+ * RESPONSE (type 33, 24 bytes): u8 status, u8 mode or reason, u16 supplier + 1 (0: none), u16 master, u16 0,
+ *                               i64 requestId, i64 resource
+ * BLOCKING (type 36, 24 bytes): u8 keep mode, u8 requested mode, u8 ship, u8 0, u16 requester, u16 0,
+ *                               i64 requestId, i64 resource
  * MASTER   (type 34, 24 bytes): u16 new master, u16 0, i32 0, i64 version, i64 resource
  * HANDOFF  (type 35): i64 version, then an encoded directory entry
  * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration),
@@ -22,6 +25,7 @@ final class GrdMessages
     static final int RESPONSE = 33;
     static final int MASTER = 34;
     static final int HANDOFF = 35;
+    static final int BLOCKING = 36;
     static final int FIXED_LENGTH = 24;
 
     static final int OP_ACQUIRE = 1;
@@ -60,12 +64,14 @@ final class GrdMessages
     }
 
     static void response(
-        final MutableDirectBuffer b, final int status, final int modeOrReason, final long requestId, final long resource)
+        final MutableDirectBuffer b, final int status, final int modeOrReason, final int supplier, final int master,
+        final long requestId, final long resource)
     {
         b.putByte(0, (byte)status);
         b.putByte(1, (byte)modeOrReason);
-        b.putShort(2, (short)0, ORDER);
-        b.putInt(4, 0, ORDER);
+        b.putShort(2, (short)(supplier + 1), ORDER);
+        b.putShort(4, (short)master, ORDER);
+        b.putShort(6, (short)0, ORDER);
         b.putLong(8, requestId, ORDER);
         b.putLong(16, resource, ORDER);
     }
@@ -77,6 +83,16 @@ final class GrdMessages
         b.putInt(4, 0, ORDER);
         b.putLong(8, version, ORDER);
         b.putLong(16, resource, ORDER);
+    }
+
+    static int supplier(final DirectBuffer b, final int o)
+    {
+        return (b.getShort(o + 2, ORDER) & 0xFFFF) - 1;
+    }
+
+    static int responder(final DirectBuffer b, final int o)
+    {
+        return b.getShort(o + 4, ORDER) & 0xFFFF;
     }
 
     static int op(final DirectBuffer b, final int o)

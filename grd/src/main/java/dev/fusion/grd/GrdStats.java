@@ -22,6 +22,7 @@ package dev.fusion.grd;
  * @param warmEntries     stored entries classified WARM at the last tier scan.
  * @param coldEntries     stored entries classified COLD at the last tier scan.
  * @param objectRemasters entries handed over by the object rule (a subset of remastersOut).
+ * @param blockingNotices holders told, as master, to give way to (or supply) a requester.
  */
 public record GrdStats(
     long localGrants,
@@ -42,7 +43,8 @@ public record GrdStats(
     long demotions,
     long warmEntries,
     long coldEntries,
-    long objectRemasters)
+    long objectRemasters,
+    long blockingNotices)
 {
     /** @return the share of this node's grants that came from a remote master, 0..1. */
     public double remoteShare()
