@@ -207,6 +207,17 @@ public final class ClusterNode implements AutoCloseable
     }
 
     /**
+     * Installs a filter that sees every received message before its handler and may drop it: for
+     * fault-injection tests and drills, never for production traffic.
+     *
+     * @param filter the filter, or null to remove it.
+     */
+    public void receiveFilter(final ReceiveFilter filter)
+    {
+        handlers.filter(filter);
+    }
+
+    /**
      * Queues a message for a peer. Never blocks: it copies the payload into the peer's send queue for that
      * priority, and the transport agent sends it.
      *

@@ -20,5 +20,7 @@ public enum DropCause
     /** The registered handler threw. */
     HANDLER_ERROR,
     /** Outbound messages discarded because their peer was declared dead. */
-    PEER_DEAD
+    PEER_DEAD,
+    /** Dropped on purpose by an installed {@link ReceiveFilter} (fault injection). */
+    INJECTED
 }

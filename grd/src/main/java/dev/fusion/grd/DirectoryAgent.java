@@ -98,6 +98,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private long nextDemoteScanNs;
     private long waitingCount;
     private volatile BlockingHandler blockingHandler;
+    private final Int2ObjectHashMap<List<Long>> orphansToCheck = new Int2ObjectHashMap<>();
 
     /** A request of this node waiting for its master's answer. */
     static final class Pending
@@ -138,7 +139,7 @@ final class DirectoryAgent implements Agent, GrantListener
     }
 
     /** Work handed to the agent by other threads. */
-    sealed interface Command permits Submit, ViewChange, Recovered
+    sealed interface Command permits Submit, ViewChange, Recovered, HoldersQuery
     {
     }
 
@@ -151,6 +152,10 @@ final class DirectoryAgent implements Agent, GrantListener
     }
 
     record Recovered(long resource) implements Command
+    {
+    }
+
+    record HoldersQuery(long resource, CompletableFuture<java.util.Map<Integer, LockMode>> future) implements Command
     {
     }
 
@@ -254,6 +259,20 @@ final class DirectoryAgent implements Agent, GrantListener
         else if (command instanceof Recovered recovered)
         {
             onRecovered(recovered.resource());
+        }
+        else if (command instanceof HoldersQuery query)
+        {
+            if (masters.masterOf(query.resource()) != self || isRebuilding())
+            {
+                query.future().completeExceptionally(
+                    new GrdException(RejectReason.NOT_MASTER, query.resource(), LockMode.NULL));
+            }
+            else
+            {
+                final DirectoryEntry entry = hot.containsKey(query.resource()) ?
+                    hot.get(query.resource()) : store.get(query.resource());
+                query.future().complete(null == entry ? java.util.Map.of() : java.util.Map.copyOf(entry.holders()));
+            }
         }
     }
 
@@ -418,6 +437,12 @@ final class DirectoryAgent implements Agent, GrantListener
         message.putLong(8, requestId, ByteOrder.LITTLE_ENDIAN);
         message.putLong(16, resource, ByteOrder.LITTLE_ENDIAN);
         send(holder, GrdMessages.BLOCKING, message, GrdMessages.FIXED_LENGTH);
+    }
+
+    @Override
+    public int preferredSupplier()
+    {
+        return self;
     }
 
     private void onBlockingMessage(final DirectBuffer b, final int at, final int size)
@@ -814,6 +839,11 @@ final class DirectoryAgent implements Agent, GrantListener
                 dead.add(member);
             }
         }
+        final Int2ObjectHashMap<List<Long>> orphans = new Int2ObjectHashMap<>();
+        for (final int deadNode : dead)
+        {
+            orphans.put(deadNode, orphansOf(deadNode));
+        }
         final List<Integer> ring = masteringNodes(current);
         if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
         {
@@ -821,9 +851,71 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         for (final int deadNode : dead)
         {
+            final List<Long> mine = new ArrayList<>();
+            for (final long resource : orphans.get(deadNode))
+            {
+                if (masters.masterOf(resource) == self)
+                {
+                    recovering.add(resource); // frozen until the survivors' reports say whether anyone holds it
+                    mine.add(resource);
+                }
+            }
+            orphansToCheck.put(deadNode, mine);
             reconfigure(deadNode, previous, current);
         }
         releaseFrozen();
+    }
+
+    /** The recovery handler's suspects for a dead node that the dead node mastered itself. */
+    private List<Long> orphansOf(final int deadNode)
+    {
+        final List<Long> orphans = new ArrayList<>();
+        try
+        {
+            for (final Long resource : recovery.suspects(deadNode))
+            {
+                if (masters.masterOf(resource) == deadNode)
+                {
+                    orphans.add(resource);
+                }
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": recovery suspects of node " + deadNode +
+                " unavailable", ex);
+        }
+        return orphans;
+    }
+
+    /**
+     * After the reports: an orphan nobody holds may have been EXCLUSIVE at the dead node, so it is recovered;
+     * one a survivor holds was not (the modes are incompatible) and is released from the freeze.
+     */
+    private void checkOrphans(final int deadNode)
+    {
+        final List<Long> orphans = orphansToCheck.remove(deadNode);
+        if (null == orphans)
+        {
+            return;
+        }
+        for (final long resource : orphans)
+        {
+            final DirectoryEntry entry = entry(resource);
+            if (entry.holders().isEmpty())
+            {
+                startRecovery(resource, deadNode);
+            }
+            else
+            {
+                recovering.remove(resource);
+            }
+        }
+        if (!orphans.isEmpty())
+        {
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": checked " + orphans.size() +
+                " resources node " + deadNode + " mastered and may have held");
+        }
     }
 
     /** Every configured member not declared dead masters resources: a JOINING one is expected shortly. */
@@ -928,6 +1020,7 @@ final class DirectoryAgent implements Agent, GrantListener
         if (awaited.isEmpty())
         {
             reportsAwaited.remove(deadNode);
+            checkOrphans(deadNode);
             LOG.log(System.Logger.Level.INFO, "node " + self + ": directory rebuilt after node " + deadNode + " died");
         }
     }

@@ -423,14 +423,7 @@ public final class DirectoryEntry
         noticedSupplier = -1;
         if (modeOf(head.node()) == LockMode.NULL)
         {
-            for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
-            {
-                if (holder.getKey() != head.node() &&
-                    (noticedSupplier == -1 || holder.getValue() == LockMode.EXCLUSIVE))
-                {
-                    noticedSupplier = holder.getKey();
-                }
-            }
+            noticedSupplier = pickSupplier(head.node(), listener.preferredSupplier());
         }
         for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
         {
@@ -460,16 +453,36 @@ public final class DirectoryEntry
         {
             return -1;
         }
+        final int supplier = pickSupplier(granted.node(), listener.preferredSupplier());
+        if (supplier != -1)
+        {
+            listener.onBlocking(resource, supplier, holders.get(supplier), granted.node(), granted.mode(),
+                granted.requestId(), true);
+        }
+        return supplier;
+    }
+
+    /** The EXCLUSIVE holder; else the preferred node when it holds; else the first holder; never the grantee. */
+    private int pickSupplier(final int grantee, final int preferred)
+    {
+        int supplier = -1;
         for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
         {
-            if (holder.getKey() != granted.node())
+            final int node = holder.getKey();
+            if (node == grantee)
             {
-                listener.onBlocking(resource, holder.getKey(), holder.getValue(), granted.node(), granted.mode(),
-                    granted.requestId(), true);
-                return holder.getKey();
+                continue;
+            }
+            if (holder.getValue() == LockMode.EXCLUSIVE)
+            {
+                return node;
+            }
+            if (supplier == -1 || node == preferred)
+            {
+                supplier = node;
             }
         }
-        return -1;
+        return supplier;
     }
 
     private boolean compatibleWithOthers(final int node, final LockMode mode)

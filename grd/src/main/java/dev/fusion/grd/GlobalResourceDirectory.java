@@ -155,6 +155,23 @@ public final class GlobalResourceDirectory implements AutoCloseable
     }
 
     /**
+     * Asks this node's directory who holds a resource it masters (cache fusion routes consistent-read requests
+     * to a holder this way).
+     *
+     * @param resource a resource.
+     * @return the holders and their modes; fails with NOT_MASTER when this node does not master it (now).
+     */
+    public CompletableFuture<java.util.Map<Integer, LockMode>> holders(final long resource)
+    {
+        final CompletableFuture<java.util.Map<Integer, LockMode>> future = new CompletableFuture<>();
+        if (closed || !agent.submit(new DirectoryAgent.HoldersQuery(resource, future)))
+        {
+            future.completeExceptionally(new GrdException(RejectReason.CLOSED, resource, LockMode.NULL));
+        }
+        return future;
+    }
+
+    /**
      * Installs the handler told when a resource this node holds blocks another node's request (or when this
      * node must supply a grantee with its image). One handler per directory; install it before first use.
      *

@@ -43,6 +43,14 @@ public interface GrantListener
     }
 
     /**
+     * @return the holder to prefer as a supplier among equals (the master itself: one message fewer), or -1.
+     */
+    default int preferredSupplier()
+    {
+        return -1;
+    }
+
+    /**
      * @param resource  the resource.
      * @param requestId the request refused.
      * @param node      the node that asked.

@@ -18,6 +18,20 @@ public interface RecoveryHandler
      */
     CompletableFuture<Void> recover(long resource, int deadNode);
 
+    /**
+     * The resources a dead node may have held in EXCLUSIVE, e.g. the blocks its redo touched since its last
+     * checkpoint. Those it also mastered are unknown to the survivors (the directory entry died with it): the
+     * new master recovers each one no survivor reports holding. Called on the directory agent when the death is
+     * seen, before any grant; may read the dead node's log.
+     *
+     * @param deadNode the node that died.
+     * @return the resources to check; empty by default.
+     */
+    default java.util.Collection<Long> suspects(int deadNode)
+    {
+        return java.util.List.of();
+    }
+
     /** Recovers nothing: for engines without per-resource recovery and for tests. */
     RecoveryHandler NONE = (resource, deadNode) -> CompletableFuture.completedFuture(null);
 }

@@ -3,6 +3,7 @@ package dev.fusion.cluster.transport;
 import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.DropCause;
 import dev.fusion.cluster.MessageHandler;
+import dev.fusion.cluster.ReceiveFilter;
 import dev.fusion.cluster.Priority;
 import dev.fusion.cluster.membership.FailureDetector;
 import io.aeron.logbuffer.FragmentHandler;
@@ -192,6 +193,12 @@ final class FrameReceiver implements FragmentHandler
         if (null == handler)
         {
             dropLog.drop(DropCause.UNKNOWN_TYPE, 1, nowNs, () -> "type " + type + " from node " + source);
+            return;
+        }
+        final ReceiveFilter filter = handlers.filter();
+        if (null != filter && !filter.accept(source, type, payload, at, length))
+        {
+            dropLog.drop(DropCause.INJECTED, 1, nowNs, () -> "type " + type + " from node " + source);
             return;
         }
         try

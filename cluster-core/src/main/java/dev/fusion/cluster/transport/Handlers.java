@@ -2,6 +2,7 @@ package dev.fusion.cluster.transport;
 
 import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.MessageHandler;
+import dev.fusion.cluster.ReceiveFilter;
 
 /**
  * Message handlers by type. Registration copies the table (rare, off the hot path); the transport agent reads
@@ -10,6 +11,20 @@ import dev.fusion.cluster.MessageHandler;
 public final class Handlers
 {
     private volatile MessageHandler[] table = new MessageHandler[ClusterConfig.MAX_MESSAGE_TYPE + 1];
+    private volatile ReceiveFilter filter;
+
+    /**
+     * @param filter consulted before each dispatch; null for none.
+     */
+    public void filter(final ReceiveFilter filter)
+    {
+        this.filter = filter;
+    }
+
+    ReceiveFilter filter()
+    {
+        return filter;
+    }
 
     /**
      * @param type    a user message type, {@link ClusterConfig#FIRST_USER_MESSAGE_TYPE}..

@@ -1,0 +1,1106 @@
+package dev.fusion.cachefusion;
+
+import dev.fusion.cachefusion.Commands.Acquire;
+import dev.fusion.cachefusion.Commands.Checkpoint;
+import dev.fusion.cachefusion.Commands.Command;
+import dev.fusion.cachefusion.Commands.GiveUp;
+import dev.fusion.cachefusion.Commands.GrantDone;
+import dev.fusion.cachefusion.Commands.HoldersDone;
+import dev.fusion.cachefusion.Commands.Notice;
+import dev.fusion.cachefusion.Commands.ReadConsistent;
+import dev.fusion.cachefusion.Commands.Recover;
+import dev.fusion.cachefusion.Commands.Release;
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.MemberState;
+import dev.fusion.cluster.Priority;
+import dev.fusion.grd.GlobalResourceDirectory;
+import dev.fusion.grd.Grant;
+import dev.fusion.grd.GrdException;
+import dev.fusion.grd.LockMode;
+import dev.fusion.grd.RejectReason;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.MutableDirectBuffer;
+import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
+import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The single writer of this node's block states: local acquires and releases, the directory's notices (give
+ * way, ship an image), images and consistent-read copies from other nodes, write notices and recovery. Runs on
+ * the node's thread (attached) or its own.
+ */
+final class FusionAgent implements Agent
+{
+    private static final System.Logger LOG = System.getLogger(FusionAgent.class.getName());
+    private static final int INBOX_BYTES = 8 << 20;
+    private static final int SOURCE_LENGTH = 4;
+    private static final long SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
+
+    private final ClusterNode node;
+    private final int self;
+    private final GlobalResourceDirectory grd;
+    private final BufferCache cache;
+    private final CacheFusionConfig config;
+    private final WaitEventRecorder events;
+    private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
+    private final ManyToOneRingBuffer inbox = new ManyToOneRingBuffer(new UnsafeBuffer(
+        ByteBuffer.allocateDirect(INBOX_BYTES + RingBufferDescriptor.TRAILER_LENGTH)));
+    private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<PendingCr> crs = new Long2ObjectHashMap<>();
+    private final Long2ObjectHashMap<PendingRecovery> recoveries = new Long2ObjectHashMap<>();
+    private final ExpandableArrayBuffer out = new ExpandableArrayBuffer(16 * 1024);
+    private final List<Outbound> backlog = new ArrayList<>();
+    private final long imageTimeoutNs;
+    private long nextScanNs;
+    private long crIds;
+    private long recoveryIds;
+
+    /** A consistent read of this node waiting for its copy. */
+    private static final class PendingCr
+    {
+        final ReadConsistent read;
+        long sentNs;
+
+        PendingCr(final ReadConsistent read, final long sentNs)
+        {
+            this.read = read;
+            this.sentNs = sentNs;
+        }
+    }
+
+    /** A recovery waiting for the survivors' past images. */
+    private static final class PendingRecovery
+    {
+        final Recover recover;
+        final long deadlineNs;
+        int awaited;
+        BlockImage newest;
+
+        PendingRecovery(final Recover recover, final long deadlineNs)
+        {
+            this.recover = recover;
+            this.deadlineNs = deadlineNs;
+        }
+
+        void offer(final BlockImage image)
+        {
+            if (null != image && (null == newest || image.version() > newest.version()))
+            {
+                newest = image;
+            }
+        }
+    }
+
+    /** A message the transport's queue refused: sent again, in order, before anything new. */
+    private record Outbound(int peer, int type, Priority priority, byte[] bytes)
+    {
+    }
+
+    FusionAgent(final ClusterNode node, final GlobalResourceDirectory grd, final BufferCache cache,
+        final CacheFusionConfig config, final WaitEventRecorder events)
+    {
+        this.node = node;
+        this.self = node.nodeId();
+        this.grd = grd;
+        this.cache = cache;
+        this.config = config;
+        this.events = events;
+        this.imageTimeoutNs = config.imageTimeout().toNanos();
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "fusion-cache-" + self;
+    }
+
+    /** Any thread: queue work for the agent. */
+    boolean submit(final Command command)
+    {
+        return commands.offer(command);
+    }
+
+    /** Any thread that must not lose the command (directory callbacks): waits for room. */
+    void submitAlways(final Command command)
+    {
+        while (!commands.offer(command))
+        {
+            Thread.onSpinWait();
+        }
+    }
+
+    /** Transport thread: copy a message into the inbox. */
+    boolean deliver(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
+    {
+        final int index = inbox.tryClaim(type, SOURCE_LENGTH + length);
+        if (index < 0)
+        {
+            return false;
+        }
+        final MutableDirectBuffer b = inbox.buffer();
+        b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
+        b.putBytes(index + SOURCE_LENGTH, buffer, offset, length);
+        inbox.commit(index);
+        return true;
+    }
+
+    @Override
+    public int doWork()
+    {
+        int work = flushBacklog();
+        work += commands.drain(this::onCommand, 256);
+        work += inbox.read(this::onMessage, 256);
+        final long now = System.nanoTime();
+        if (now - nextScanNs >= 0)
+        {
+            nextScanNs = now + SCAN_NS;
+            work += scan(now);
+        }
+        return work;
+    }
+
+    // ------------------------------------------------------------------ commands
+
+    private void onCommand(final Command command)
+    {
+        try
+        {
+            if (command instanceof Acquire a)
+            {
+                final BlockState s = state(a.block);
+                s.waiters.add(a);
+                drive(s);
+            }
+            else if (command instanceof Release r)
+            {
+                onRelease(r.block());
+            }
+            else if (command instanceof GrantDone g)
+            {
+                onGrantDone(g);
+            }
+            else if (command instanceof Notice n)
+            {
+                final BlockState s = state(n.block);
+                s.notices.add(n);
+                drive(s);
+            }
+            else if (command instanceof GiveUp g)
+            {
+                onGiveUp(g);
+            }
+            else if (command instanceof ReadConsistent r)
+            {
+                onReadConsistent(r);
+            }
+            else if (command instanceof HoldersDone h)
+            {
+                onHolders(h);
+            }
+            else if (command instanceof Recover r)
+            {
+                onRecover(r);
+            }
+            else if (command instanceof Checkpoint c)
+            {
+                c.future().complete(checkpoint());
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": cache fusion command failed: " + command, ex);
+        }
+    }
+
+    private BlockState state(final long block)
+    {
+        BlockState s = blocks.get(block);
+        if (null == s)
+        {
+            s = new BlockState(block);
+            blocks.put(block, s);
+        }
+        return s;
+    }
+
+    private void forgetIfIdle(final BlockState s)
+    {
+        if (s.idle())
+        {
+            blocks.remove(s.block);
+        }
+    }
+
+    /**
+     * Moves a block forward: other nodes' notices first (so a stream of local users cannot starve them), then
+     * local waiters, each as soon as the pins allow.
+     */
+    private void drive(final BlockState s)
+    {
+        while (null == s.acquiring && !s.notices.isEmpty())
+        {
+            final Notice n = s.notices.peekFirst();
+            if (!canServe(s, n))
+            {
+                n.waited = true;
+                break;
+            }
+            s.notices.pollFirst();
+            serveNotice(s, n);
+        }
+        while (null == s.acquiring && s.notices.isEmpty() && !s.waiters.isEmpty())
+        {
+            final Acquire a = s.waiters.peekFirst();
+            if (a.future.isDone())
+            {
+                s.waiters.pollFirst();
+                continue;
+            }
+            if (s.held.covers(a.mode))
+            {
+                if (!s.canPin(a.mode))
+                {
+                    break;
+                }
+                s.waiters.pollFirst();
+                s.pin(a.mode);
+                s.crInARow = 0;
+                events.increment(WaitEventRecorder.CURRENT_LOCAL);
+                a.future.complete(new BlockGrant(a.block, s.held, GetKind.LOCAL, 0, System.nanoTime() - a.startNs));
+            }
+            else
+            {
+                if (s.pinned())
+                {
+                    break; // a conversion waits for this node's own users to finish
+                }
+                s.waiters.pollFirst();
+                startAcquire(s, a);
+            }
+        }
+        forgetIfIdle(s);
+    }
+
+    private void startAcquire(final BlockState s, final Acquire a)
+    {
+        s.acquiring = a;
+        a.heldBefore = s.held;
+        final long remainingNs = Math.max(TimeUnit.MILLISECONDS.toNanos(1), a.deadlineNs - System.nanoTime());
+        grd.acquireGrant(a.block, a.mode, java.time.Duration.ofNanos(remainingNs))
+            .whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
+    }
+
+    private void onGrantDone(final GrantDone g)
+    {
+        final Acquire a = g.acquire();
+        final BlockState s = state(a.block);
+        if (s.acquiring != a)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": stray grant for block " + a.block);
+            return;
+        }
+        if (null != g.error())
+        {
+            s.acquiring = null;
+            final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
+                g.error().getCause() : g.error();
+            if (cause instanceof GrdException ge && ge.reason() == RejectReason.CONVERSION_DEADLOCK)
+            {
+                // another holder converts first; its notice makes this node give its copy up, then this
+                // request goes again as a fresh one
+                events.increment(WaitEventRecorder.CONVERSION_RETRIES);
+                s.waiters.addFirst(a);
+            }
+            else
+            {
+                events.increment(WaitEventRecorder.FAILED);
+                a.future.completeExceptionally(cause);
+            }
+            drive(s);
+            return;
+        }
+        final Grant grant = g.grant();
+        s.held = grant.mode();
+        if (grant.supplier() == Grant.NO_SUPPLIER)
+        {
+            if (a.heldBefore == LockMode.NULL)
+            {
+                final BlockImage image = cache.readFromDisk(a.block);
+                cache.install(a.block, image, grant.mode());
+                finish(s, a, grant, GetKind.GRANT, image.version(), 0);
+            }
+            else
+            {
+                finish(s, a, grant, GetKind.GRANT, 0, 0);
+            }
+            return;
+        }
+        s.grant = grant;
+        if (s.stashedRequestId == grant.requestId() && (null != s.stashedImage ||
+            (s.stashedFlags & FusionMessages.NONE) != 0))
+        {
+            installStashed(s);
+        }
+        else
+        {
+            s.imageDeadlineNs = System.nanoTime() + imageTimeoutNs;
+        }
+    }
+
+    private void installStashed(final BlockState s)
+    {
+        final Acquire a = s.acquiring;
+        final Grant grant = s.grant;
+        BlockImage image = s.stashedImage;
+        final int flags = s.stashedFlags;
+        if ((flags & FusionMessages.NONE) != 0 || null == image)
+        {
+            image = cache.readFromDisk(a.block);
+        }
+        cache.install(a.block, image, grant.mode());
+        s.stashedImage = null;
+        s.stashedRequestId = Long.MIN_VALUE;
+        // two messages when the master ships, or when this node is the master (forward + image); else three
+        final GetKind kind = grant.supplier() == grant.master() || grant.master() == self ?
+            GetKind.TWO_WAY : GetKind.THREE_WAY;
+        finish(s, a, grant, kind, image.version(), flags);
+    }
+
+    private void finish(final BlockState s, final Acquire a, final Grant grant, final GetKind kind,
+        final long version, final int flags)
+    {
+        s.acquiring = null;
+        s.grant = null;
+        s.held = grant.mode();
+        s.pin(a.mode);
+        s.crInARow = 0;
+        final long latencyNs = System.nanoTime() - a.startNs;
+        events.increment(switch (kind)
+        {
+            case GRANT -> WaitEventRecorder.CURRENT_GRANT;
+            case TWO_WAY -> WaitEventRecorder.CURRENT_2WAY;
+            default -> WaitEventRecorder.CURRENT_3WAY;
+        });
+        events.recordLatency(WaitEventRecorder.latencyOf(kind), latencyNs);
+        if ((flags & FusionMessages.BUSY) != 0)
+        {
+            events.increment(WaitEventRecorder.BUSY);
+        }
+        if ((flags & FusionMessages.CONGESTED) != 0)
+        {
+            events.increment(WaitEventRecorder.CONGESTED);
+        }
+        a.future.complete(new BlockGrant(a.block, grant.mode(), kind, version, latencyNs));
+        drive(s);
+    }
+
+    private void onRelease(final long block)
+    {
+        final BlockState s = blocks.get(block);
+        if (null == s || !s.unpin())
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": release of block " + block +
+                " that is not pinned here (ignored)");
+            return;
+        }
+        drive(s);
+    }
+
+    // ------------------------------------------------------------------ giving blocks up
+
+    private boolean canServe(final BlockState s, final Notice n)
+    {
+        if (n.keep == LockMode.NULL)
+        {
+            return !s.pinned();
+        }
+        return !s.exclusivePin; // keep SHARED, or ship only: no change may be in progress
+    }
+
+    private void serveNotice(final BlockState s, final Notice n)
+    {
+        final long startNs = System.nanoTime();
+        if (n.requester < 0)
+        {
+            giveUpLocally(s, n);
+            return;
+        }
+        int flags = n.waited ? FusionMessages.BUSY : 0;
+        if (s.held == LockMode.NULL)
+        {
+            // not held: this node evicted it (the disk copy is current) or already gave it to this requester
+            if (n.ship && !(s.shippedTo == n.requester && s.shippedRequestId == n.requestId))
+            {
+                final BlockImage pi = cache.pastImage(n.block);
+                ship(n.requester, n.block, n.requestId, pi, null == pi ? flags | FusionMessages.NONE : flags);
+            }
+            return;
+        }
+        BlockImage current = null;
+        if (n.ship)
+        {
+            current = cache.current(n.block);
+            if (null != current && current.dirty())
+            {
+                cache.flushRedo(n.block, current.version());
+            }
+            if (!n.waited && System.nanoTime() - n.arrivedNs > config.congestedAfter().toNanos())
+            {
+                flags |= FusionMessages.CONGESTED;
+            }
+            ship(n.requester, n.block, n.requestId, current, null == current ? flags | FusionMessages.NONE : flags);
+            s.shippedTo = n.requester;
+            s.shippedRequestId = n.requestId;
+        }
+        if (n.keep.ordinal() < s.held.ordinal())
+        {
+            if (n.keep == LockMode.NULL)
+            {
+                if (null == current)
+                {
+                    current = cache.current(n.block);
+                }
+                if (null != current && current.dirty() && n.ship)
+                {
+                    cache.keepPastImage(n.block);
+                    events.increment(WaitEventRecorder.PAST_IMAGES_KEPT);
+                }
+                cache.invalidate(n.block);
+                s.held = LockMode.NULL;
+                s.crInARow = 0;
+                grd.release(n.block).whenComplete((m, e) -> logFailure("release", n.block, e));
+            }
+            else
+            {
+                s.held = n.keep;
+                grd.downgrade(n.block, n.keep).whenComplete((m, e) -> logFailure("downgrade", n.block, e));
+            }
+        }
+        if (System.nanoTime() - startNs < 0)
+        {
+            LOG.log(System.Logger.Level.DEBUG, "clock went back");
+        }
+    }
+
+    /** A downgrade or eviction asked by this node's engine: nobody receives the image, so a dirty one is written. */
+    private void giveUpLocally(final BlockState s, final Notice n)
+    {
+        final GiveUp g = pendingGiveUps.remove(n.requestId);
+        if (s.held == LockMode.NULL || !(n.keep.ordinal() < s.held.ordinal()))
+        {
+            complete(g, true);
+            return;
+        }
+        if (n.keep == LockMode.NULL)
+        {
+            final long version = cache.write(n.block);
+            if (version >= 0)
+            {
+                written(n.block, version);
+            }
+            cache.invalidate(n.block);
+            s.held = LockMode.NULL;
+            grd.release(n.block).whenComplete((m, e) ->
+            {
+                logFailure("release", n.block, e);
+                complete(g, null == e);
+            });
+        }
+        else
+        {
+            s.held = n.keep;
+            grd.downgrade(n.block, n.keep).whenComplete((m, e) ->
+            {
+                logFailure("downgrade", n.block, e);
+                complete(g, null == e);
+            });
+        }
+    }
+
+    private final Long2ObjectHashMap<GiveUp> pendingGiveUps = new Long2ObjectHashMap<>();
+    private long giveUpIds;
+
+    private void onGiveUp(final GiveUp g)
+    {
+        final BlockState s = blocks.get(g.block());
+        if (null == s || s.held == LockMode.NULL)
+        {
+            complete(g, true);
+            return;
+        }
+        if (g.evict() && (s.pinned() || null != s.acquiring || !s.waiters.isEmpty()))
+        {
+            complete(g, false); // in use here: not a victim
+            return;
+        }
+        final long id = ++giveUpIds;
+        pendingGiveUps.put(id, g);
+        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, System.nanoTime()));
+        drive(s);
+    }
+
+    private static void complete(final GiveUp g, final boolean done)
+    {
+        if (null != g)
+        {
+            g.future().complete(done);
+        }
+    }
+
+    private void logFailure(final String what, final long block, final Throwable error)
+    {
+        if (null != error)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": " + what + " of block " + block + " failed: " +
+                error);
+        }
+    }
+
+    private void ship(final int requester, final long block, final long requestId, final BlockImage image,
+        final int flags)
+    {
+        final int f = null != image && image.dirty() ? flags | FusionMessages.DIRTY : flags;
+        final int length = FusionMessages.image(out, block, requestId, null == image ? 0 : image.version(), f,
+            null == image ? null : image.bytes());
+        if (null != image)
+        {
+            events.increment(WaitEventRecorder.IMAGES_SHIPPED);
+            events.add(WaitEventRecorder.BYTES_SHIPPED, image.bytes().length);
+        }
+        if (requester == self)
+        {
+            onImage(out, 0, length);
+        }
+        else
+        {
+            send(requester, FusionMessages.IMAGE, Priority.NORMAL, out, length);
+        }
+    }
+
+    // ------------------------------------------------------------------ write coordination
+
+    private int checkpoint()
+    {
+        int count = 0;
+        for (final BlockState s : new ArrayList<>(blocks.values()))
+        {
+            if (s.held != LockMode.NULL && !s.exclusivePin && null == s.acquiring)
+            {
+                final long version = cache.write(s.block);
+                if (version >= 0)
+                {
+                    written(s.block, version);
+                    count++;
+                }
+            }
+        }
+        return count;
+    }
+
+    /** A version reached the disk: every node may drop its past images up to it. */
+    private void written(final long block, final long version)
+    {
+        events.add(WaitEventRecorder.PAST_IMAGES_DISCARDED, cache.written(block, version));
+        FusionMessages.pair(out, block, version);
+        for (final int peer : livePeers())
+        {
+            send(peer, FusionMessages.WRITTEN, Priority.LOW, out, FusionMessages.SHORT_LENGTH);
+        }
+    }
+
+    private List<Integer> livePeers()
+    {
+        final List<Integer> peers = new ArrayList<>();
+        for (final Map.Entry<Integer, MemberState> m : node.view().states().entrySet())
+        {
+            if (m.getKey() != self && m.getValue() != MemberState.DEAD)
+            {
+                peers.add(m.getKey());
+            }
+        }
+        return peers;
+    }
+
+    private boolean live(final int nodeId)
+    {
+        final MemberState state = node.view().states().get(nodeId);
+        return null != state && state != MemberState.DEAD;
+    }
+
+    // ------------------------------------------------------------------ consistent reads
+
+    private void onReadConsistent(final ReadConsistent r)
+    {
+        final BlockState s = blocks.get(r.block());
+        if (null != s && s.held != LockMode.NULL && null == s.acquiring)
+        {
+            completeCr(r, cache.consistentRead(r.block(), r.scn()), WaitEventRecorder.CR_LOCAL);
+            return;
+        }
+        final long crId = ++crIds;
+        crs.put(crId, new PendingCr(r, System.nanoTime()));
+        sendCr(r.block(), r.scn(), crId);
+    }
+
+    private void sendCr(final long block, final long scn, final long crId)
+    {
+        final int master = grd.masterOf(block);
+        if (master == self)
+        {
+            onCrRequest(block, scn, crId, self, 0);
+        }
+        else
+        {
+            final int length = FusionMessages.cr(out, block, scn, crId, self, 0);
+            send(master, FusionMessages.CR, Priority.HIGH, out, length);
+        }
+    }
+
+    private void completeCr(final ReadConsistent r, final BlockImage image, final int event)
+    {
+        events.increment(event);
+        events.recordLatency(3, System.nanoTime() - r.startNs());
+        if (null == image)
+        {
+            r.future().completeExceptionally(new IllegalStateException(
+                "block " + r.block() + " cannot be rebuilt as of SCN " + r.scn() + ": undo no longer reaches it"));
+        }
+        else
+        {
+            r.future().complete(image);
+        }
+    }
+
+    /** As master (hops 0) or holder: serve a consistent-read request. */
+    private void onCrRequest(final long block, final long scn, final long crId, final int requester, final int hops)
+    {
+        final BlockState s = blocks.get(block);
+        if (null != s && s.held != LockMode.NULL && null == s.acquiring)
+        {
+            if (++s.crInARow > config.crFairnessLimit())
+            {
+                // RAC's fairness rule: a hot block must not keep its holder building copies for others
+                s.crInARow = 0;
+                events.increment(WaitEventRecorder.FAIRNESS_ANSWERS);
+                crReply(requester, block, crId, null, FusionMessages.NONE | FusionMessages.FAIRNESS);
+                return;
+            }
+            final BlockImage copy = cache.consistentRead(block, scn);
+            crReply(requester, block, crId, copy,
+                (null == copy ? FusionMessages.NONE : 0) | (hops == 0 ? FusionMessages.BY_MASTER : 0));
+            return;
+        }
+        if (hops > 0)
+        {
+            crReply(requester, block, crId, null, FusionMessages.NONE);
+            return;
+        }
+        grd.holders(block).whenComplete((holders, error) ->
+            submitAlways(new HoldersDone(block, scn, crId, requester, holders, error)));
+    }
+
+    private void onHolders(final HoldersDone h)
+    {
+        int holder = -1;
+        if (null == h.error())
+        {
+            for (final Map.Entry<Integer, LockMode> e : h.holders().entrySet())
+            {
+                if (e.getKey() != h.requester() && (holder == -1 || e.getValue() == LockMode.EXCLUSIVE))
+                {
+                    holder = e.getKey();
+                }
+            }
+        }
+        if (holder == -1 || !live(holder))
+        {
+            crReply(h.requester(), h.block(), h.crId(), null, FusionMessages.NONE);
+        }
+        else if (holder == self)
+        {
+            onCrRequest(h.block(), h.scn(), h.crId(), h.requester(), 1);
+        }
+        else
+        {
+            final int length = FusionMessages.cr(out, h.block(), h.scn(), h.crId(), h.requester(), 1);
+            send(holder, FusionMessages.CR, Priority.HIGH, out, length);
+        }
+    }
+
+    private void crReply(final int requester, final long block, final long crId, final BlockImage image,
+        final int flags)
+    {
+        final int length = FusionMessages.image(out, block, crId, null == image ? 0 : image.version(), flags,
+            null == image ? null : image.bytes());
+        if (requester == self)
+        {
+            onCrImage(out, 0, length);
+        }
+        else
+        {
+            send(requester, FusionMessages.CR_IMAGE, Priority.NORMAL, out, length);
+        }
+    }
+
+    private void onCrImage(final DirectBuffer b, final int at, final int length)
+    {
+        final byte[] bytes = FusionMessages.imageBytes(b, at, length);
+        final PendingCr p = crs.remove(FusionMessages.second(b, at));
+        if (null == p)
+        {
+            return; // answered already (a resent request)
+        }
+        final int flags = FusionMessages.flags(b, at);
+        if ((flags & FusionMessages.NONE) != 0 || null == bytes)
+        {
+            completeCr(p.read, cache.consistentRead(p.read.block(), p.read.scn()), WaitEventRecorder.CR_SELF_SERVED);
+        }
+        else
+        {
+            completeCr(p.read, new BlockImage(FusionMessages.third(b, at), false, bytes),
+                (flags & FusionMessages.BY_MASTER) != 0 ? WaitEventRecorder.CR_2WAY : WaitEventRecorder.CR_3WAY);
+        }
+    }
+
+    // ------------------------------------------------------------------ recovery
+
+    private void onRecover(final Recover r)
+    {
+        final long id = ++recoveryIds;
+        final PendingRecovery p = new PendingRecovery(r, System.nanoTime() + config.recoveryTimeout().toNanos());
+        p.offer(cache.pastImage(r.block()));
+        FusionMessages.pair(out, r.block(), id);
+        for (final int peer : livePeers())
+        {
+            if (peer != r.deadNode() && send(peer, FusionMessages.PI_QUERY, Priority.HIGH, out,
+                FusionMessages.SHORT_LENGTH))
+            {
+                p.awaited++;
+            }
+        }
+        recoveries.put(id, p);
+        maybeFinishRecovery(id, p, System.nanoTime());
+    }
+
+    private void maybeFinishRecovery(final long id, final PendingRecovery p, final long now)
+    {
+        if (p.awaited > 0 && now - p.deadlineNs < 0)
+        {
+            return;
+        }
+        recoveries.remove(id);
+        final Recover r = p.recover;
+        try
+        {
+            final long version = cache.recover(r.block(), p.newest, r.deadNode());
+            written(r.block(), version);
+            events.increment(WaitEventRecorder.RECOVERIES);
+            r.future().complete(null);
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": recovery of block " + r.block() + " failed", ex);
+            r.future().completeExceptionally(ex);
+        }
+    }
+
+    // ------------------------------------------------------------------ messages
+
+    private void onMessage(final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    {
+        final int source = buffer.getInt(index, ByteOrder.LITTLE_ENDIAN);
+        final int at = index + SOURCE_LENGTH;
+        final int size = length - SOURCE_LENGTH;
+        try
+        {
+            switch (type)
+            {
+                case FusionMessages.IMAGE -> onImage(buffer, at, size);
+                case FusionMessages.FETCH -> onFetch(source, buffer, at, size);
+                case FusionMessages.CR ->
+                {
+                    FusionMessages.checkLength(type, size, FusionMessages.CR_LENGTH);
+                    onCrRequest(FusionMessages.block(buffer, at), FusionMessages.second(buffer, at),
+                        FusionMessages.third(buffer, at), FusionMessages.requester(buffer, at),
+                        FusionMessages.hops(buffer, at));
+                }
+                case FusionMessages.CR_IMAGE -> onCrImage(buffer, at, size);
+                case FusionMessages.WRITTEN ->
+                {
+                    FusionMessages.checkLength(type, size, FusionMessages.SHORT_LENGTH);
+                    events.add(WaitEventRecorder.PAST_IMAGES_DISCARDED, cache.written(
+                        FusionMessages.block(buffer, at), FusionMessages.second(buffer, at)));
+                }
+                case FusionMessages.PI_QUERY ->
+                {
+                    FusionMessages.checkLength(type, size, FusionMessages.SHORT_LENGTH);
+                    final long block = FusionMessages.block(buffer, at);
+                    final BlockImage pi = cache.pastImage(block);
+                    final int n = FusionMessages.image(out, block, FusionMessages.second(buffer, at),
+                        null == pi ? 0 : pi.version(), null == pi ? FusionMessages.NONE : FusionMessages.DIRTY,
+                        null == pi ? null : pi.bytes());
+                    send(source, FusionMessages.PI_IMAGE, Priority.NORMAL, out, n);
+                }
+                case FusionMessages.PI_IMAGE -> onPastImage(buffer, at, size);
+                default -> throw new IllegalArgumentException("unknown cache fusion message type " + type);
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            events.increment(WaitEventRecorder.FAILED);
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": dropped cache fusion message " + type +
+                " from node " + source + ": " + ex.getMessage());
+        }
+    }
+
+    private void onImage(final DirectBuffer b, final int at, final int length)
+    {
+        final byte[] bytes = FusionMessages.imageBytes(b, at, length);
+        final long block = FusionMessages.block(b, at);
+        final long requestId = FusionMessages.second(b, at);
+        final int flags = FusionMessages.flags(b, at);
+        final BlockState s = blocks.get(block);
+        if (null == s || null == s.acquiring)
+        {
+            return; // late copy of an image already installed
+        }
+        if (null != s.grant && s.grant.requestId() != requestId)
+        {
+            return; // for an earlier request of this node
+        }
+        if (s.stashedRequestId == requestId)
+        {
+            return; // a second copy (the answer to a FETCH crossing the first)
+        }
+        s.stashedRequestId = requestId;
+        s.stashedFlags = flags;
+        s.stashedImage = null == bytes ? null :
+            new BlockImage(FusionMessages.third(b, at), (flags & FusionMessages.DIRTY) != 0, bytes);
+        if (null != s.grant)
+        {
+            installStashed(s);
+        }
+    }
+
+    /** A grantee did not get its image in time: answer from what this node still has. */
+    private void onFetch(final int source, final DirectBuffer b, final int at, final int length)
+    {
+        FusionMessages.checkLength(FusionMessages.FETCH, length, FusionMessages.SHORT_LENGTH);
+        final long block = FusionMessages.block(b, at);
+        final long requestId = FusionMessages.second(b, at);
+        final BlockState s = blocks.get(block);
+        if (null != s && s.held != LockMode.NULL)
+        {
+            if (s.shippedTo != source || s.shippedRequestId != requestId)
+            {
+                // the notice is still on its way or waiting for local users: it will ship
+                return;
+            }
+            ship(source, block, requestId, cache.current(block), 0);
+            return;
+        }
+        final BlockImage pi = cache.pastImage(block);
+        ship(source, block, requestId, pi, null == pi ? FusionMessages.NONE : 0);
+    }
+
+    private void onPastImage(final DirectBuffer b, final int at, final int length)
+    {
+        final byte[] bytes = FusionMessages.imageBytes(b, at, length);
+        final long id = FusionMessages.second(b, at);
+        final PendingRecovery p = recoveries.get(id);
+        if (null == p)
+        {
+            return;
+        }
+        if (null != bytes)
+        {
+            p.offer(new BlockImage(FusionMessages.third(b, at), true, bytes));
+        }
+        p.awaited--;
+        maybeFinishRecovery(id, p, System.nanoTime());
+    }
+
+    // ------------------------------------------------------------------ timers
+
+    private int scan(final long now)
+    {
+        int work = 0;
+        List<BlockState> due = null;
+        for (final BlockState s : blocks.values())
+        {
+            if (null != s.grant && now - s.imageDeadlineNs >= 0)
+            {
+                due = null == due ? new ArrayList<>() : due;
+                due.add(s);
+            }
+        }
+        if (null != due)
+        {
+            for (final BlockState s : due)
+            {
+                work++;
+                awaitImage(s, now);
+            }
+        }
+        if (!crs.isEmpty())
+        {
+            final Iterator<Map.Entry<Long, PendingCr>> it = crs.entrySet().iterator();
+            List<Long> resend = null;
+            while (it.hasNext())
+            {
+                final Map.Entry<Long, PendingCr> e = it.next();
+                final PendingCr p = e.getValue();
+                if (now - p.read.deadlineNs() >= 0)
+                {
+                    it.remove();
+                    events.increment(WaitEventRecorder.FAILED);
+                    p.read.future().completeExceptionally(new java.util.concurrent.TimeoutException(
+                        "consistent read of block " + p.read.block() + " timed out"));
+                }
+                else if (now - p.sentNs >= imageTimeoutNs)
+                {
+                    p.sentNs = now;
+                    resend = null == resend ? new ArrayList<>() : resend;
+                    resend.add(e.getKey());
+                }
+            }
+            if (null != resend)
+            {
+                for (final long crId : resend)
+                {
+                    final PendingCr p = crs.get(crId);
+                    events.increment(WaitEventRecorder.IMAGE_RETRIES);
+                    sendCr(p.read.block(), p.read.scn(), crId);
+                }
+            }
+        }
+        if (!recoveries.isEmpty())
+        {
+            for (final Map.Entry<Long, PendingRecovery> e : new ArrayList<>(recoveries.entrySet()))
+            {
+                maybeFinishRecovery(e.getKey(), e.getValue(), now);
+            }
+        }
+        return work;
+    }
+
+    /** A grantee still without its image: ask the supplier again, or recover the block if the supplier died. */
+    private void awaitImage(final BlockState s, final long now)
+    {
+        s.imageDeadlineNs = now + imageTimeoutNs;
+        final Grant grant = s.grant;
+        final int supplier = grant.supplier();
+        if (live(supplier))
+        {
+            events.increment(WaitEventRecorder.IMAGE_RETRIES);
+            FusionMessages.pair(out, s.block, grant.requestId());
+            send(supplier, FusionMessages.FETCH, Priority.HIGH, out, FusionMessages.SHORT_LENGTH);
+            return;
+        }
+        // the supplier died between giving the lock up and this node receiving the image: rebuild the block from
+        // the survivors' past images and the dead node's redo, then read it from disk
+        s.imageDeadlineNs = Long.MAX_VALUE;
+        final CompletableFuture<Void> recovered = new CompletableFuture<>();
+        recovered.whenComplete((v, e) ->
+        {
+            if (s.grant == grant)
+            {
+                s.stashedRequestId = grant.requestId();
+                s.stashedFlags = FusionMessages.NONE;
+                s.stashedImage = null;
+                installStashed(s);
+            }
+        });
+        onRecover(new Recover(s.block, supplier, recovered));
+    }
+
+    // ------------------------------------------------------------------ sending
+
+    private boolean send(final int peer, final int type, final Priority priority, final DirectBuffer buffer,
+        final int length)
+    {
+        if (!backlog.isEmpty() || !trySend(peer, type, priority, buffer, length))
+        {
+            if (!live(peer))
+            {
+                return false;
+            }
+            final byte[] copy = new byte[length];
+            buffer.getBytes(0, copy);
+            backlog.add(new Outbound(peer, type, priority, copy));
+        }
+        return true;
+    }
+
+    private boolean trySend(final int peer, final int type, final Priority priority, final DirectBuffer buffer,
+        final int length)
+    {
+        try
+        {
+            return node.send(peer, type, priority, buffer, 0, length);
+        }
+        catch (final IllegalArgumentException | IllegalStateException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": cannot send to node " + peer + ": " + ex);
+            return true; // not retryable
+        }
+    }
+
+    private int flushBacklog()
+    {
+        int sent = 0;
+        while (!backlog.isEmpty())
+        {
+            final Outbound o = backlog.get(0);
+            if (!live(o.peer()))
+            {
+                backlog.remove(0);
+                continue;
+            }
+            if (!trySend(o.peer(), o.type(), o.priority(), new UnsafeBuffer(o.bytes()), o.bytes().length))
+            {
+                break;
+            }
+            backlog.remove(0);
+            sent++;
+        }
+        return sent;
+    }
+
+    @Override
+    public void onClose()
+    {
+        final GrdException closed = new GrdException(RejectReason.CLOSED, 0, LockMode.NULL);
+        for (final BlockState s : blocks.values())
+        {
+            if (null != s.acquiring)
+            {
+                s.acquiring.future.completeExceptionally(closed);
+            }
+            s.waiters.forEach(a -> a.future.completeExceptionally(closed));
+        }
+        crs.values().forEach(p -> p.read.future().completeExceptionally(closed));
+        recoveries.values().forEach(p -> p.recover.future().completeExceptionally(closed));
+        Command c;
+        while (null != (c = commands.poll()))
+        {
+            if (c instanceof Acquire a)
+            {
+                a.future.completeExceptionally(closed);
+            }
+        }
+    }
+}

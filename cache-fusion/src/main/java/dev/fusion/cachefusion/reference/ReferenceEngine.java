@@ -1,0 +1,444 @@
+package dev.fusion.cachefusion.reference;
+
+import dev.fusion.cachefusion.BlockGrant;
+import dev.fusion.cachefusion.BlockImage;
+import dev.fusion.cachefusion.BufferCache;
+import dev.fusion.cachefusion.CacheFusion;
+import dev.fusion.grd.LockMode;
+import dev.fusion.grd.ResourceId;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A small bank on account pages, clustered with cache fusion: the reference engine tests, benchmarks and the
+ * demo run. Its buffer cache holds the current image of each page this node holds; a change is made on a copy
+ * of the page and installed at commit with the transaction's SCN (a Lamport clock: above every version this
+ * node has seen), after the redo is written, so the current image is always committed and can be shipped or
+ * rolled back at any time.
+ */
+public final class ReferenceEngine implements BufferCache, AutoCloseable
+{
+    /** The object id the account pages have in the directory. */
+    public static final int ACCOUNTS = 1;
+
+    private final int nodeId;
+    private final SharedDisk disk;
+    private final RedoLog redo;
+    private final UndoStore undo;
+    private final int capacity;
+    private final Map<Long, BlockImage> frames = new ConcurrentHashMap<>();
+    private final Map<Long, List<BlockImage>> pastImages = new ConcurrentHashMap<>();
+    private final AtomicInteger pastImageCount = new AtomicInteger();
+    private final AtomicLong clock = new AtomicLong();
+    private final AtomicLong redoFlushesForShipping = new AtomicLong();
+    private final AtomicLong evictions = new AtomicLong();
+    private volatile CacheFusion fusion;
+
+    /**
+     * @param nodeId   this node.
+     * @param disk     the shared storage.
+     * @param undo     the versions kept for consistent reads.
+     * @param capacity pages the buffer cache holds before it evicts.
+     * @param fsync    whether commits force the redo to the device.
+     */
+    public ReferenceEngine(final int nodeId, final SharedDisk disk, final UndoStore undo, final int capacity,
+        final boolean fsync)
+    {
+        if (capacity < 2)
+        {
+            throw new IllegalArgumentException("invalid capacity: " + capacity + " (accepted: >= 2)");
+        }
+        this.nodeId = nodeId;
+        this.disk = disk;
+        this.undo = undo;
+        this.capacity = capacity;
+        this.redo = new RedoLog(disk.redoFile(nodeId), fsync);
+    }
+
+    /**
+     * Connects the engine to cache fusion (started with this engine as its buffer cache).
+     *
+     * @param fusion cache fusion on this node.
+     */
+    public void attach(final CacheFusion fusion)
+    {
+        this.fusion = fusion;
+    }
+
+    /**
+     * @param page a page number.
+     * @return its block id in the directory.
+     */
+    public static long block(final int page)
+    {
+        return ResourceId.of(ACCOUNTS, page);
+    }
+
+    /**
+     * @param account an account number.
+     * @return the page it lives on.
+     */
+    public static int pageOf(final long account)
+    {
+        return (int)(account / AccountPage.ROWS);
+    }
+
+    /**
+     * Moves money between two accounts in one transaction: both pages are taken EXCLUSIVE (in page order, so
+     * two transfers never wait on each other in a cycle), changed, logged and committed.
+     *
+     * @param from      the account debited.
+     * @param to        the account credited.
+     * @param amount    how much.
+     * @param timeoutMs how long to wait for each page.
+     * @return the transaction's SCN: once returned, the transfer is committed (its redo is durable).
+     * @throws Exception when a page cannot be had (timeout, node closing).
+     */
+    public long transfer(final long from, final long to, final long amount, final long timeoutMs) throws Exception
+    {
+        final int fromPage = pageOf(from);
+        final int toPage = pageOf(to);
+        final int first = Math.min(fromPage, toPage);
+        final int second = Math.max(fromPage, toPage);
+        final CacheFusion f = fusion;
+        f.acquire(block(first), LockMode.EXCLUSIVE).get(timeoutMs, TimeUnit.MILLISECONDS);
+        try
+        {
+            if (second != first)
+            {
+                f.acquire(block(second), LockMode.EXCLUSIVE).get(timeoutMs, TimeUnit.MILLISECONDS);
+            }
+            try
+            {
+                return commitTransfer(fromPage, (int)(from % AccountPage.ROWS), toPage, (int)(to % AccountPage.ROWS),
+                    amount);
+            }
+            finally
+            {
+                if (second != first)
+                {
+                    f.release(block(second));
+                }
+            }
+        }
+        finally
+        {
+            f.release(block(first));
+            evictIfFull(first, second);
+        }
+    }
+
+    private long commitTransfer(final int fromPage, final int fromRow, final int toPage, final int toRow,
+        final long amount)
+    {
+        final BlockImage fromImage = frame(fromPage);
+        final byte[] fromCopy = fromImage.bytes().clone();
+        final byte[] toCopy = fromPage == toPage ? fromCopy : frame(toPage).bytes().clone();
+        final long fromBalance = AccountPage.balance(fromCopy, fromRow) - amount;
+        AccountPage.balance(fromCopy, fromRow, fromBalance);
+        final long toBalance = AccountPage.balance(toCopy, toRow) + amount;
+        AccountPage.balance(toCopy, toRow, toBalance);
+        final long seen = Math.max(fromImage.version(), AccountPage.version(toCopy));
+        final long scn = clock.updateAndGet(c -> Math.max(c, seen) + 1);
+        redo.commit(scn, List.of(new RedoLog.Change(fromPage, fromRow, fromBalance),
+            new RedoLog.Change(toPage, toRow, toBalance)));
+        install(fromPage, fromCopy, scn);
+        if (toPage != fromPage)
+        {
+            install(toPage, toCopy, scn);
+        }
+        return scn;
+    }
+
+    private void install(final int page, final byte[] bytes, final long scn)
+    {
+        AccountPage.version(bytes, scn);
+        undo.record(page, scn, bytes);
+        frames.put(block(page), new BlockImage(scn, true, bytes));
+    }
+
+    private BlockImage frame(final int page)
+    {
+        final BlockImage image = frames.get(block(page));
+        if (null == image)
+        {
+            throw new IllegalStateException("node " + nodeId + ": page " + page + " is held but not cached");
+        }
+        return image;
+    }
+
+    private void evictIfFull(final int keep1, final int keep2)
+    {
+        if (frames.size() <= capacity)
+        {
+            return;
+        }
+        for (final Long victim : frames.keySet())
+        {
+            final int page = ResourceId.block(victim);
+            if (page != keep1 && page != keep2)
+            {
+                evictions.incrementAndGet();
+                fusion.evict(victim);
+                if (frames.size() <= capacity)
+                {
+                    return;
+                }
+            }
+        }
+    }
+
+    /**
+     * Reads a page's accounts under a SHARED lock.
+     *
+     * @param page      the page.
+     * @param timeoutMs how long to wait.
+     * @return the sum of its balances.
+     * @throws Exception when the page cannot be had.
+     */
+    public long pageTotal(final int page, final long timeoutMs) throws Exception
+    {
+        final CacheFusion f = fusion;
+        f.acquire(block(page), LockMode.SHARED).get(timeoutMs, TimeUnit.MILLISECONDS);
+        try
+        {
+            return AccountPage.total(frame(page).bytes());
+        }
+        finally
+        {
+            f.release(block(page));
+        }
+    }
+
+    /** @return the highest SCN this node has seen or made. */
+    public long scn()
+    {
+        return clock.get();
+    }
+
+    /** @return past images kept now (they go when a newer version reaches the disk). */
+    public int pastImages()
+    {
+        return pastImageCount.get();
+    }
+
+    /** @return pages in the buffer cache. */
+    public int cachedPages()
+    {
+        return frames.size();
+    }
+
+    /** @return redo flushes asked for before shipping a dirty page. */
+    public long redoFlushesForShipping()
+    {
+        return redoFlushesForShipping.get();
+    }
+
+    /** @return evictions started because the cache was full. */
+    public long evictions()
+    {
+        return evictions.get();
+    }
+
+    // ------------------------------------------------------------------ BufferCache (cache-fusion agent thread)
+
+    @Override
+    public BlockImage current(final long block)
+    {
+        return frames.get(block);
+    }
+
+    @Override
+    public void install(final long block, final BlockImage image, final LockMode mode)
+    {
+        AccountPage.check(image.bytes(), block);
+        clock.accumulateAndGet(image.version(), Math::max);
+        undo.record(ResourceId.block(block), image.version(), image.bytes());
+        frames.put(block, image);
+    }
+
+    @Override
+    public BlockImage readFromDisk(final long block)
+    {
+        final byte[] bytes = disk.read(ResourceId.block(block));
+        AccountPage.check(bytes, block);
+        return new BlockImage(AccountPage.version(bytes), false, bytes);
+    }
+
+    @Override
+    public BlockImage consistentRead(final long block, final long scn)
+    {
+        final BlockImage current = frames.get(block);
+        if (null != current && current.version() <= scn)
+        {
+            return new BlockImage(current.version(), false, current.bytes());
+        }
+        final int page = ResourceId.block(block);
+        final byte[] old = undo.asOf(page, scn);
+        if (null != old)
+        {
+            return new BlockImage(AccountPage.version(old), false, old);
+        }
+        final byte[] onDisk = disk.read(page);
+        final long version = AccountPage.version(onDisk);
+        return version <= scn && version < undo.oldest(page) ? new BlockImage(version, false, onDisk) : null;
+    }
+
+    @Override
+    public void flushRedo(final long block, final long version)
+    {
+        // every commit writes its redo before it installs the page (and an image from another node was made
+        // durable there before it was shipped), so there is nothing left to flush: count the calls
+        redoFlushesForShipping.incrementAndGet();
+    }
+
+    @Override
+    public long write(final long block)
+    {
+        final BlockImage current = frames.get(block);
+        if (null == current || !current.dirty())
+        {
+            return -1;
+        }
+        disk.write(ResourceId.block(block), current.bytes());
+        frames.replace(block, current, new BlockImage(current.version(), false, current.bytes()));
+        return current.version();
+    }
+
+    @Override
+    public void keepPastImage(final long block)
+    {
+        final BlockImage current = frames.get(block);
+        if (null != current)
+        {
+            pastImages.computeIfAbsent(block, b -> new ArrayList<>()).add(current);
+            pastImageCount.incrementAndGet();
+        }
+    }
+
+    @Override
+    public BlockImage pastImage(final long block)
+    {
+        final List<BlockImage> images = pastImages.get(block);
+        if (null == images || images.isEmpty())
+        {
+            return null;
+        }
+        BlockImage newest = images.get(0);
+        for (final BlockImage image : images)
+        {
+            if (image.version() > newest.version())
+            {
+                newest = image;
+            }
+        }
+        return newest;
+    }
+
+    @Override
+    public int written(final long block, final long version)
+    {
+        final BlockImage current = frames.get(block);
+        if (null != current && current.dirty() && current.version() <= version)
+        {
+            frames.replace(block, current, new BlockImage(current.version(), false, current.bytes()));
+        }
+        final List<BlockImage> images = pastImages.get(block);
+        if (null == images)
+        {
+            return 0;
+        }
+        final int before = images.size();
+        images.removeIf(image -> image.version() <= version);
+        final int discarded = before - images.size();
+        if (images.isEmpty())
+        {
+            pastImages.remove(block);
+        }
+        pastImageCount.addAndGet(-discarded);
+        return discarded;
+    }
+
+    @Override
+    public void invalidate(final long block)
+    {
+        frames.remove(block);
+    }
+
+    @Override
+    public long recover(final long block, final BlockImage base, final int deadNode)
+    {
+        final int page = ResourceId.block(block);
+        byte[] image = disk.read(page);
+        if (null != base && base.version() > AccountPage.version(image))
+        {
+            image = base.bytes().clone();
+        }
+        long version = AccountPage.version(image);
+        for (final RedoLog.Record record : RedoLog.read(disk.redoFile(deadNode)))
+        {
+            if (record.scn() <= version)
+            {
+                continue;
+            }
+            boolean touched = false;
+            for (final RedoLog.Change change : record.changes())
+            {
+                if (change.page() == page)
+                {
+                    AccountPage.balance(image, change.row(), change.balance());
+                    touched = true;
+                }
+            }
+            if (touched)
+            {
+                version = record.scn();
+                AccountPage.version(image, version);
+            }
+        }
+        disk.write(page, image);
+        clock.accumulateAndGet(version, Math::max);
+        undo.record(page, version, image);
+        return version;
+    }
+
+    @Override
+    public Collection<Long> recoveryCandidates(final int deadNode)
+    {
+        final Set<Long> blocks = new LinkedHashSet<>();
+        for (final RedoLog.Record record : RedoLog.read(disk.redoFile(deadNode)))
+        {
+            for (final RedoLog.Change change : record.changes())
+            {
+                blocks.add(block(change.page()));
+            }
+        }
+        return blocks;
+    }
+
+    @Override
+    public void close()
+    {
+        redo.close();
+    }
+
+    /**
+     * Grants for the demo and benchmarks: how a block get was served.
+     *
+     * @param grant a grant.
+     * @return a short label.
+     */
+    public static String describe(final BlockGrant grant)
+    {
+        return grant.kind() + " " + ResourceId.toString(grant.block()) + " in " + grant.latencyNs() / 1000 + " us";
+    }
+}

@@ -1,0 +1,61 @@
+package dev.fusion.cachefusion.reference;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+
+/**
+ * Committed versions of each page, newest last, bounded per page: what consistent reads roll back to. Shared
+ * by the nodes of one process (it stands for an undo tablespace on shared storage); a node in a process of its
+ * own keeps the versions it produced or received.
+ */
+public final class UndoStore
+{
+    private final int versionsPerPage;
+    private final Map<Integer, ConcurrentSkipListMap<Long, byte[]>> versions = new ConcurrentHashMap<>();
+
+    /**
+     * @param versionsPerPage how many versions of a page are kept.
+     */
+    public UndoStore(final int versionsPerPage)
+    {
+        if (versionsPerPage < 1)
+        {
+            throw new IllegalArgumentException("invalid versionsPerPage: " + versionsPerPage + " (accepted: >= 1)");
+        }
+        this.versionsPerPage = versionsPerPage;
+    }
+
+    void record(final int page, final long version, final byte[] image)
+    {
+        final ConcurrentSkipListMap<Long, byte[]> v = versions.computeIfAbsent(page, p -> new ConcurrentSkipListMap<>());
+        v.putIfAbsent(version, image);
+        while (v.size() > versionsPerPage)
+        {
+            v.pollFirstEntry();
+        }
+    }
+
+    /**
+     * @param page a page.
+     * @param scn  an SCN.
+     * @return the newest version of the page at or below the SCN, or null when it is no longer kept.
+     */
+    byte[] asOf(final int page, final long scn)
+    {
+        final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
+        if (null == v)
+        {
+            return null;
+        }
+        final Map.Entry<Long, byte[]> e = v.floorEntry(scn);
+        return null == e ? null : e.getValue();
+    }
+
+    /** @return the oldest version kept of a page, or Long.MAX_VALUE when none. */
+    long oldest(final int page)
+    {
+        final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
+        return null == v || v.isEmpty() ? Long.MAX_VALUE : v.firstKey();
+    }
+}

@@ -1,0 +1,127 @@
+package dev.fusion.cachefusion;
+
+import dev.fusion.cachefusion.reference.AccountPage;
+import dev.fusion.cachefusion.reference.ReferenceEngine;
+import dev.fusion.grd.GrdConfig;
+import dev.fusion.grd.LockMode;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class CacheFusionTest
+{
+    @TempDir
+    Path dir;
+    private FusionCluster c;
+
+    @AfterEach
+    void close()
+    {
+        if (null != c)
+        {
+            c.close();
+        }
+    }
+
+    private static GrdConfig grd()
+    {
+        return GrdConfig.builder().remastering(false).build();
+    }
+
+    /** A page whose master is {@code master}. */
+    private int pageMasteredBy(final int master)
+    {
+        for (int page = 0; ; page++)
+        {
+            if (c.fusion(1).directory().masterOf(ReferenceEngine.block(page)) == master)
+            {
+                return page;
+            }
+        }
+    }
+
+    @Test
+    void blocksMoveByGrantTwoWayAndThreeWayAndCarryTheirChanges() throws Exception
+    {
+        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
+        final int page = pageMasteredBy(3);
+        final long block = ReferenceEngine.block(page);
+        final long account = (long)page * AccountPage.ROWS;
+
+        // nobody has it: a grant, read from disk
+        final BlockGrant first = c.fusion(1).acquire(block, LockMode.EXCLUSIVE).get(5, TimeUnit.SECONDS);
+        assertThat(first.kind()).isEqualTo(GetKind.GRANT);
+        c.fusion(1).release(block);
+        c.engine(1).transfer(account, account + 1, 10, 5_000);
+
+        // node 2 asks master 3, which forwards to holder 1: three-way, with node 1's change in the image
+        final BlockGrant second = c.fusion(2).acquire(block, LockMode.EXCLUSIVE).get(5, TimeUnit.SECONDS);
+        assertThat(second.kind()).isEqualTo(GetKind.THREE_WAY);
+        assertThat(AccountPage.balance(c.engine(2).current(block).bytes(), 0)).isEqualTo(990);
+        assertThat(AccountPage.balance(c.engine(2).current(block).bytes(), 1)).isEqualTo(1010);
+        assertThat(c.engine(1).current(block)).as("the old holder dropped its copy").isNull();
+        assertThat(c.engine(1).pastImages()).as("a dirty EXCLUSIVE given up leaves a past image").isEqualTo(1);
+        c.fusion(2).release(block);
+
+        // the master itself asks: its forward and node 2's image, two-way
+        final BlockGrant third = c.fusion(3).acquire(block, LockMode.SHARED).get(5, TimeUnit.SECONDS);
+        assertThat(third.kind()).isEqualTo(GetKind.TWO_WAY);
+        c.fusion(3).release(block);
+        final BlockGrant fourth = c.fusion(3).acquire(block, LockMode.SHARED).get(5, TimeUnit.SECONDS);
+        assertThat(fourth.kind()).as("already held: no message").isEqualTo(GetKind.LOCAL);
+        c.fusion(3).release(block);
+
+        // node 1 asks for SHARED: node 2 and node 3 hold it SHARED, the master ships its own copy
+        final BlockGrant fifth = c.fusion(1).acquire(block, LockMode.SHARED).get(5, TimeUnit.SECONDS);
+        assertThat(fifth.kind()).isEqualTo(GetKind.TWO_WAY);
+        assertThat(AccountPage.balance(c.engine(1).current(block).bytes(), 1)).isEqualTo(1010);
+        c.fusion(1).release(block);
+
+        final WaitEvents events = c.fusion(2).waitEvents();
+        assertThat(events.count("current_3way")).isEqualTo(1);
+        assertThat(events.latency("current_3way").getTotalCount()).isEqualTo(1);
+        assertThat(c.fusion(1).waitEvents().count("images_shipped")).isGreaterThanOrEqualTo(1);
+    }
+
+    @Test
+    void pastImagesAreDiscardedOnceTheNewestVersionIsWritten() throws Exception
+    {
+        c = new FusionCluster(3, 16, dir, grd(), CacheFusionConfig.defaults(), 64);
+        // pass a few pages around the ring of nodes, changing them each time: every hand-over leaves a past image
+        for (int round = 0; round < 6; round++)
+        {
+            final int node = round % 3 + 1;
+            for (int page = 0; page < 4; page++)
+            {
+                final long account = (long)page * AccountPage.ROWS;
+                c.engine(node).transfer(account, account + 2, 1, 5_000);
+            }
+        }
+        final int kept = c.engine(1).pastImages() + c.engine(2).pastImages() + c.engine(3).pastImages();
+        assertThat(kept).isGreaterThan(0);
+        // the current holders write their newest versions; everyone drops older past images
+        int written = 0;
+        for (int node = 1; node <= 3; node++)
+        {
+            written += c.fusion(node).checkpoint().get(5, TimeUnit.SECONDS);
+        }
+        assertThat(written).isEqualTo(4);
+        dev.fusion.cluster.LocalCluster.await(() -> c.engine(1).pastImages() + c.engine(2).pastImages() +
+            c.engine(3).pastImages() == 0, java.time.Duration.ofSeconds(5), "every past image discarded");
+        long discarded = 0;
+        for (int node = 1; node <= 3; node++)
+        {
+            discarded += c.fusion(node).waitEvents().count("past_images_discarded");
+        }
+        assertThat(discarded).isEqualTo(kept);
+        for (int page = 0; page < 4; page++)
+        {
+            assertThat(AccountPage.total(c.disk.read(page))).isEqualTo(AccountPage.ROWS * FusionCluster.OPENING_BALANCE);
+        }
+    }
+}
