@@ -11,6 +11,8 @@ final class BlockState
     final long block;
     /** The directory lock this node holds (kept after local users release: it leaves only when asked). */
     LockMode held = LockMode.NULL;
+    /** The request id of the grant {@link #held} came with: notices naming another one are stale. */
+    long grantRequestId = Long.MIN_VALUE;
     int sharedPins;
     boolean exclusivePin;
     /** Local requests waiting, in arrival order. */
@@ -25,17 +27,37 @@ final class BlockState
     long stashedRequestId = Long.MIN_VALUE;
     BlockImage stashedImage;
     int stashedFlags;
+    int stashedFrom = -1;
     long imageDeadlineNs;
     /** The last request this node shipped an image to, so a repeated notice is not answered twice. */
     int shippedTo = -1;
     long shippedRequestId = Long.MIN_VALUE;
+    /** The version shipped: kept (with the state) until the disk has it, so a lost image can be sent again. */
+    long shippedVersion = -1;
     /** Consistent reads served in a row with no local use in between (RAC's fairness rule). */
     int crInARow;
+
+    /** The last events of this block on this node, for the slow-get warning (diagnostics, off the hot path). */
+    final ArrayDeque<String> trace = new ArrayDeque<>();
 
     BlockState(final long block)
     {
         this.block = block;
     }
+
+    void trace(final String event)
+    {
+        if (TRACE)
+        {
+            if (trace.size() == 40)
+            {
+                trace.pollFirst();
+            }
+            trace.addLast(System.nanoTime() / 1000 % 100_000_000 + " " + event);
+        }
+    }
+
+    static final boolean TRACE = Boolean.getBoolean("fusion.cachefusion.trace");
 
     boolean pinned()
     {
@@ -77,8 +99,9 @@ final class BlockState
 
     boolean idle()
     {
+        // a block once held keeps its state: the grant id tells later notices about that hold from new ones
         return held == LockMode.NULL && !pinned() && null == acquiring && waiters.isEmpty() && notices.isEmpty() &&
-            null == stashedImage;
+            null == stashedImage && shippedTo == -1 && grantRequestId == Long.MIN_VALUE;
     }
 
     @Override
@@ -86,6 +109,7 @@ final class BlockState
     {
         return "BlockState{" + block + ", held=" + held + ", pins=" + sharedPins + (exclusivePin ? "+X" : "") +
             ", waiters=" + waiters.size() + ", notices=" + notices.size() + ", acquiring=" + (null != acquiring) +
-            ", grant=" + grant + '}';
+            ", grant=" + grant + ", grantId=" + grantRequestId + ", shippedTo=" + shippedTo + '/' + shippedRequestId +
+            (TRACE ? ", trace=" + trace : "") + '}';
     }
 }

@@ -64,9 +64,9 @@ public final class CacheFusion implements AutoCloseable
         });
         this.agent = new FusionAgent(node, grd, cache, config, events);
         holder[0] = agent;
-        grd.blockingHandler((resource, requester, requested, keep, ship, requestId) ->
+        grd.blockingHandler((resource, requester, requested, keep, ship, requestId, holderGrant) ->
             agent.submitAlways(new Commands.Notice(resource, requester, requested, keep, ship, requestId,
-                System.nanoTime())));
+                holderGrant, System.nanoTime())));
         for (final int type : FusionMessages.TYPES)
         {
             node.registerHandler(type, (source, t, buffer, offset, length) ->

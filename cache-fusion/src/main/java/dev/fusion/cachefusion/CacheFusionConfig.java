@@ -11,7 +11,7 @@ import java.time.Duration;
  *                         between) before it answers "build it yourself" instead (default 8; RAC's fairness rule).
  * @param congestedAfter   a holder that took longer than this to ship (not counting waiting for local users)
  *                         marks the transfer congested (default 1 ms).
- * @param recoveryTimeout  how long recovery waits for the survivors' past images (default 2 s).
+ * @param recoveryTimeout  how long recovery waits for a survivor's past image before asking again (default 2 s).
  */
 public record CacheFusionConfig(
     Duration acquireTimeout,

@@ -26,6 +26,7 @@ final class Commands
         final long startNs;
         final long deadlineNs;
         LockMode heldBefore = LockMode.NULL;
+        boolean reported;
 
         Acquire(final long block, final LockMode mode, final CompletableFuture<BlockGrant> future,
             final long startNs, final long deadlineNs)
@@ -65,12 +66,14 @@ final class Commands
         final LockMode keep;
         final boolean ship;
         final long requestId;
+        final long holderGrant;
         final long arrivedNs;
         boolean waited;
 
         Notice(final long block, final int requester, final LockMode requested, final LockMode keep,
-            final boolean ship, final long requestId, final long arrivedNs)
+            final boolean ship, final long requestId, final long holderGrant, final long arrivedNs)
         {
+            this.holderGrant = holderGrant;
             this.block = block;
             this.requester = requester;
             this.requested = requested;

@@ -48,6 +48,8 @@ final class FusionAgent implements Agent
     private static final int INBOX_BYTES = 8 << 20;
     private static final int SOURCE_LENGTH = 4;
     private static final long SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    private static final long SLOW_NS = TimeUnit.SECONDS.toNanos(5);
+    private static final java.time.Duration DIRECTORY_TIMEOUT = java.time.Duration.ofHours(1);
 
     private final ClusterNode node;
     private final int self;
@@ -85,8 +87,8 @@ final class FusionAgent implements Agent
     private static final class PendingRecovery
     {
         final Recover recover;
-        final long deadlineNs;
-        int awaited;
+        long deadlineNs;
+        final org.agrona.collections.IntHashSet awaited = new org.agrona.collections.IntHashSet();
         BlockImage newest;
 
         PendingRecovery(final Recover recover, final long deadlineNs)
@@ -195,6 +197,8 @@ final class FusionAgent implements Agent
             else if (command instanceof Notice n)
             {
                 final BlockState s = state(n.block);
+                s.trace("notice from master for " + n.requester + "/" + n.requestId + " keep " + n.keep + " ship " +
+                    n.ship + " holderGrant " + n.holderGrant);
                 s.notices.add(n);
                 drive(s);
             }
@@ -250,9 +254,23 @@ final class FusionAgent implements Agent
      */
     private void drive(final BlockState s)
     {
-        while (null == s.acquiring && !s.notices.isEmpty())
+        while (!s.notices.isEmpty())
         {
             final Notice n = s.notices.peekFirst();
+            // While this node's own request is out, a notice about the grant it waits for must wait for it. Two
+            // others cannot: a request to supply a copy it holds (a converting holder that waited for it would
+            // wait for a grant that waits for it), and one about a hold it already gave up (evicted, say) whose
+            // release the master had not seen yet (the requester would wait for this node, this node for it).
+            if (null != s.acquiring && n.requester >= 0 &&
+                !(s.held != LockMode.NULL && n.keep == s.held) &&
+                !(s.held == LockMode.NULL && n.holderGrant != Long.MIN_VALUE && n.holderGrant == s.grantRequestId))
+            {
+                break;
+            }
+            if (null != s.acquiring && n.requester < 0)
+            {
+                break;
+            }
             if (!canServe(s, n))
             {
                 n.waited = true;
@@ -298,8 +316,11 @@ final class FusionAgent implements Agent
     {
         s.acquiring = a;
         a.heldBefore = s.held;
-        final long remainingNs = Math.max(TimeUnit.MILLISECONDS.toNanos(1), a.deadlineNs - System.nanoTime());
-        grd.acquireGrant(a.block, a.mode, java.time.Duration.ofNanos(remainingNs))
+        s.trace("acquire " + a.mode + " held " + s.held);
+        // The directory request itself does not time out with the caller: a grant that came after the caller
+        // gave up would be handed back while its supplier already shipped (and dropped) the current image.
+        // The caller's future fails at its deadline; the request goes on and its block is simply kept.
+        grd.acquireGrant(a.block, a.mode, DIRECTORY_TIMEOUT, a.heldBefore == LockMode.NULL)
             .whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
     }
 
@@ -314,6 +335,7 @@ final class FusionAgent implements Agent
         }
         if (null != g.error())
         {
+            s.trace("grant failed " + g.error());
             s.acquiring = null;
             final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
                 g.error().getCause() : g.error();
@@ -333,6 +355,7 @@ final class FusionAgent implements Agent
             return;
         }
         final Grant grant = g.grant();
+        s.trace("grant " + grant);
         s.held = grant.mode();
         if (grant.supplier() == Grant.NO_SUPPLIER)
         {
@@ -349,8 +372,8 @@ final class FusionAgent implements Agent
             return;
         }
         s.grant = grant;
-        if (s.stashedRequestId == grant.requestId() && (null != s.stashedImage ||
-            (s.stashedFlags & FusionMessages.NONE) != 0))
+        if (s.stashedRequestId == grant.requestId() && s.stashedFrom == grant.supplier() &&
+            (null != s.stashedImage || (s.stashedFlags & FusionMessages.NONE) != 0))
         {
             installStashed(s);
         }
@@ -385,8 +408,14 @@ final class FusionAgent implements Agent
         s.acquiring = null;
         s.grant = null;
         s.held = grant.mode();
-        s.pin(a.mode);
+        s.grantRequestId = grant.requestId();
         s.crInARow = 0;
+        if (a.future.isDone())
+        {
+            drive(s); // the caller gave up (timeout): keep the block, unpinned
+            return;
+        }
+        s.pin(a.mode);
         final long latencyNs = System.nanoTime() - a.startNs;
         events.increment(switch (kind)
         {
@@ -439,6 +468,14 @@ final class FusionAgent implements Agent
             return;
         }
         int flags = n.waited ? FusionMessages.BUSY : 0;
+        s.trace("serve notice " + n.requester + "/" + n.requestId + " held " + s.held);
+        if (s.held != LockMode.NULL && n.holderGrant != Long.MIN_VALUE && n.holderGrant != s.grantRequestId)
+        {
+            s.trace("stale notice dropped");
+            // about a hold this node gave up since (a repeated notice): the lock it has now is not meant
+            events.increment(WaitEventRecorder.STALE_NOTICES);
+            return;
+        }
         if (s.held == LockMode.NULL)
         {
             // not held: this node evicted it (the disk copy is current) or already gave it to this requester
@@ -447,9 +484,21 @@ final class FusionAgent implements Agent
                 final BlockImage pi = cache.pastImage(n.block);
                 ship(n.requester, n.block, n.requestId, pi, null == pi ? flags | FusionMessages.NONE : flags);
             }
+            // the master still counts this node a holder: its release was lost (or refused on the way); again
+            grd.release(n.block).whenComplete((m, e) -> logFailure("release", n.block, e));
             return;
         }
         BlockImage current = null;
+        if (n.keep == LockMode.SHARED && s.held == LockMode.EXCLUSIVE)
+        {
+            // SHARED copies are always clean: a dirty image kept only in SHARED copies would be lost with the
+            // death of the nodes holding them (the directory recovers EXCLUSIVE holds only), so write it first
+            final long version = cache.write(n.block);
+            if (version >= 0)
+            {
+                written(n.block, version);
+            }
+        }
         if (n.ship)
         {
             current = cache.current(n.block);
@@ -464,6 +513,7 @@ final class FusionAgent implements Agent
             ship(n.requester, n.block, n.requestId, current, null == current ? flags | FusionMessages.NONE : flags);
             s.shippedTo = n.requester;
             s.shippedRequestId = n.requestId;
+            s.shippedVersion = null == current ? 0 : current.version();
         }
         if (n.keep.ordinal() < s.held.ordinal())
         {
@@ -548,7 +598,8 @@ final class FusionAgent implements Agent
         }
         final long id = ++giveUpIds;
         pendingGiveUps.put(id, g);
-        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, System.nanoTime()));
+        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, Long.MIN_VALUE,
+            System.nanoTime()));
         drive(s);
     }
 
@@ -562,10 +613,12 @@ final class FusionAgent implements Agent
 
     private void logFailure(final String what, final long block, final Throwable error)
     {
-        if (null != error)
+        final Throwable cause = error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+        if (null != cause && !(cause instanceof GrdException ge && ge.reason() == RejectReason.NOT_HELD))
         {
+            // NOT_HELD: a repeated release after the first one's answer was lost; nothing to do
             LOG.log(System.Logger.Level.WARNING, "node " + self + ": " + what + " of block " + block + " failed: " +
-                error);
+                cause);
         }
     }
 
@@ -573,6 +626,12 @@ final class FusionAgent implements Agent
         final int flags)
     {
         final int f = null != image && image.dirty() ? flags | FusionMessages.DIRTY : flags;
+        final BlockState traced = blocks.get(block);
+        if (null != traced)
+        {
+            traced.trace("ship to " + requester + "/" + requestId + " version " +
+                (null == image ? "none" : image.version()) + " flags " + f);
+        }
         final int length = FusionMessages.image(out, block, requestId, null == image ? 0 : image.version(), f,
             null == image ? null : image.bytes());
         if (null != image)
@@ -582,7 +641,7 @@ final class FusionAgent implements Agent
         }
         if (requester == self)
         {
-            onImage(out, 0, length);
+            onImage(self, out, 0, length);
         }
         else
         {
@@ -610,10 +669,23 @@ final class FusionAgent implements Agent
         return count;
     }
 
+    /** Another node wrote a version: past images up to it go, and so does the memory of shipping it. */
+    private void onWritten(final long block, final long version)
+    {
+        events.add(WaitEventRecorder.PAST_IMAGES_DISCARDED, cache.written(block, version));
+        final BlockState s = blocks.get(block);
+        if (null != s && s.shippedTo != -1 && s.shippedVersion <= version)
+        {
+            s.shippedTo = -1;
+            s.shippedRequestId = Long.MIN_VALUE;
+            forgetIfIdle(s);
+        }
+    }
+
     /** A version reached the disk: every node may drop its past images up to it. */
     private void written(final long block, final long version)
     {
-        events.add(WaitEventRecorder.PAST_IMAGES_DISCARDED, cache.written(block, version));
+        onWritten(block, version);
         FusionMessages.pair(out, block, version);
         for (final int peer : livePeers())
         {
@@ -782,23 +854,42 @@ final class FusionAgent implements Agent
         final long id = ++recoveryIds;
         final PendingRecovery p = new PendingRecovery(r, System.nanoTime() + config.recoveryTimeout().toNanos());
         p.offer(cache.pastImage(r.block()));
-        FusionMessages.pair(out, r.block(), id);
         for (final int peer : livePeers())
         {
-            if (peer != r.deadNode() && send(peer, FusionMessages.PI_QUERY, Priority.HIGH, out,
-                FusionMessages.SHORT_LENGTH))
+            if (peer != r.deadNode())
             {
-                p.awaited++;
+                p.awaited.add(peer);
             }
         }
         recoveries.put(id, p);
+        askForPastImages(id, p);
         maybeFinishRecovery(id, p, System.nanoTime());
     }
 
+    private void askForPastImages(final long id, final PendingRecovery p)
+    {
+        FusionMessages.pair(out, p.recover.block(), id);
+        for (final int peer : p.awaited)
+        {
+            send(peer, FusionMessages.PI_QUERY, Priority.HIGH, out, FusionMessages.SHORT_LENGTH);
+        }
+    }
+
+    /**
+     * Recovery needs every survivor's answer: the newest past image may be at any of them, and starting from an
+     * older one would lose the changes in between (they are in that survivor's redo, not the dead node's). A
+     * silent survivor is asked again until it answers or is declared dead.
+     */
     private void maybeFinishRecovery(final long id, final PendingRecovery p, final long now)
     {
-        if (p.awaited > 0 && now - p.deadlineNs < 0)
+        p.awaited.removeIf(peer -> !live(peer));
+        if (!p.awaited.isEmpty())
         {
+            if (now - p.deadlineNs >= 0)
+            {
+                p.deadlineNs = now + config.recoveryTimeout().toNanos();
+                askForPastImages(id, p);
+            }
             return;
         }
         recoveries.remove(id);
@@ -806,6 +897,9 @@ final class FusionAgent implements Agent
         try
         {
             final long version = cache.recover(r.block(), p.newest, r.deadNode());
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": recovered block " + r.block() + " of dead node " +
+                r.deadNode() + " from " + (null == p.newest ? "disk" : "a past image at version " +
+                p.newest.version()) + " and its redo: version " + version);
             written(r.block(), version);
             events.increment(WaitEventRecorder.RECOVERIES);
             r.future().complete(null);
@@ -828,7 +922,7 @@ final class FusionAgent implements Agent
         {
             switch (type)
             {
-                case FusionMessages.IMAGE -> onImage(buffer, at, size);
+                case FusionMessages.IMAGE -> onImage(source, buffer, at, size);
                 case FusionMessages.FETCH -> onFetch(source, buffer, at, size);
                 case FusionMessages.CR ->
                 {
@@ -841,8 +935,7 @@ final class FusionAgent implements Agent
                 case FusionMessages.WRITTEN ->
                 {
                     FusionMessages.checkLength(type, size, FusionMessages.SHORT_LENGTH);
-                    events.add(WaitEventRecorder.PAST_IMAGES_DISCARDED, cache.written(
-                        FusionMessages.block(buffer, at), FusionMessages.second(buffer, at)));
+                    onWritten(FusionMessages.block(buffer, at), FusionMessages.second(buffer, at));
                 }
                 case FusionMessages.PI_QUERY ->
                 {
@@ -854,7 +947,7 @@ final class FusionAgent implements Agent
                         null == pi ? null : pi.bytes());
                     send(source, FusionMessages.PI_IMAGE, Priority.NORMAL, out, n);
                 }
-                case FusionMessages.PI_IMAGE -> onPastImage(buffer, at, size);
+                case FusionMessages.PI_IMAGE -> onPastImage(source, buffer, at, size);
                 default -> throw new IllegalArgumentException("unknown cache fusion message type " + type);
             }
         }
@@ -866,7 +959,7 @@ final class FusionAgent implements Agent
         }
     }
 
-    private void onImage(final DirectBuffer b, final int at, final int length)
+    private void onImage(final int source, final DirectBuffer b, final int at, final int length)
     {
         final byte[] bytes = FusionMessages.imageBytes(b, at, length);
         final long block = FusionMessages.block(b, at);
@@ -877,15 +970,22 @@ final class FusionAgent implements Agent
         {
             return; // late copy of an image already installed
         }
-        if (null != s.grant && s.grant.requestId() != requestId)
+        if (null != s.grant && (s.grant.requestId() != requestId || s.grant.supplier() != source))
         {
-            return; // for an earlier request of this node
+            return; // for an earlier request of this node, or from a holder that was not named supplier
         }
-        if (s.stashedRequestId == requestId)
+        if (s.stashedRequestId == requestId && s.stashedFrom == source)
         {
             return; // a second copy (the answer to a FETCH crossing the first)
         }
+        if (s.stashedRequestId == requestId && null != s.stashedImage && null == bytes)
+        {
+            return; // before the grant names the supplier, an image beats "none" from another holder
+        }
+        s.trace("image from " + source + " for " + requestId + " flags " + flags + " version " +
+            FusionMessages.third(b, at));
         s.stashedRequestId = requestId;
+        s.stashedFrom = source;
         s.stashedFlags = flags;
         s.stashedImage = null == bytes ? null :
             new BlockImage(FusionMessages.third(b, at), (flags & FusionMessages.DIRTY) != 0, bytes);
@@ -902,21 +1002,22 @@ final class FusionAgent implements Agent
         final long block = FusionMessages.block(b, at);
         final long requestId = FusionMessages.second(b, at);
         final BlockState s = blocks.get(block);
-        if (null != s && s.held != LockMode.NULL)
+        final boolean shipped = null != s && s.shippedTo == source && s.shippedRequestId == requestId;
+        if (!shipped && null != s && (null != s.acquiring || s.held != LockMode.NULL))
         {
-            if (s.shippedTo != source || s.shippedRequestId != requestId)
-            {
-                // the notice is still on its way or waiting for local users: it will ship
-                return;
-            }
-            ship(source, block, requestId, cache.current(block), 0);
+            return; // the notice has not been served yet (local users, or this node's own grant first): it will ship
+        }
+        if (shipped && s.held != LockMode.NULL)
+        {
+            ship(source, block, requestId, cache.current(block), 0); // kept SHARED, or only supplied a copy
             return;
         }
+        // given up: the dirty image it shipped is the newest past image; a clean one is on disk
         final BlockImage pi = cache.pastImage(block);
         ship(source, block, requestId, pi, null == pi ? FusionMessages.NONE : 0);
     }
 
-    private void onPastImage(final DirectBuffer b, final int at, final int length)
+    private void onPastImage(final int source, final DirectBuffer b, final int at, final int length)
     {
         final byte[] bytes = FusionMessages.imageBytes(b, at, length);
         final long id = FusionMessages.second(b, at);
@@ -929,7 +1030,7 @@ final class FusionAgent implements Agent
         {
             p.offer(new BlockImage(FusionMessages.third(b, at), true, bytes));
         }
-        p.awaited--;
+        p.awaited.remove(source);
         maybeFinishRecovery(id, p, System.nanoTime());
     }
 
@@ -945,6 +1046,21 @@ final class FusionAgent implements Agent
             {
                 due = null == due ? new ArrayList<>() : due;
                 due.add(s);
+            }
+            if (null != s.acquiring)
+            {
+                expire(s.acquiring, now);
+                if (!s.acquiring.reported && now - s.acquiring.startNs > SLOW_NS)
+                {
+                    s.acquiring.reported = true;
+                    LOG.log(System.Logger.Level.WARNING, "node " + self + ": block " + s.block + " wanted " +
+                        s.acquiring.mode + " for over " + TimeUnit.NANOSECONDS.toSeconds(SLOW_NS) + " s, master " +
+                        grd.masterOf(s.block) + " (directory here says held " + grd.heldMode(s.block) + "): " + s);
+                }
+            }
+            for (final Acquire waiting : s.waiters)
+            {
+                expire(waiting, now);
             }
         }
         if (null != due)
@@ -995,6 +1111,15 @@ final class FusionAgent implements Agent
             }
         }
         return work;
+    }
+
+    private void expire(final Acquire a, final long now)
+    {
+        if (now - a.deadlineNs >= 0 && !a.future.isDone())
+        {
+            events.increment(WaitEventRecorder.FAILED);
+            a.future.completeExceptionally(new GrdException(RejectReason.TIMED_OUT, a.block, a.mode));
+        }
     }
 
     /** A grantee still without its image: ask the supplier again, or recover the block if the supplier died. */

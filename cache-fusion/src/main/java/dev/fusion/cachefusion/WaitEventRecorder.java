@@ -13,7 +13,7 @@ final class WaitEventRecorder
     static final String[] NAMES = {"current_grant", "current_2way", "current_3way", "current_local", "cr_local",
         "cr_2way", "cr_3way", "cr_self_served", "busy", "congested", "image_retries", "conversion_retries",
         "fairness_answers", "images_shipped", "bytes_shipped", "past_images_kept", "past_images_discarded",
-        "recoveries", "failed"};
+        "recoveries", "failed", "stale_notices"};
     static final int CURRENT_GRANT = 0;
     static final int CURRENT_2WAY = 1;
     static final int CURRENT_3WAY = 2;
@@ -33,6 +33,7 @@ final class WaitEventRecorder
     static final int PAST_IMAGES_DISCARDED = 16;
     static final int RECOVERIES = 17;
     static final int FAILED = 18;
+    static final int STALE_NOTICES = 19;
 
     static final String[] LATENCIES = {"current_grant", "current_2way", "current_3way", "cr"};
 

@@ -18,6 +18,11 @@ public interface BlockingHandler
      * @param keep      the strongest mode this node may keep; its current mode when it only ships.
      * @param ship      whether this node supplies the requester with the image.
      * @param requestId the requester's request id (ties the image to the grant).
+     * @param holderGrant the id of this node's request the master believes it holds the resource under, or
+     *                  {@link Long#MIN_VALUE} when the master does not know (after a reconfiguration): a notice
+     *                  naming an older grant is stale (this node gave the resource up and got it again since) and
+     *                  must be ignored.
      */
-    void onBlocking(long resource, int requester, LockMode requested, LockMode keep, boolean ship, long requestId);
+    void onBlocking(long resource, int requester, LockMode requested, LockMode keep, boolean ship, long requestId,
+        long holderGrant);
 }

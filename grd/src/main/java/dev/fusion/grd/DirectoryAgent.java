@@ -83,7 +83,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Int2ObjectHashMap<IntHashSet> reportsAwaited = new Int2ObjectHashMap<>();
     private final ArrayDeque<Deferred> frozen = new ArrayDeque<>();
     private final ArrayDeque<Outbound> backlog = new ArrayDeque<>();
-    private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
+    private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.BLOCKING_LENGTH]);
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
     private final Int2ObjectHashMap<IntHashSet> reportsEarly = new Int2ObjectHashMap<>();
     private final ExpandableArrayBuffer handoff = new ExpandableArrayBuffer(256);
@@ -98,6 +98,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private long nextDemoteScanNs;
     private long waitingCount;
     private volatile BlockingHandler blockingHandler;
+    /** The request id of the grant behind each of this node's holdings (releases name it). */
+    private final Long2LongHashMap holdingGrants = new Long2LongHashMap(GrdMessages.NO_GRANT);
     private final Int2ObjectHashMap<List<Long>> orphansToCheck = new Int2ObjectHashMap<>();
 
     /** A request of this node waiting for its master's answer. */
@@ -109,6 +111,10 @@ final class DirectoryAgent implements Agent, GrantListener
         final LockMode mode;
         final long deadlineNs;
         final CompletableFuture<LockMode> future;
+        /** Acquire: this node holds nothing of the resource now (cache fusion gave it up, maybe unconfirmed). */
+        boolean fresh;
+        /** Release or downgrade: the grant it gives up. */
+        long grantId = GrdMessages.NO_GRANT;
         /** Completed instead of {@link #future} for an acquire that wants to know the image's supplier. */
         CompletableFuture<Grant> grantFuture;
         int sentTo;
@@ -160,7 +166,8 @@ final class DirectoryAgent implements Agent, GrantListener
     }
 
     /** A request held back while the directory rebuilds after a death. */
-    record Deferred(int requester, long requestId, long resource, int op, LockMode mode, int hops)
+    record Deferred(int requester, long requestId, long resource, int op, LockMode mode, int hops, int flags,
+        long grant)
     {
     }
 
@@ -249,6 +256,10 @@ final class DirectoryAgent implements Agent, GrantListener
         if (command instanceof Submit submit)
         {
             final Pending p = submit.pending();
+            if (p.op == GrdMessages.OP_RELEASE || p.op == GrdMessages.OP_DOWNGRADE)
+            {
+                p.grantId = holdingGrants.get(p.resource);
+            }
             pending.put(p.requestId, p);
             route(p);
         }
@@ -283,13 +294,14 @@ final class DirectoryAgent implements Agent, GrantListener
         p.sentNs = System.nanoTime();
         if (master == self)
         {
-            serve(self, p.requestId, p.resource, p.op, p.mode, 0);
+            serve(self, p.requestId, p.resource, p.op, p.mode, 0, p.fresh ? GrdMessages.FLAG_FRESH : 0, p.grantId);
         }
         else
         {
             GrdMessages.request(message, p.op, null == p.mode ? LockMode.NULL : p.mode, 0, self, p.requestId,
                 p.resource);
-            send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            GrdMessages.extras(message, p.fresh ? GrdMessages.FLAG_FRESH : 0, p.grantId);
+            send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
         }
     }
 
@@ -319,19 +331,23 @@ final class DirectoryAgent implements Agent, GrantListener
 
     private void onRequest(final DirectBuffer b, final int at, final int size)
     {
-        checkLength(size);
+        if (size != GrdMessages.REQUEST_LENGTH)
+        {
+            throw new IllegalArgumentException("request of " + size + " bytes, expected " +
+                GrdMessages.REQUEST_LENGTH);
+        }
         final LockMode mode = LockMode.fromOrdinal(GrdMessages.byte1(b, at));
         if (null == mode)
         {
             throw new IllegalArgumentException("bad lock mode " + GrdMessages.byte1(b, at));
         }
         serve(GrdMessages.requester(b, at), GrdMessages.id(b, at), GrdMessages.resource(b, at), GrdMessages.op(b, at),
-            mode, GrdMessages.hops(b, at));
+            mode, GrdMessages.hops(b, at), GrdMessages.flags(b, at), GrdMessages.grant(b, at));
     }
 
     /** As master (or forwarder): handle one request. */
     private void serve(final int requester, final long requestId, final long resource, final int op, final LockMode mode,
-        final int hops)
+        final int hops, final int flags, final long grant)
     {
         if (op == GrdMessages.OP_REPORTS_DONE)
         {
@@ -357,7 +373,8 @@ final class DirectoryAgent implements Agent, GrantListener
             }
             stats.incrementAndGet(FORWARDED);
             GrdMessages.request(message, op, mode, hops + 1, requester, requestId, resource);
-            send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            GrdMessages.extras(message, flags, grant);
+            send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
             return;
         }
         if (!live(requester))
@@ -367,7 +384,7 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         if (isRebuilding() || recovering.contains(resource))
         {
-            frozen.add(new Deferred(requester, requestId, resource, op, mode, hops));
+            frozen.add(new Deferred(requester, requestId, resource, op, mode, hops, flags, grant));
             return;
         }
         final DirectoryEntry entry = entry(resource);
@@ -376,12 +393,13 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             case GrdMessages.OP_ACQUIRE ->
             {
-                entry.acquire(requestId, requester, mode, this);
+                entry.acquire(requestId, requester, mode, this, (flags & GrdMessages.FLAG_FRESH) != 0);
                 considerRemaster(entry, requester);
             }
-            case GrdMessages.OP_RELEASE -> answer(requester, requestId, resource, entry.release(requester, this));
+            case GrdMessages.OP_RELEASE ->
+                answer(requester, requestId, resource, entry.release(requester, grant, this));
             case GrdMessages.OP_DOWNGRADE ->
-                answer(requester, requestId, resource, entry.downgrade(requester, mode, this));
+                answer(requester, requestId, resource, entry.downgrade(requester, mode, grant, this));
             case GrdMessages.OP_CANCEL -> entry.cancel(requestId, requester, this);
             default -> reject(requester, requestId, resource, RejectReason.INVALID_MODE);
         }
@@ -420,12 +438,12 @@ final class DirectoryAgent implements Agent, GrantListener
 
     @Override
     public void onBlocking(final long resource, final int holder, final LockMode keep, final int requester,
-        final LockMode requested, final long requestId, final boolean ship)
+        final LockMode requested, final long requestId, final boolean ship, final long holderGrant)
     {
         stats.incrementAndGet(BLOCKING_NOTICES);
         if (holder == self)
         {
-            notifyBlocking(resource, requester, requested, keep, ship, requestId);
+            notifyBlocking(resource, requester, requested, keep, ship, requestId, holderGrant);
             return;
         }
         message.putByte(0, (byte)keep.ordinal());
@@ -436,7 +454,8 @@ final class DirectoryAgent implements Agent, GrantListener
         message.putShort(6, (short)0, ByteOrder.LITTLE_ENDIAN);
         message.putLong(8, requestId, ByteOrder.LITTLE_ENDIAN);
         message.putLong(16, resource, ByteOrder.LITTLE_ENDIAN);
-        send(holder, GrdMessages.BLOCKING, message, GrdMessages.FIXED_LENGTH);
+        message.putLong(24, holderGrant, ByteOrder.LITTLE_ENDIAN);
+        send(holder, GrdMessages.BLOCKING, message, GrdMessages.BLOCKING_LENGTH);
     }
 
     @Override
@@ -447,7 +466,11 @@ final class DirectoryAgent implements Agent, GrantListener
 
     private void onBlockingMessage(final DirectBuffer b, final int at, final int size)
     {
-        checkLength(size);
+        if (size != GrdMessages.BLOCKING_LENGTH)
+        {
+            throw new IllegalArgumentException("blocking notice of " + size + " bytes, expected " +
+                GrdMessages.BLOCKING_LENGTH);
+        }
         final LockMode keep = LockMode.fromOrdinal(GrdMessages.op(b, at));
         final LockMode requested = LockMode.fromOrdinal(GrdMessages.byte1(b, at));
         if (null == keep || null == requested)
@@ -455,16 +478,16 @@ final class DirectoryAgent implements Agent, GrantListener
             throw new IllegalArgumentException("bad lock mode in a blocking notice");
         }
         notifyBlocking(GrdMessages.resource(b, at), GrdMessages.requester(b, at), requested, keep,
-            GrdMessages.hops(b, at) != 0, GrdMessages.id(b, at));
+            GrdMessages.hops(b, at) != 0, GrdMessages.id(b, at), b.getLong(at + 24, ByteOrder.LITTLE_ENDIAN));
     }
 
     private void notifyBlocking(final long resource, final int requester, final LockMode requested,
-        final LockMode keep, final boolean ship, final long requestId)
+        final LockMode keep, final boolean ship, final long requestId, final long holderGrant)
     {
         final BlockingHandler handler = blockingHandler;
         if (null != handler)
         {
-            handler.onBlocking(resource, requester, requested, keep, ship, requestId);
+            handler.onBlocking(resource, requester, requested, keep, ship, requestId, holderGrant);
         }
     }
 
@@ -529,6 +552,7 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 final LockMode mode = LockMode.fromOrdinal(modeOrReason);
                 holdings.put(resource, mode);
+                holdingGrants.put(resource, requestId);
                 held.put(resource, mode);
                 stats.incrementAndGet(local ? LOCAL_GRANTS : REMOTE_GRANTS);
                 if (null != p.grantFuture)
@@ -542,12 +566,16 @@ final class DirectoryAgent implements Agent, GrantListener
             }
             case GrdMessages.STATUS_DONE ->
             {
-                if (p.op == GrdMessages.OP_RELEASE || p.mode == LockMode.NULL)
+                // when this node got the resource again (a newer grant) before the answer came, keep that one
+                final boolean superseded =
+                    p.grantId != GrdMessages.NO_GRANT && holdingGrants.get(resource) != p.grantId;
+                if (!superseded && (p.op == GrdMessages.OP_RELEASE || p.mode == LockMode.NULL))
                 {
                     holdings.remove(resource);
+                    holdingGrants.remove(resource);
                     held.remove(resource);
                 }
-                else
+                else if (!superseded)
                 {
                     holdings.put(resource, p.mode);
                     held.put(resource, p.mode);
@@ -608,7 +636,7 @@ final class DirectoryAgent implements Agent, GrantListener
             else if (live(p.sentTo))
             {
                 GrdMessages.request(message, GrdMessages.OP_CANCEL, p.mode, 0, self, p.requestId, p.resource);
-                send(p.sentTo, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+                send(p.sentTo, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
             }
         }
         return expired;
@@ -625,7 +653,9 @@ final class DirectoryAgent implements Agent, GrantListener
         List<Pending> again = null;
         for (final Pending p : pending.values())
         {
-            if (p.sentTo != self && now - p.sentNs >= retryNs)
+            // a request this node masters is queued here already; going through serve again re-sends the
+            // notices to the holders in its way, which may have been lost
+            if ((p.sentTo != self || p.op == GrdMessages.OP_ACQUIRE) && now - p.sentNs >= retryNs)
             {
                 again = null == again ? new ArrayList<>() : again;
                 again.add(p);
@@ -964,26 +994,45 @@ final class DirectoryAgent implements Agent, GrantListener
             awaited.removeAll(early);
         }
         reportsAwaited.put(deadNode, awaited);
+        // a hold being released (or downgraded) is reported as what it becomes: the resource may already be
+        // with another node, and a report of the old mode would keep the new master from recovering it
+        final Long2ObjectHashMap<LockMode> giving = new Long2ObjectHashMap<>();
+        for (final Pending p : pending.values())
+        {
+            if (p.op == GrdMessages.OP_RELEASE)
+            {
+                giving.put(p.resource, LockMode.NULL);
+            }
+            else if (p.op == GrdMessages.OP_DOWNGRADE)
+            {
+                giving.put(p.resource, p.mode);
+            }
+        }
         for (final Long2ObjectHashMap<LockMode>.EntryIterator it = holdings.entrySet().iterator(); it.hasNext(); )
         {
             it.next();
             final long resource = it.getLongKey();
+            final LockMode mode = giving.containsKey(resource) ? giving.get(resource) : it.getValue();
+            if (mode == LockMode.NULL)
+            {
+                continue;
+            }
             final int master = masters.masterOf(resource);
-            GrdMessages.request(message, GrdMessages.OP_REPORT, it.getValue(), 0, self, 0, resource);
+            GrdMessages.request(message, GrdMessages.OP_REPORT, mode, 0, self, 0, resource);
             if (master == self)
             {
-                entry(resource).restoreHolder(self, it.getValue());
+                entry(resource).restoreHolder(self, mode);
             }
             else
             {
-                send(master, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+                send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
             }
         }
         // every survivor is told, including those whose own reports arrived first
         for (final int member : survivors)
         {
             GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
-            send(member, GrdMessages.REQUEST, message, GrdMessages.FIXED_LENGTH);
+            send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
         }
         // A request may have been forwarded to the dead node by the master it was sent to, so send every
         // unanswered request again: a master still holding the original ignores the copy (same requester and
@@ -1082,7 +1131,7 @@ final class DirectoryAgent implements Agent, GrantListener
         for (int i = 0; i < n; i++)
         {
             final Deferred d = frozen.poll();
-            serve(d.requester(), d.requestId(), d.resource(), d.op(), d.mode(), d.hops());
+            serve(d.requester(), d.requestId(), d.resource(), d.op(), d.mode(), d.hops(), d.flags(), d.grant());
         }
     }
 

@@ -32,10 +32,14 @@ public final class DirectoryEntry
     private long noticedRequestId = Long.MIN_VALUE;
     private int noticedNode = -1;
     private int noticedSupplier = -1;
-    /** The latest grant and the supplier it named, to answer a retry of it the same way. */
-    private long grantedRequestId = Long.MIN_VALUE;
-    private int grantedNode = -1;
-    private int grantedSupplier = -1;
+    /**
+     * Each node's latest acquire (request id, 1 when it was refused or cancelled): a node's request ids only grow,
+     * so a copy of an older one (a retry still in flight when the original was answered) is stale, and a copy of
+     * a refused one is refused again instead of being queued as new.
+     */
+    private final Map<Integer, long[]> latestRequests = new TreeMap<>();
+    /** Each holder's latest grant (request id, supplier named), to answer a retry of it the same way. */
+    private final Map<Integer, long[]> lastGrants = new TreeMap<>();
 
     int lastRemoteRequester = -1;
     int consecutiveRemoteRequests;
@@ -162,27 +166,62 @@ public final class DirectoryEntry
      */
     public void acquire(final long requestId, final int node, final LockMode mode, final GrantListener listener)
     {
+        acquire(requestId, node, mode, listener, false);
+    }
+
+    /**
+     * @param requestId the request's id.
+     * @param node      the requesting node.
+     * @param mode      SHARED or EXCLUSIVE.
+     * @param listener  told of grants and rejections.
+     * @param fresh     the node says it holds nothing now: a hold recorded for it under another grant was given
+     *                  up and its release is late (or lost), so it is released here first.
+     */
+    public void acquire(final long requestId, final int node, final LockMode mode, final GrantListener listener,
+        final boolean fresh)
+    {
         if (mode == LockMode.NULL)
         {
             listener.onReject(resource, requestId, node, RejectReason.INVALID_MODE);
             return;
         }
+        final long[] latest = latestRequests.get(node);
+        if (null != latest && requestId < latest[0])
+        {
+            return; // a stale copy: the node has made a newer request since
+        }
+        if (null != latest && requestId == latest[0] && latest[1] == 1)
+        {
+            listener.onReject(resource, requestId, node, RejectReason.CANCELLED);
+            return;
+        }
+        if (null == latest || requestId > latest[0])
+        {
+            latestRequests.put(node, new long[]{requestId, 0});
+        }
+        if (fresh && holders.containsKey(node) && !isGrant(node, requestId))
+        {
+            holders.remove(node);
+            lastGrants.remove(node);
+        }
         final LockMode held = modeOf(node);
         if (held.covers(mode))
         {
-            final boolean retry = requestId == grantedRequestId && node == grantedNode;
-            listener.onGrant(resource, requestId, node, held, retry ? grantedSupplier : -1);
+            final long[] last = lastGrants.get(node);
+            final boolean retry = null != last && last[0] == requestId;
+            listener.onGrant(resource, requestId, node, held, retry ? (int)last[1] : -1);
             return;
         }
         for (final LockRequest waiting : queue)
         {
             if (waiting.node() == node && waiting.requestId() == requestId)
             {
-                if (waiting == queue.peekFirst())
+                if (waiting == queue.peekFirst() && waiting.requestId() == noticedRequestId &&
+                    waiting.node() == noticedNode)
                 {
-                    // the requester retried: a notice to a holder may have been lost, so send them again
-                    noticedRequestId = Long.MIN_VALUE;
-                    grantWaiting(listener);
+                    // the requester retried: a notice to a holder may have been lost, so send them again (the
+                    // supplier named stays the same: it may have shipped and gone already)
+                    sendNotices(waiting, listener);
                 }
                 return;
             }
@@ -194,11 +233,15 @@ public final class DirectoryEntry
             {
                 if (waiting.conversion())
                 {
+                    latestRequests.get(node)[1] = 1;
                     listener.onReject(resource, requestId, node, RejectReason.CONVERSION_DEADLOCK);
                     return;
                 }
             }
             queue.addFirst(new LockRequest(requestId, node, mode, true));
+            // the request it overtakes is told again, with a fresh supplier, when it is at the head once more:
+            // the holders it was told about may hold under other grants by then
+            noticedRequestId = Long.MIN_VALUE;
         }
         else
         {
@@ -216,10 +259,27 @@ public final class DirectoryEntry
      */
     public boolean release(final int node, final GrantListener listener)
     {
+        return release(node, GrdMessages.NO_GRANT, listener);
+    }
+
+    /**
+     * @param node     the holder.
+     * @param grant    the grant it gives up; a release of an older grant than the node's current one is late
+     *                 (the node got the resource again since) and changes nothing.
+     * @param listener told of the grants this allows.
+     * @return false when the node did not hold it.
+     */
+    public boolean release(final int node, final long grant, final GrantListener listener)
+    {
+        if (isStale(node, grant))
+        {
+            return true;
+        }
         if (null == holders.remove(node))
         {
             return false;
         }
+        lastGrants.remove(node);
         grantWaiting(listener);
         return true;
     }
@@ -234,6 +294,22 @@ public final class DirectoryEntry
      */
     public boolean downgrade(final int node, final LockMode mode, final GrantListener listener)
     {
+        return downgrade(node, mode, GrdMessages.NO_GRANT, listener);
+    }
+
+    /**
+     * @param node     the holder.
+     * @param mode     the weaker mode.
+     * @param grant    the grant it downgrades; an older one than the node's current grant changes nothing.
+     * @param listener told of the grants this allows.
+     * @return false when the node does not hold a stronger mode.
+     */
+    public boolean downgrade(final int node, final LockMode mode, final long grant, final GrantListener listener)
+    {
+        if (isStale(node, grant))
+        {
+            return true;
+        }
         final LockMode held = modeOf(node);
         if (held == LockMode.NULL || !held.covers(mode) || held == mode)
         {
@@ -242,6 +318,7 @@ public final class DirectoryEntry
         if (mode == LockMode.NULL)
         {
             holders.remove(node);
+            lastGrants.remove(node);
         }
         else
         {
@@ -268,6 +345,11 @@ public final class DirectoryEntry
             if (r.node() == node && r.requestId() == requestId)
             {
                 it.remove();
+                final long[] latest = latestRequests.get(node);
+                if (null != latest && latest[0] == requestId)
+                {
+                    latest[1] = 1;
+                }
                 listener.onReject(resource, requestId, node, RejectReason.CANCELLED);
                 grantWaiting(listener);
                 return true;
@@ -319,6 +401,8 @@ public final class DirectoryEntry
     public boolean removeNode(final int node, final GrantListener listener)
     {
         final LockMode held = holders.remove(node);
+        lastGrants.remove(node);
+        latestRequests.remove(node);
         queue.removeIf(r -> r.node() == node);
         pastImageHolders.remove(Integer.valueOf(node));
         if (node == noticedSupplier || node == noticedNode)
@@ -401,9 +485,7 @@ public final class DirectoryEntry
             queue.pollFirst();
             final int supplier = supplierFor(next, listener);
             holders.put(next.node(), next.mode());
-            grantedRequestId = next.requestId();
-            grantedNode = next.node();
-            grantedSupplier = supplier;
+            lastGrants.put(next.node(), new long[]{next.requestId(), supplier});
             listener.onGrant(resource, next.requestId(), next.node(), next.mode(), supplier);
         }
     }
@@ -425,6 +507,11 @@ public final class DirectoryEntry
         {
             noticedSupplier = pickSupplier(head.node(), listener.preferredSupplier());
         }
+        sendNotices(head, listener);
+    }
+
+    private void sendNotices(final LockRequest head, final GrantListener listener)
+    {
         for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
         {
             final int node = holder.getKey();
@@ -432,7 +519,7 @@ public final class DirectoryEntry
             {
                 final LockMode keep = head.mode() == LockMode.EXCLUSIVE ? LockMode.NULL : LockMode.SHARED;
                 listener.onBlocking(resource, node, keep, head.node(), head.mode(), head.requestId(),
-                    node == noticedSupplier);
+                    node == noticedSupplier, holderGrant(node));
             }
         }
     }
@@ -457,9 +544,57 @@ public final class DirectoryEntry
         if (supplier != -1)
         {
             listener.onBlocking(resource, supplier, holders.get(supplier), granted.node(), granted.mode(),
-                granted.requestId(), true);
+                granted.requestId(), true, holderGrant(supplier));
         }
         return supplier;
+    }
+
+    long noticedRequestId()
+    {
+        return noticedRequestId;
+    }
+
+    int noticedNode()
+    {
+        return noticedNode;
+    }
+
+    int noticedSupplier()
+    {
+        return noticedSupplier;
+    }
+
+    Map<Integer, long[]> lastGrants()
+    {
+        return lastGrants;
+    }
+
+    /** Restores the transfer state (who was told to supply whom, each holder's grant) handed over with the entry. */
+    void restoreTransfers(final long noticed, final int node, final int supplier, final Map<Integer, long[]> grants)
+    {
+        noticedRequestId = noticed;
+        noticedNode = node;
+        noticedSupplier = supplier;
+        lastGrants.clear();
+        lastGrants.putAll(grants);
+    }
+
+    private boolean isGrant(final int node, final long requestId)
+    {
+        final long[] last = lastGrants.get(node);
+        return null != last && last[0] == requestId;
+    }
+
+    private boolean isStale(final int node, final long grant)
+    {
+        final long[] last = lastGrants.get(node);
+        return grant != GrdMessages.NO_GRANT && null != last && last[0] != grant;
+    }
+
+    private long holderGrant(final int node)
+    {
+        final long[] last = lastGrants.get(node);
+        return null == last ? Long.MIN_VALUE : last[0];
     }
 
     /** The EXCLUSIVE holder; else the preferred node when it holds; else the first holder; never the grantee. */

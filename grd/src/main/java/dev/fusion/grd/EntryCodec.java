@@ -17,6 +17,8 @@ import java.util.TreeMap;
  * u16 waiting  x (i64 requestId, u16 node, u8 mode, u8 conversion),
  * u16 pastImages x (u16 node),
  * i64 accessCount, i64 firstAccessMs, i64 lastAccessMs   (for the tiers)
+ * i64 noticed request, u16 noticed node + 1, u16 noticed supplier + 1,
+ * u16 lastGrants x (u16 node, i64 requestId, u16 supplier + 1)   (cache fusion; absent in older entries)
  * </pre>
  */
 final class EntryCodec
@@ -30,7 +32,7 @@ final class EntryCodec
     static int maxLength(final DirectoryEntry entry)
     {
         return 21 + 6 + 3 * entry.holders().size() + 12 * entry.queue().size() + 2 * entry.pastImageHolders().size() +
-            24;
+            24 + 14 + 12 * entry.lastGrants().size();
     }
 
     static int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
@@ -71,6 +73,18 @@ final class EntryCodec
         buffer.putLong(at + 8, entry.firstAccessMs, ORDER);
         buffer.putLong(at + 16, entry.lastAccessMs, ORDER);
         at += 24;
+        buffer.putLong(at, entry.noticedRequestId(), ORDER);
+        buffer.putShort(at + 8, (short)(entry.noticedNode() + 1), ORDER);
+        buffer.putShort(at + 10, (short)(entry.noticedSupplier() + 1), ORDER);
+        buffer.putShort(at + 12, (short)entry.lastGrants().size(), ORDER);
+        at += 14;
+        for (final Map.Entry<Integer, long[]> g : entry.lastGrants().entrySet())
+        {
+            buffer.putShort(at, (short)(int)g.getKey(), ORDER);
+            buffer.putLong(at + 2, g.getValue()[0], ORDER);
+            buffer.putShort(at + 10, (short)(g.getValue()[1] + 1), ORDER);
+            at += 12;
+        }
         return at - offset;
     }
 
@@ -119,6 +133,24 @@ final class EntryCodec
         entry.firstAccessMs = buffer.getLong(at + 8, ORDER);
         entry.lastAccessMs = buffer.getLong(at + 16, ORDER);
         at += 24;
+        if (at < end)
+        {
+            need(at, 14, end);
+            final long noticed = buffer.getLong(at, ORDER);
+            final int noticedNode = (buffer.getShort(at + 8, ORDER) & 0xFFFF) - 1;
+            final int noticedSupplier = (buffer.getShort(at + 10, ORDER) & 0xFFFF) - 1;
+            final int grants = buffer.getShort(at + 12, ORDER) & 0xFFFF;
+            at += 14;
+            need(at, grants * 12, end);
+            final Map<Integer, long[]> lastGrants = new TreeMap<>();
+            for (int i = 0; i < grants; i++)
+            {
+                lastGrants.put(buffer.getShort(at, ORDER) & 0xFFFF, new long[]{buffer.getLong(at + 2, ORDER),
+                    (buffer.getShort(at + 10, ORDER) & 0xFFFF) - 1});
+                at += 12;
+            }
+            entry.restoreTransfers(noticed, noticedNode, noticedSupplier, lastGrants);
+        }
         if (at != end)
         {
             throw new IllegalArgumentException("directory entry has " + (end - at) + " trailing bytes");

@@ -33,7 +33,8 @@ public final class GlobalResourceDirectory implements AutoCloseable
     private final DirectoryAgent agent;
     private final AgentRunner runner;
     private final AtomicLongArray stats = new AtomicLongArray(DirectoryAgent.STAT_COUNT);
-    private final AtomicLong requestIds = new AtomicLong();
+    /** Request ids only grow, across restarts too (masters drop copies of requests older than a node's latest). */
+    private final AtomicLong requestIds = new AtomicLong(System.currentTimeMillis() << 20);
     private final AtomicLong inboxDrops = new AtomicLong();
     private final ConcurrentHashMap<Long, LockMode> held = new ConcurrentHashMap<>();
     private final java.util.concurrent.ScheduledExecutorService tierScanner;
@@ -142,6 +143,21 @@ public final class GlobalResourceDirectory implements AutoCloseable
      */
     public CompletableFuture<Grant> acquireGrant(final long resource, final LockMode mode, final Duration timeout)
     {
+        return acquireGrant(resource, mode, timeout, false);
+    }
+
+    /**
+     * @param resource the resource.
+     * @param mode     SHARED or EXCLUSIVE.
+     * @param timeout  how long to wait; null for the configured default.
+     * @param fresh    this node holds nothing of the resource now, even if a release it sent has not reached the
+     *                 master yet: the master releases any hold it still records for this node first (cache
+     *                 fusion gives blocks up asynchronously and may want one back before the release lands).
+     * @return completes with the grant.
+     */
+    public CompletableFuture<Grant> acquireGrant(final long resource, final LockMode mode, final Duration timeout,
+        final boolean fresh)
+    {
         Objects.requireNonNull(mode, "mode");
         if (mode == LockMode.NULL)
         {
@@ -150,6 +166,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
         final CompletableFuture<Grant> grant = new CompletableFuture<>();
         final DirectoryAgent.Pending p = pending(GrdMessages.OP_ACQUIRE, resource, mode, timeout, null);
         p.grantFuture = grant;
+        p.fresh = fresh;
         submit(p);
         return grant;
     }

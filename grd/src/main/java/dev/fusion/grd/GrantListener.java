@@ -36,9 +36,10 @@ public interface GrantListener
      * @param requested the mode it waits for.
      * @param requestId the waiting request.
      * @param ship      whether this holder supplies the image.
+     * @param holderGrant the request id of the holder's grant, or {@link Long#MIN_VALUE} when unknown.
      */
     default void onBlocking(long resource, int holder, LockMode keep, int requester, LockMode requested,
-        long requestId, boolean ship)
+        long requestId, boolean ship, long holderGrant)
     {
     }
 

@@ -8,11 +8,14 @@ import java.nio.ByteOrder;
 /**
  * The directory's messages on cluster-core (all HIGH priority). Fixed layouts, little-endian.
  * <pre>
- * REQUEST  (type 32, 24 bytes): u8 op, u8 mode, u8 hops, u8 0, u16 requester, u16 0, i64 requestId, i64 resource
+ * REQUEST  (type 32, 32 bytes): u8 op, u8 mode, u8 hops, u8 flags, u16 requester, u16 0, i64 requestId,
+ *                               i64 resource, i64 grant (release/downgrade: the id of the grant given up)
+ *          flags: 1 fresh (acquire: the requester holds nothing now; a hold the master still records for it
+ *          was given up and its release is late)
  * RESPONSE (type 33, 24 bytes): u8 status, u8 mode or reason, u16 supplier + 1 (0: none), u16 master, u16 0,
  *                               i64 requestId, i64 resource
- * BLOCKING (type 36, 24 bytes): u8 keep mode, u8 requested mode, u8 ship, u8 0, u16 requester, u16 0,
- *                               i64 requestId, i64 resource
+ * BLOCKING (type 36, 32 bytes): u8 keep mode, u8 requested mode, u8 ship, u8 0, u16 requester, u16 0,
+ *                               i64 requestId, i64 resource, i64 holder's grant request id
  * MASTER   (type 34, 24 bytes): u16 new master, u16 0, i32 0, i64 version, i64 resource
  * HANDOFF  (type 35): i64 version, then an encoded directory entry
  * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration),
@@ -26,7 +29,11 @@ final class GrdMessages
     static final int MASTER = 34;
     static final int HANDOFF = 35;
     static final int BLOCKING = 36;
+    static final int BLOCKING_LENGTH = 32;
     static final int FIXED_LENGTH = 24;
+    static final int REQUEST_LENGTH = 32;
+    static final int FLAG_FRESH = 1;
+    static final long NO_GRANT = Long.MIN_VALUE;
 
     static final int OP_ACQUIRE = 1;
     static final int OP_RELEASE = 2;
@@ -61,6 +68,23 @@ final class GrdMessages
         b.putShort(6, (short)0, ORDER);
         b.putLong(8, requestId, ORDER);
         b.putLong(16, resource, ORDER);
+        b.putLong(24, NO_GRANT, ORDER);
+    }
+
+    static void extras(final MutableDirectBuffer b, final int flags, final long grant)
+    {
+        b.putByte(3, (byte)flags);
+        b.putLong(24, grant, ORDER);
+    }
+
+    static int flags(final DirectBuffer b, final int o)
+    {
+        return b.getByte(o + 3) & 0xFF;
+    }
+
+    static long grant(final DirectBuffer b, final int o)
+    {
+        return b.getLong(o + 24, ORDER);
     }
 
     static void response(

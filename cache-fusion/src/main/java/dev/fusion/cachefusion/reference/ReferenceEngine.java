@@ -41,6 +41,8 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     private final AtomicLong clock = new AtomicLong();
     private final AtomicLong redoFlushesForShipping = new AtomicLong();
     private final AtomicLong evictions = new AtomicLong();
+    private final AtomicLong staleInstalls = new AtomicLong();
+    private static final System.Logger LOG = System.getLogger(ReferenceEngine.class.getName());
     private volatile CacheFusion fusion;
 
     /**
@@ -243,6 +245,15 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         return redoFlushesForShipping.get();
     }
 
+    /**
+     * @return images installed although a newer version of the page had been committed (seen through a shared
+     * undo store): must stay 0; a self-check of the protocol.
+     */
+    public long staleInstalls()
+    {
+        return staleInstalls.get();
+    }
+
     /** @return evictions started because the cache was full. */
     public long evictions()
     {
@@ -261,6 +272,14 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     public void install(final long block, final BlockImage image, final LockMode mode)
     {
         AccountPage.check(image.bytes(), block);
+        final long newest = undo.newest(ResourceId.block(block));
+        if (newest > image.version())
+        {
+            // a newer version was committed (by a node sharing this undo store): this image is stale
+            staleInstalls.incrementAndGet();
+            LOG.log(System.Logger.Level.ERROR, "node " + nodeId + ": installing version " + image.version() +
+                " of page " + ResourceId.block(block) + " but version " + newest + " was committed", new Throwable());
+        }
         clock.accumulateAndGet(image.version(), Math::max);
         undo.record(ResourceId.block(block), image.version(), image.bytes());
         frames.put(block, image);

@@ -52,6 +52,13 @@ public final class UndoStore
         return null == e ? null : e.getValue();
     }
 
+    /** @return the newest version kept of a page, or -1 when none. */
+    long newest(final int page)
+    {
+        final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
+        return null == v || v.isEmpty() ? -1 : v.lastKey();
+    }
+
     /** @return the oldest version kept of a page, or Long.MAX_VALUE when none. */
     long oldest(final int page)
     {

@@ -1,0 +1,174 @@
+package dev.fusion.cachefusion;
+
+import dev.fusion.cluster.LocalCluster;
+import dev.fusion.grd.GrdConfig;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Money moves between accounts spread over many blocks, from every node at once; blocks travel between the
+ * nodes' caches. The total never changes and every acknowledged transfer is in the final balances: with all
+ * nodes up, with one killed mid-run, and with messages dropped and delayed.
+ */
+class BankTest
+{
+    @TempDir
+    Path dir;
+    private FusionCluster c;
+
+    @AfterEach
+    void close()
+    {
+        if (null != c)
+        {
+            c.close();
+        }
+    }
+
+    private static GrdConfig grd()
+    {
+        return GrdConfig.builder().retryInterval(Duration.ofMillis(100)).remastering(false).build();
+    }
+
+    @Test
+    void totalIsConstantAndEveryAcknowledgedTransferIsPresent() throws Exception
+    {
+        c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults(), 12);
+        final Bank bank = new Bank(c);
+        bank.start(2, 3);
+        final List<Long> samples = new ArrayList<>();
+        for (int i = 0; i < 4; i++)
+        {
+            Thread.sleep(500);
+            samples.add(bank.consistentTotal(1 + i % 3));
+        }
+        bank.stop();
+
+        assertThat(samples).containsOnly(c.expectedTotal());
+        assertThat(bank.acknowledged).hasSizeGreaterThan(100);
+        assertThat(bank.failures.get()).as("failures: %s", bank.failureSamples).isZero();
+        assertThat(bank.differences(bank.balances(2))).isEmpty();
+        assertThat(bank.consistentTotal(3)).isEqualTo(c.expectedTotal());
+        long threeWay = 0;
+        long shipped = 0;
+        for (int node = 1; node <= 3; node++)
+        {
+            threeWay += c.fusion(node).waitEvents().count("current_3way");
+            shipped += c.fusion(node).waitEvents().count("images_shipped");
+        }
+        assertThat(threeWay).as("blocks travelled between caches").isPositive();
+        assertThat(shipped).isPositive();
+        assertThat(c.engine(1).evictions() + c.engine(2).evictions() + c.engine(3).evictions())
+            .as("the small caches evicted").isPositive();
+    }
+
+    @Test
+    void aKilledNodesCommittedTransfersSurviveAndTheTotalHolds() throws Exception
+    {
+        c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults(), 64);
+        final Bank bank = new Bank(c);
+        bank.start(2, 3);
+        Thread.sleep(1_500);
+        final long ackedBefore = bank.acknowledged.size();
+        c.kill(3);
+        final List<Bank.Transfer> uncertain = new ArrayList<>();
+        bank.inFlight.forEach((key, t) ->
+        {
+            if (key.startsWith("3/"))
+            {
+                uncertain.add(t);
+            }
+        });
+        LocalCluster.await(() -> c.cluster.node(1).view().members().size() == 2 &&
+            c.cluster.node(2).view().members().size() == 2, Duration.ofSeconds(10), "node 3 declared dead");
+        final long ackedAtDeath = bank.acknowledged.size();
+        LocalCluster.await(() -> bank.acknowledged.size() > ackedAtDeath + 50, Duration.ofSeconds(30),
+            "survivors keep transferring");
+        bank.stop();
+
+        assertThat(ackedBefore).isPositive();
+        assertThat(bank.consistentTotal(1)).isEqualTo(c.expectedTotal());
+        final long[] balances = bank.balances(2);
+        assertThat(bank.explains(balances, uncertain))
+            .as("final balances = acknowledged transfers + some of node 3's %d in-flight ones", uncertain.size())
+            .isTrue();
+        final long recovered = c.fusion(1).waitEvents().count("recoveries") +
+            c.fusion(2).waitEvents().count("recoveries");
+        assertThat(recovered).as("blocks node 3 held dirty were recovered from redo").isPositive();
+    }
+
+    @Test
+    void droppedAndDelayedMessagesLoseNothing() throws Exception
+    {
+        c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults().withImageTimeout(Duration.ofMillis(50)),
+            64);
+        final AtomicLong dropped = new AtomicLong();
+        for (int node = 1; node <= 3; node++)
+        {
+            final SplittableRandom random = new SplittableRandom(node);
+            c.cluster.node(node).receiveFilter((source, type, buffer, offset, length) ->
+            {
+                if (type < 32 || type > 46)
+                {
+                    return true;
+                }
+                final int roll = random.nextInt(1000);
+                if (roll < 20)
+                {
+                    dropped.incrementAndGet();
+                    return false; // 2% of directory and cache fusion messages lost
+                }
+                if (roll < 30)
+                {
+                    LockSupport.parkNanos(2_000_000); // 1% held up 2 ms, and everything behind them
+                }
+                return true;
+            });
+        }
+        final Bank bank = new Bank(c);
+        bank.start(2, 3);
+        try
+        {
+            LocalCluster.await(() -> bank.acknowledged.size() > 300, Duration.ofSeconds(60), "300 transfers");
+        }
+        catch (final AssertionError stalled)
+        {
+            for (int page = 0; page < c.disk.pages(); page++)
+            {
+                final long block = dev.fusion.cachefusion.reference.ReferenceEngine.block(page);
+                final int master = c.fusion(1).directory().masterOf(block);
+                System.out.println("page " + page + " master " + master + " holders " +
+                    c.fusion(master).directory().holders(block).get());
+            }
+            throw stalled;
+        }
+        bank.stop();
+        for (int node = 1; node <= 3; node++)
+        {
+            c.cluster.node(node).receiveFilter(null);
+        }
+
+        assertThat(dropped.get()).isPositive();
+        assertThat(bank.failures.get()).as("failures: %s", bank.failureSamples).isZero();
+        assertThat(bank.differences(bank.balances(1))).isEmpty();
+        assertThat(bank.consistentTotal(2)).isEqualTo(c.expectedTotal());
+        long retries = 0;
+        for (int node = 1; node <= 3; node++)
+        {
+            retries += c.fusion(node).waitEvents().count("image_retries") +
+                c.fusion(node).directory().stats().retries();
+        }
+        assertThat(retries).as("lost messages were retried").isPositive();
+    }
+}
