@@ -41,10 +41,16 @@ class BankTest
         return GrdConfig.builder().retryInterval(Duration.ofMillis(100)).remastering(false).build();
     }
 
+    private static GrdConfig remastering()
+    {
+        return GrdConfig.builder().retryInterval(Duration.ofMillis(100)).remastering(true)
+            .minResidence(Duration.ofMillis(200)).build();
+    }
+
     @Test
     void totalIsConstantAndEveryAcknowledgedTransferIsPresent() throws Exception
     {
-        c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults(), 12);
+        c = new FusionCluster(3, 24, dir, remastering(), CacheFusionConfig.defaults(), 12);
         final Bank bank = new Bank(c);
         bank.start(2, 3);
         final List<Long> samples = new ArrayList<>();

@@ -89,6 +89,71 @@ class CacheFusionTest
     }
 
     @Test
+    void consistentReadsReturnExactlyTheImageAsOfTheirScnWhileWritersContinue() throws Exception
+    {
+        c = new FusionCluster(3, 8, dir, grd(), CacheFusionConfig.defaults().withCrFairnessLimit(5), 64);
+        final int page = pageMasteredBy(2);
+        final long block = ReferenceEngine.block(page);
+        final long a = (long)page * AccountPage.ROWS;
+        // the writer on node 1 logs every version it commits: SCN -> balance of account a
+        final java.util.concurrent.ConcurrentSkipListMap<Long, Long> versions = new java.util.concurrent.ConcurrentSkipListMap<>();
+        versions.put(0L, FusionCluster.OPENING_BALANCE);
+        final java.util.concurrent.atomic.AtomicBoolean writing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final Thread writer = new Thread(() ->
+        {
+            long balance = FusionCluster.OPENING_BALANCE;
+            while (writing.get())
+            {
+                try
+                {
+                    final long scn = c.engine(1).transfer(a, a + 1, 1, 5_000);
+                    balance -= 1;
+                    versions.put(scn, balance);
+                }
+                catch (final Exception ex)
+                {
+                    throw new IllegalStateException(ex);
+                }
+            }
+        });
+        writer.start();
+        final java.util.Random random = new java.util.Random(7);
+        int checked = 0;
+        try
+        {
+            while (checked < 300)
+            {
+                final long newest = versions.lastKey();
+                final long scn = random.nextInt(4) == 0 ? newest : (long)(random.nextDouble() * (newest + 1));
+                final int reader = 2 + random.nextInt(2);
+                final BlockImage image = c.fusion(reader).readConsistent(block, scn).get(5, TimeUnit.SECONDS);
+                final java.util.Map.Entry<Long, Long> expected = versions.floorEntry(scn);
+                assertThat(image.version()).as("version as of SCN %d", scn).isEqualTo(expected.getKey());
+                assertThat(AccountPage.balance(image.bytes(), 0)).isEqualTo(expected.getValue());
+                assertThat(AccountPage.balance(image.bytes(), 0) + AccountPage.balance(image.bytes(), 1))
+                    .isEqualTo(2 * FusionCluster.OPENING_BALANCE);
+                checked++;
+            }
+        }
+        finally
+        {
+            writing.set(false);
+            writer.join();
+        }
+        long fromHolder = 0;
+        long fairness = 0;
+        for (int node = 2; node <= 3; node++)
+        {
+            final WaitEvents events = c.fusion(node).waitEvents();
+            fromHolder += events.count("cr_2way") + events.count("cr_3way");
+        }
+        fairness = c.fusion(1).waitEvents().count("fairness_answers");
+        assertThat(versions.size()).as("the writer kept writing").isGreaterThan(10);
+        assertThat(fromHolder).as("copies built by the holder and shipped").isPositive();
+        assertThat(fairness).as("the holder invoked the fairness rule on its hot block").isPositive();
+    }
+
+    @Test
     void pastImagesAreDiscardedOnceTheNewestVersionIsWritten() throws Exception
     {
         c = new FusionCluster(3, 16, dir, grd(), CacheFusionConfig.defaults(), 64);

@@ -309,7 +309,8 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         }
         final byte[] onDisk = disk.read(page);
         final long version = AccountPage.version(onDisk);
-        return version <= scn && version < undo.oldest(page) ? new BlockImage(version, false, onDisk) : null;
+        // the disk copy is the answer only when no version between it and the SCN can be missing from undo
+        return version <= scn && undo.droppedUpTo(page) <= version ? new BlockImage(version, false, onDisk) : null;
     }
 
     @Override

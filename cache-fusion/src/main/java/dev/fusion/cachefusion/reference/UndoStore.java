@@ -13,6 +13,7 @@ public final class UndoStore
 {
     private final int versionsPerPage;
     private final Map<Integer, ConcurrentSkipListMap<Long, byte[]>> versions = new ConcurrentHashMap<>();
+    private final Map<Integer, Long> droppedUpTo = new ConcurrentHashMap<>();
 
     /**
      * @param versionsPerPage how many versions of a page are kept.
@@ -32,7 +33,11 @@ public final class UndoStore
         v.putIfAbsent(version, image);
         while (v.size() > versionsPerPage)
         {
-            v.pollFirstEntry();
+            final Map.Entry<Long, byte[]> dropped = v.pollFirstEntry();
+            if (null != dropped)
+            {
+                droppedUpTo.merge(page, dropped.getKey(), Math::max);
+            }
         }
     }
 
@@ -59,10 +64,9 @@ public final class UndoStore
         return null == v || v.isEmpty() ? -1 : v.lastKey();
     }
 
-    /** @return the oldest version kept of a page, or Long.MAX_VALUE when none. */
-    long oldest(final int page)
+    /** @return the newest version of a page no longer kept (-1 when none was dropped). */
+    long droppedUpTo(final int page)
     {
-        final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
-        return null == v || v.isEmpty() ? Long.MAX_VALUE : v.firstKey();
+        return droppedUpTo.getOrDefault(page, -1L);
     }
 }
