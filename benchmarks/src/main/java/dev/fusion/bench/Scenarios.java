@@ -1,5 +1,6 @@
 package dev.fusion.bench;
 
+import dev.fusion.bench.cachefusion.CacheFusionScenario;
 import dev.fusion.bench.grd.GrdScenario;
 import dev.fusion.bench.replication.ReplicationScenario;
 import dev.fusion.bench.transport.TransportScenario;
@@ -15,7 +16,7 @@ final class Scenarios
 
     static List<String> names()
     {
-        return List.of("transport", "grd", "replication");
+        return List.of("transport", "grd", "cachefusion", "replication");
     }
 
     static void run(final String name, final Options options) throws Exception
@@ -27,6 +28,9 @@ final class Scenarios
                 break;
             case "grd":
                 new GrdScenario(options.seconds(GrdScenario.DEFAULT_SECONDS)).run();
+                break;
+            case "cachefusion":
+                new CacheFusionScenario(options.seconds(CacheFusionScenario.DEFAULT_SECONDS)).run();
                 break;
             case "replication":
                 new ReplicationScenario(options.seconds(ReplicationScenario.DEFAULT_SECONDS)).run();
