@@ -585,6 +585,17 @@ final class DirectoryAgent implements Agent, GrantListener
             default ->
             {
                 final RejectReason reason = RejectReason.fromOrdinal(modeOrReason);
+                if (reason == RejectReason.NOT_HELD && p.op == GrdMessages.OP_RELEASE &&
+                    p.grantId != GrdMessages.NO_GRANT && holdingGrants.get(resource) == p.grantId)
+                {
+                    // this node held it when it asked; the master no longer records the hold (a reconfiguration
+                    // rebuilt the entry without a hold that was being released): released all the same
+                    holdings.remove(resource);
+                    holdingGrants.remove(resource);
+                    held.remove(resource);
+                    p.future.complete(LockMode.NULL);
+                    return;
+                }
                 p.fail(new GrdException(null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
             }
         }
