@@ -140,6 +140,13 @@ class CacheFusionTest
             writing.set(false);
             writer.join();
         }
+        // with the writer idle, a run of reads of the hot block makes its holder invoke the fairness rule
+        final long last = versions.lastKey();
+        for (int i = 0; i < 15; i++)
+        {
+            final BlockImage image = c.fusion(2).readConsistent(block, last).get(5, TimeUnit.SECONDS);
+            assertThat(image.version()).isEqualTo(last);
+        }
         long fromHolder = 0;
         long fairness = 0;
         for (int node = 2; node <= 3; node++)

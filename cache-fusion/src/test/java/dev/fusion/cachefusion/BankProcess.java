@@ -1,0 +1,82 @@
+package dev.fusion.cachefusion;
+
+import dev.fusion.cachefusion.reference.ReferenceEngine;
+import dev.fusion.cachefusion.reference.SharedDisk;
+import dev.fusion.cachefusion.reference.UndoStore;
+import dev.fusion.cluster.ClusterConfig;
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.LocalCluster;
+import dev.fusion.grd.GrdConfig;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One bank node as its own process, for {@link CacheFusionMultiProcessTest}: transfers for a while, printing
+ * {@code S from to amount} before each and {@code A from to amount} once it is committed; then, once every
+ * node has stopped, writes every dirty page it holds ({@code CHECKPOINTED}) and waits to be stopped.
+ * <p>
+ * Usage: {@code BankProcess CONFIG_FILE SHARED_DIR PAGES SECONDS}
+ */
+public final class BankProcess
+{
+    private BankProcess()
+    {
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        final ClusterConfig config = ClusterConfig.load(Path.of(args[0]));
+        final SharedDisk disk = SharedDisk.open(Path.of(args[1]), Integer.parseInt(args[2]));
+        final long seconds = Long.parseLong(args[3]);
+        final int accounts = disk.pages() * dev.fusion.cachefusion.reference.AccountPage.ROWS;
+        try (ClusterNode node = ClusterNode.start(config);
+             ReferenceEngine engine = new ReferenceEngine(config.nodeId(), disk, new UndoStore(64), 64, false);
+             CacheFusion fusion = CacheFusion.start(node,
+                 GrdConfig.builder().retryInterval(Duration.ofMillis(100)).build(), CacheFusionConfig.defaults(),
+                 engine))
+        {
+            engine.attach(fusion);
+            LocalCluster.await(() -> node.view().members().size() == config.members().size(), Duration.ofSeconds(60),
+                "all members");
+            System.out.println("READY " + node.nodeId());
+            System.out.flush();
+            final SplittableRandom random = new SplittableRandom(node.nodeId());
+            final long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+            long failures = 0;
+            long done = 0;
+            while (System.nanoTime() < end)
+            {
+                final long from = random.nextInt(accounts);
+                final long to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
+                final long amount = 1 + random.nextInt(50);
+                print("S", from, to, amount);
+                try
+                {
+                    engine.transfer(from, to, amount, 30_000);
+                    print("A", from, to, amount);
+                    done++;
+                }
+                catch (final Exception ex)
+                {
+                    failures++;
+                    System.out.println("X " + ex);
+                }
+            }
+            System.out.println("STOPPED " + node.nodeId() + " transfers=" + done + " failures=" + failures);
+            System.out.flush();
+            Thread.sleep(2_000); // every node has stopped by then: nothing changes after the checkpoint
+            final int written = fusion.checkpoint().get(30, TimeUnit.SECONDS);
+            System.out.println("CHECKPOINTED " + node.nodeId() + " pages=" + written);
+            System.out.flush();
+            Thread.sleep(60_000);
+        }
+    }
+
+    private static synchronized void print(final String what, final long from, final long to, final long amount)
+    {
+        System.out.println(what + " " + from + " " + to + " " + amount);
+    }
+}
