@@ -1,21 +1,29 @@
 package dev.fusion.bench;
 
+import dev.fusion.cachefusion.CacheFusion;
+import dev.fusion.cachefusion.CacheFusionConfig;
+import dev.fusion.cachefusion.WaitEvents;
+import dev.fusion.cachefusion.reference.AccountPage;
+import dev.fusion.cachefusion.reference.ReferenceEngine;
+import dev.fusion.cachefusion.reference.SharedDisk;
+import dev.fusion.cachefusion.reference.UndoStore;
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.cluster.MembershipView;
 import dev.fusion.cluster.Priority;
 import dev.fusion.cluster.TransportMetrics;
-import dev.fusion.grd.GlobalResourceDirectory;
 import dev.fusion.grd.GrdConfig;
 import dev.fusion.grd.GrdStats;
 import dev.fusion.grd.LockMode;
-import dev.fusion.grd.RecoveryHandler;
-import dev.fusion.grd.ResourceId;
 import org.agrona.CloseHelper;
 import org.HdrHistogram.Recorder;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -24,12 +32,14 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * {@code ./fusion demo}: three nodes on loopback, each with an embedded media driver and a global resource
- * directory. Each node takes and releases EXCLUSIVE locks, mostly on blocks of "its own" table, which the
- * consistent-hash ring masters mostly elsewhere, so mastership moves towards the users as it runs; beside that,
- * it sends lock-sized HIGH messages, 8 KiB page images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL
- * pings. Every second it prints what each node does; two thirds in, node 3 is stopped, the survivors fence it
- * in a new membership epoch and rebuild the directory; it ends with a summary table.
+ * {@code ./fusion demo}: three nodes on loopback, each with an embedded media driver, the global resource
+ * directory and cache fusion over the reference engine (a bank on 8 KiB account pages on one shared disk). Each
+ * node moves money between accounts, mostly on "its own" pages, and the pages travel between the nodes' caches
+ * (grants from disk, 2-way and 3-way transfers); beside that it sends lock-sized HIGH messages, 8 KiB page
+ * images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL pings. Every second it prints what each node
+ * does; two thirds in, node 3 crashes (no writes, no releases), the survivors fence it in a new membership
+ * epoch, rebuild the directory and recover the pages it held from its redo; it ends with a summary table and
+ * the bank's check: every balance is the opening balance plus the acknowledged transfers.
  */
 final class Demo
 {
@@ -43,43 +53,80 @@ final class Demo
     private final int seconds;
     private final Recorder rtt = new Recorder(3);
     private final List<String> events = new ArrayList<>();
-    private final List<GlobalResourceDirectory> grds = new ArrayList<>();
+    private static final int PAGES = 30;
+    private final List<CacheFusion> fusions = new ArrayList<>();
+    private final List<ReferenceEngine> engines = new ArrayList<>();
+    private final long[][] deltas = new long[3][PAGES * AccountPage.ROWS];
+    private final long[][] inFlight = new long[3][];
+    private final AtomicLong[] transfers = {new AtomicLong(), new AtomicLong(), new AtomicLong()};
     private volatile boolean running = true;
     private volatile boolean stopped3;
+    private volatile long startNs;
 
     private Demo(final int seconds)
     {
         this.seconds = seconds;
     }
 
-    static void run(final Options options) throws InterruptedException
+    static void run(final Options options) throws Exception
     {
         new Demo(options.seconds(DEFAULT_SECONDS)).go();
     }
 
-    private void go() throws InterruptedException
+    private void go() throws Exception
+    {
+        final Path dir = Files.createTempDirectory("fusion-demo");
+        final SharedDisk disk = SharedDisk.format(dir, PAGES, 1_000);
+        try
+        {
+            go(disk);
+        }
+        finally
+        {
+            CloseHelper.quietCloseAll(engines);
+            disk.close();
+            try (var files = Files.list(dir))
+            {
+                for (final Path p : (Iterable<Path>)files::iterator)
+                {
+                    Files.deleteIfExists(p);
+                }
+            }
+            Files.deleteIfExists(dir);
+        }
+    }
+
+    private void go(final SharedDisk disk) throws Exception
     {
         final List<Thread> drivers = new ArrayList<>();
         System.out.printf("Fusion demo: 3 nodes on loopback, embedded Aeron media drivers, %d s%n", seconds);
         System.out.println("  transport: HIGH lock messages, NORMAL 8 KiB pages (LZ4), LOW stats, CRITICAL pings");
-        System.out.println("  directory: each node locks blocks of its own table; watch remote grants fall as " +
-            "mastership moves");
+        System.out.println("  cache fusion: a bank on " + PAGES + " shared 8 KiB pages; each node mostly moves money " +
+            "on its own pages, pages travel between caches");
         try (LocalCluster cluster = LocalCluster.start(3, LocalCluster::smallMachineDefaults))
         {
             final long start = System.nanoTime();
+            startNs = start;
             for (final ClusterNode node : cluster.nodes())
             {
                 wire(node, start);
             }
+            final UndoStore undo = new UndoStore(64);
             for (final ClusterNode node : cluster.nodes())
             {
-                grds.add(GlobalResourceDirectory.start(node, GrdConfig.defaults(), RecoveryHandler.NONE));
+                final ReferenceEngine engine = new ReferenceEngine(node.nodeId(), disk, undo, PAGES, false);
+                final CacheFusion fusion = CacheFusion.start(node, GrdConfig.defaults(), CacheFusionConfig.defaults(),
+                    engine);
+                engine.attach(fusion);
+                engines.add(engine);
+                fusions.add(fusion);
             }
             cluster.awaitFullView(Duration.ofSeconds(30));
             event(start, "all 3 nodes see each other (epoch " + cluster.node(1).view().epoch() + ")");
-            for (final GlobalResourceDirectory grd : grds)
+            for (int n = 1; n <= 3; n++)
             {
-                final Thread t = new Thread(() -> lock(grd), "demo-locks-" + grd.nodeId());
+                final int id = n;
+                final Thread t = new Thread(() -> bank(id), "demo-bank-" + id);
                 t.setDaemon(true);
                 t.start();
                 drivers.add(t);
@@ -91,24 +138,37 @@ final class Demo
                 t.start();
                 drivers.add(t);
             }
-            System.out.println(" time  node  view(epoch:members)   HIGH msg/s  NORMAL MB/s  LOW msg/s  batch  lz4   " +
-                "ping p99 us   locks/s  remote  mastered-in");
+                System.out.println(" time  node  view(epoch:members)   HIGH msg/s  NORMAL MB/s  LOW msg/s  batch  lz4   " +
+                "ping p99 us  xfers/s  local  grant  2-way  3-way  shipped  recovered");
             final int killAt = Math.max(2, seconds * 2 / 3);
             boolean killed = false;
             final TransportMetrics[] last = new TransportMetrics[3];
-            final GrdStats[] lastGrd = new GrdStats[3];
+            final WaitEvents[] lastEvents = new WaitEvents[3];
+            final long[] lastTransfers = new long[3];
             for (int s = 1; s <= seconds; s++)
             {
                 Thread.sleep(1000);
                 if (!killed && s >= killAt)
                 {
-                    event(start, "stopping node 3 (no more heartbeats from it)");
+                    event(start, "node 3 crashes: its cache and locks vanish, no writes, no releases");
                     stopped3 = true;
+                    fusions.get(2).close();
+                    cluster.stop(3);
                     drivers.get(2).join(2000);
                     drivers.get(5).join(2000);
-                    grds.get(2).close();
-                    cluster.stop(3);
                     killed = true;
+                }
+                if (s % 5 == 0)
+                {
+                    // like a database writer: each node writes the dirty pages it holds; every node then drops
+                    // its past images of older versions
+                    for (int id = 1; id <= 3; id++)
+                    {
+                        if (!(killed && id == 3))
+                        {
+                            fusions.get(id - 1).checkpoint();
+                        }
+                    }
                 }
                 final double p99 = rtt.getIntervalHistogram().getValueAtPercentile(99) / 1000.0;
                 for (int id = 1; id <= 3; id++)
@@ -119,10 +179,13 @@ final class Demo
                     }
                     final ClusterNode node = cluster.node(id);
                     final TransportMetrics m = node.metrics();
-                    final GrdStats g = grds.get(id - 1).stats();
-                    System.out.println(row(s, node, m, last[id - 1], p99) + grdColumns(g, lastGrd[id - 1]));
+                    final WaitEvents w = fusions.get(id - 1).waitEvents();
+                    final long done = transfers[id - 1].get();
+                    System.out.println(row(s, node, m, last[id - 1], p99) +
+                        fusionColumns(w, lastEvents[id - 1], done - lastTransfers[id - 1]));
                     last[id - 1] = m;
-                    lastGrd[id - 1] = g;
+                    lastEvents[id - 1] = w;
+                    lastTransfers[id - 1] = done;
                 }
             }
             running = false;
@@ -131,10 +194,11 @@ final class Demo
                 t.join(2000);
             }
             summary(cluster, killed);
+            bankCheck();
         }
         finally
         {
-            CloseHelper.quietCloseAll(grds);
+            CloseHelper.quietCloseAll(fusions);
         }
     }
 
@@ -194,33 +258,104 @@ final class Demo
         }
     }
 
-    /** EXCLUSIVE lock cycles on blocks of table {@code nodeId} (90%) or any table, about 500 a second. */
-    private void lock(final GlobalResourceDirectory grd)
+    /** Transfers, 90% between accounts on the node's own third of the pages, about 300 a second. */
+    private void bank(final int id)
     {
-        final java.util.Random random = new java.util.Random(grd.nodeId());
-        while (running && !(grd.nodeId() == 3 && stopped3))
+        final java.util.Random random = new java.util.Random(id);
+        final ReferenceEngine engine = engines.get(id - 1);
+        final int share = PAGES / 3;
+        while (running && !(id == 3 && stopped3))
         {
-            final int table = random.nextInt(10) == 0 ? 1 + random.nextInt(3) : grd.nodeId();
-            final long block = ResourceId.of(table, random.nextInt(50));
+            final long from = account(random, id, share);
+            long to = account(random, id, share);
+            to = to == from ? (to + 1) % (PAGES * AccountPage.ROWS) : to;
+            final long amount = 1 + random.nextInt(20);
+            inFlight[id - 1] = new long[]{from, to, amount};
             try
             {
-                grd.acquire(block, LockMode.EXCLUSIVE).get();
-                grd.release(block).get();
+                engine.transfer(from, to, amount, 20_000);
+                deltas[id - 1][(int)from] -= amount;
+                deltas[id - 1][(int)to] += amount;
+                inFlight[id - 1] = null;
+                transfers[id - 1].incrementAndGet();
             }
             catch (final Exception ex)
             {
-                // a timeout while a node dies is expected; the directory counts it
+                if (!(id == 3 && stopped3))
+                {
+                    inFlight[id - 1] = null; // failed before it committed
+                    event(startNs, "node " + id + ": transfer failed: " + ex);
+                }
             }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(2));
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(3));
         }
     }
 
-    private static String grdColumns(final GrdStats now, final GrdStats before)
+    private static long account(final java.util.Random random, final int id, final int share)
     {
-        final long local = now.localGrants() - (null == before ? 0 : before.localGrants());
-        final long remote = now.remoteGrants() - (null == before ? 0 : before.remoteGrants());
-        final double share = local + remote == 0 ? 0 : 100.0 * remote / (local + remote);
-        return String.format(Locale.ROOT, " %9d %6.0f%% %12d", local + remote, share, now.remastersIn());
+        final int page = random.nextInt(10) == 0 ? random.nextInt(PAGES) : (id - 1) * share + random.nextInt(share);
+        return (long)page * AccountPage.ROWS + random.nextInt(AccountPage.ROWS);
+    }
+
+    private static String fusionColumns(final WaitEvents now, final WaitEvents before, final long transfers)
+    {
+        return String.format(Locale.ROOT, " %8d %6d %6d %6d %6d %7.1fMB %10d", transfers,
+            delta(now, before, "current_local"), delta(now, before, "current_grant"),
+            delta(now, before, "current_2way"), delta(now, before, "current_3way"),
+            delta(now, before, "bytes_shipped") / 1e6, now.count("recoveries"));
+    }
+
+    private static long delta(final WaitEvents now, final WaitEvents before, final String name)
+    {
+        return now.count(name) - (null == before ? 0 : before.count(name));
+    }
+
+    /** Every balance, read SHARED from node 1, against the opening balance plus the acknowledged transfers. */
+    private void bankCheck() throws Exception
+    {
+        final long[] expected = new long[PAGES * AccountPage.ROWS];
+        Arrays.fill(expected, 1_000);
+        for (final long[] d : deltas)
+        {
+            for (int a = 0; a < expected.length; a++)
+            {
+                expected[a] += d[a];
+            }
+        }
+        final long[] actual = new long[expected.length];
+        final CacheFusion f = fusions.get(0);
+        for (int page = 0; page < PAGES; page++)
+        {
+            final long block = ReferenceEngine.block(page);
+            f.acquire(block, LockMode.SHARED).get(30, TimeUnit.SECONDS);
+            try
+            {
+                final byte[] bytes = engines.get(0).current(block).bytes();
+                for (int row = 0; row < AccountPage.ROWS; row++)
+                {
+                    actual[page * AccountPage.ROWS + row] = AccountPage.balance(bytes, row);
+                }
+            }
+            finally
+            {
+                f.release(block);
+            }
+        }
+        boolean ok = Arrays.equals(actual, expected);
+        final long[] lost = inFlight[2];
+        if (!ok && null != lost)
+        {
+            // node 3 crashed in the middle of one transfer: committed (in its redo) or not, either is right
+            expected[(int)lost[0]] -= lost[2];
+            expected[(int)lost[1]] += lost[2];
+            ok = Arrays.equals(actual, expected);
+        }
+        final long total = Arrays.stream(actual).sum();
+        System.out.println();
+        System.out.printf(Locale.ROOT, "Bank: %d transfers acknowledged; total %,d (opening %,d): %s; every balance " +
+            "= opening + acknowledged transfers: %s%n", transfers[0].get() + transfers[1].get() + transfers[2].get(),
+            total, (long)expected.length * 1_000, total == (long)expected.length * 1_000 ? "unchanged" : "CHANGED",
+            ok ? "yes" : "NO");
     }
 
     private static String row(
@@ -255,7 +390,7 @@ final class Demo
         System.out.println();
         System.out.println("Summary");
         System.out.println("node  final view (epoch:members)  msgs sent   msgs received  frames sent  mean batch  lz4 saved  " +
-            "drops   locks  remote  remastered  forwarded");
+            "drops  grants  remote  remastered  2-way  3-way  past-images");
         for (int id = 1; id <= 3; id++)
         {
             if (killed && id == 3)
@@ -269,18 +404,20 @@ final class Demo
             final long received = sum(m, "messages_received_");
             final double saved = 1.0 - (double)m.counter("bytes_sent_wire") / Math.max(1, m.counter("bytes_sent_raw"));
             final long drops = m.drops().values().stream().mapToLong(Long::longValue).sum();
-            final GrdStats g = grds.get(id - 1).stats();
-            System.out.println(String.format(Locale.ROOT, "%4d  %-27s %10d %14d %12d %11.1f %9.0f%% %6d %7d %6.0f%% %11d %10d",
+            final GrdStats g = fusions.get(id - 1).directory().stats();
+            final WaitEvents w = fusions.get(id - 1).waitEvents();
+            System.out.println(String.format(Locale.ROOT,
+                "%4d  %-27s %10d %14d %12d %11.1f %9.0f%% %6d %7d %6.0f%% %11d %6d %6d %12d",
                 id, node.view().epoch() + ":" + node.view().members(), sent, received, m.counter("frames_sent"),
                 m.batchSize().getMean(), saved * 100, drops, g.localGrants() + g.remoteGrants(), g.remoteShare() * 100,
-                g.remastersIn(), g.forwarded()));
+                g.remastersIn(), w.count("current_2way"), w.count("current_3way"), engines.get(id - 1).pastImages()));
         }
         System.out.println();
         System.out.println("Membership events:");
         events.forEach(e -> System.out.println("  " + e));
         System.out.println("drops are outbound messages to node 3 discarded after it was declared dead (counted);");
-        System.out.println("remote is the share of a node's lock grants that needed another node (all run), " +
-            "remastered the resources that moved to it");
+        System.out.println("grants/remote: the directory's grants to the node and the share from another master; " +
+            "2-way/3-way: pages it got from another cache; past-images: kept until a newer version is written");
     }
 
     private static long sum(final TransportMetrics m, final String prefix)
