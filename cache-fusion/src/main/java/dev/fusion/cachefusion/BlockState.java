@@ -13,8 +13,8 @@ final class BlockState
     LockMode held = LockMode.NULL;
     /** The request id of the grant {@link #held} came with: notices naming another one are stale. */
     long grantRequestId = Long.MIN_VALUE;
-    int sharedPins;
-    boolean exclusivePin;
+    /** Local pins, shared with application threads (the lock-free path for blocks held here). */
+    final PinWord pins;
     /** Local requests waiting, in arrival order. */
     final ArrayDeque<Commands.Acquire> waiters = new ArrayDeque<>();
     /** Other nodes' requests this node must give way to (or supply), in arrival order. */
@@ -43,6 +43,7 @@ final class BlockState
     BlockState(final long block)
     {
         this.block = block;
+        this.pins = new PinWord(block);
     }
 
     void trace(final String event)
@@ -61,40 +62,22 @@ final class BlockState
 
     boolean pinned()
     {
-        return exclusivePin || sharedPins > 0;
+        return pins.pinned();
+    }
+
+    boolean exclusivePinned()
+    {
+        return pins.exclusivePinned();
     }
 
     boolean canPin(final LockMode mode)
     {
-        return mode == LockMode.EXCLUSIVE ? !pinned() : !exclusivePin;
+        return mode == LockMode.EXCLUSIVE ? !pinned() : !exclusivePinned();
     }
 
     void pin(final LockMode mode)
     {
-        if (mode == LockMode.EXCLUSIVE)
-        {
-            exclusivePin = true;
-        }
-        else
-        {
-            sharedPins++;
-        }
-    }
-
-    /** @return false when nothing was pinned. */
-    boolean unpin()
-    {
-        if (exclusivePin)
-        {
-            exclusivePin = false;
-            return true;
-        }
-        if (sharedPins > 0)
-        {
-            sharedPins--;
-            return true;
-        }
-        return false;
+        pins.pin(mode);
     }
 
     boolean idle()
@@ -107,7 +90,8 @@ final class BlockState
     @Override
     public String toString()
     {
-        return "BlockState{" + block + ", held=" + held + ", pins=" + sharedPins + (exclusivePin ? "+X" : "") +
+        return "BlockState{" + block + ", held=" + held + ", pins=" + pins.sharedPins() +
+            (pins.exclusivePinned() ? "+X" : "") +
             ", waiters=" + waiters.size() + ", notices=" + notices.size() + ", acquiring=" + (null != acquiring) +
             ", grant=" + grant + ", grantId=" + grantRequestId + ", shippedTo=" + shippedTo + '/' + shippedRequestId +
             (TRACE ? ", trace=" + trace : "") + '}';

@@ -61,6 +61,9 @@ final class FusionAgent implements Agent
     private final ManyToOneRingBuffer inbox = new ManyToOneRingBuffer(new UnsafeBuffer(
         ByteBuffer.allocateDirect(INBOX_BYTES + RingBufferDescriptor.TRAILER_LENGTH)));
     private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
+    /** The pin words of the blocks above, for application threads (lock-free gets of blocks held here). */
+    private final java.util.concurrent.ConcurrentHashMap<Long, PinWord> pinWords =
+        new java.util.concurrent.ConcurrentHashMap<>();
     private final Long2ObjectHashMap<PendingCr> crs = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<PendingRecovery> recoveries = new Long2ObjectHashMap<>();
     private final ExpandableArrayBuffer out = new ExpandableArrayBuffer(16 * 1024);
@@ -236,8 +239,40 @@ final class FusionAgent implements Agent
         {
             s = new BlockState(block);
             blocks.put(block, s);
+            pinWords.put(block, s.pins);
         }
         return s;
+    }
+
+    /** Blocks this node shipped to another node and let go of, by receiver: read by the directory on a death. */
+    private final java.util.concurrent.ConcurrentHashMap<Long, Integer> givenAway =
+        new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** Directory agent: the blocks this node gave a node that has died (their newest version may be here). */
+    java.util.List<Long> givenTo(final int deadNode)
+    {
+        final java.util.List<Long> given = new ArrayList<>();
+        givenAway.forEach((block, node) ->
+        {
+            if (node == deadNode)
+            {
+                given.add(block);
+            }
+        });
+        return given;
+    }
+
+    /** Diagnostics for tests: a racy look at a block's state (its trace when tracing is on). */
+    String describe(final long block)
+    {
+        final BlockState s = blocks.get(block);
+        return null == s ? "no state" : s.toString();
+    }
+
+    /** Any thread: the pin word of a block this node has state for, or null. */
+    PinWord pins(final long block)
+    {
+        return pinWords.get(block);
     }
 
     private void forgetIfIdle(final BlockState s)
@@ -245,6 +280,7 @@ final class FusionAgent implements Agent
         if (s.idle())
         {
             blocks.remove(s.block);
+            pinWords.remove(s.block);
         }
     }
 
@@ -254,6 +290,10 @@ final class FusionAgent implements Agent
      */
     private void drive(final BlockState s)
     {
+        if (!s.notices.isEmpty() || !s.waiters.isEmpty() || null != s.acquiring)
+        {
+            s.pins.close(); // before reading the pins: no fast pin can slip in while the agent decides
+        }
         while (!s.notices.isEmpty())
         {
             final Notice n = s.notices.peekFirst();
@@ -297,6 +337,7 @@ final class FusionAgent implements Agent
                 s.pin(a.mode);
                 s.crInARow = 0;
                 events.increment(WaitEventRecorder.CURRENT_LOCAL);
+                events.recordLatency(WaitEventRecorder.LOCAL_LATENCY, System.nanoTime() - a.startNs);
                 a.future.complete(new BlockGrant(a.block, s.held, GetKind.LOCAL, 0, System.nanoTime() - a.startNs));
             }
             else
@@ -309,6 +350,7 @@ final class FusionAgent implements Agent
                 startAcquire(s, a);
             }
         }
+        s.pins.publish(s.held, s.notices.isEmpty() && s.waiters.isEmpty() && null == s.acquiring);
         forgetIfIdle(s);
     }
 
@@ -409,6 +451,7 @@ final class FusionAgent implements Agent
         s.grant = null;
         s.held = grant.mode();
         s.grantRequestId = grant.requestId();
+        givenAway.remove(s.block);
         s.crInARow = 0;
         if (a.future.isDone())
         {
@@ -436,16 +479,14 @@ final class FusionAgent implements Agent
         drive(s);
     }
 
+    /** An application thread released a pin while the gate was closed: something may be waiting for it. */
     private void onRelease(final long block)
     {
         final BlockState s = blocks.get(block);
-        if (null == s || !s.unpin())
+        if (null != s)
         {
-            LOG.log(System.Logger.Level.WARNING, "node " + self + ": release of block " + block +
-                " that is not pinned here (ignored)");
-            return;
+            drive(s);
         }
-        drive(s);
     }
 
     // ------------------------------------------------------------------ giving blocks up
@@ -456,7 +497,7 @@ final class FusionAgent implements Agent
         {
             return !s.pinned();
         }
-        return !s.exclusivePin; // keep SHARED, or ship only: no change may be in progress
+        return !s.exclusivePinned(); // keep SHARED, or ship only: no change may be in progress
     }
 
     private void serveNotice(final BlockState s, final Notice n)
@@ -531,6 +572,10 @@ final class FusionAgent implements Agent
                 cache.invalidate(n.block);
                 s.held = LockMode.NULL;
                 s.crInARow = 0;
+                if (n.ship)
+                {
+                    givenAway.put(n.block, n.requester);
+                }
                 grd.release(n.block).whenComplete((m, e) -> logFailure("release", n.block, e));
             }
             else
@@ -656,7 +701,7 @@ final class FusionAgent implements Agent
         int count = 0;
         for (final BlockState s : new ArrayList<>(blocks.values()))
         {
-            if (s.held != LockMode.NULL && !s.exclusivePin && null == s.acquiring)
+            if (s.held != LockMode.NULL && !s.exclusivePinned() && null == s.acquiring)
             {
                 final long version = cache.write(s.block);
                 if (version >= 0)
@@ -676,6 +721,7 @@ final class FusionAgent implements Agent
         final BlockState s = blocks.get(block);
         if (null != s && s.shippedTo != -1 && s.shippedVersion <= version)
         {
+            givenAway.remove(block);
             s.shippedTo = -1;
             s.shippedRequestId = Long.MIN_VALUE;
             forgetIfIdle(s);
@@ -762,6 +808,10 @@ final class FusionAgent implements Agent
         final BlockState s = blocks.get(block);
         if (null != s && s.held != LockMode.NULL && null == s.acquiring)
         {
+            if (s.pins.takeUsed())
+            {
+                s.crInARow = 0; // used here since the last copy
+            }
             if (++s.crInARow > config.crFairnessLimit())
             {
                 // RAC's fairness rule: a hot block must not keep its holder building copies for others

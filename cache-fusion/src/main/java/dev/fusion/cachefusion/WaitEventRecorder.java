@@ -35,7 +35,8 @@ final class WaitEventRecorder
     static final int FAILED = 18;
     static final int STALE_NOTICES = 19;
 
-    static final String[] LATENCIES = {"current_grant", "current_2way", "current_3way", "cr"};
+    static final String[] LATENCIES = {"current_grant", "current_2way", "current_3way", "cr", "current_local_queued"};
+    static final int LOCAL_LATENCY = 4;
 
     private final AtomicLongArray counts = new AtomicLongArray(NAMES.length);
     private final Recorder[] recorders = new Recorder[LATENCIES.length];

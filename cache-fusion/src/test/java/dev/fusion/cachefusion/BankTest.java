@@ -104,7 +104,22 @@ class BankTest
         bank.stop();
 
         assertThat(ackedBefore).isPositive();
-        assertThat(bank.consistentTotal(1)).isEqualTo(c.expectedTotal());
+        final long total = bank.consistentTotal(1);
+        if (total != c.expectedTotal())
+        {
+            final long[] balances = bank.balances(2);
+            for (final String d : bank.differences(balances))
+            {
+                System.out.println("DIFF " + d);
+            }
+            for (int page = 0; page < c.disk.pages(); page++)
+            {
+                final long block = dev.fusion.cachefusion.reference.ReferenceEngine.block(page);
+                System.out.println("PAGE " + page + " node1 " + c.fusion(1).describe(block));
+                System.out.println("PAGE " + page + " node2 " + c.fusion(2).describe(block));
+            }
+        }
+        assertThat(total).isEqualTo(c.expectedTotal());
         final long[] balances = bank.balances(2);
         assertThat(bank.explains(balances, uncertain))
             .as("final balances = acknowledged transfers + some of node 3's %d in-flight ones", uncertain.size())

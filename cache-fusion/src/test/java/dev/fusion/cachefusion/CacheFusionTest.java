@@ -109,6 +109,7 @@ class CacheFusionTest
                     final long scn = c.engine(1).transfer(a, a + 1, 1, 5_000);
                     balance -= 1;
                     versions.put(scn, balance);
+                    java.util.concurrent.locks.LockSupport.parkNanos(100_000);
                 }
                 catch (final Exception ex)
                 {
@@ -124,9 +125,22 @@ class CacheFusionTest
             while (checked < 300)
             {
                 final long newest = versions.lastKey();
-                final long scn = random.nextInt(4) == 0 ? newest : (long)(random.nextDouble() * (newest + 1));
+                // any SCN the undo still reaches (it keeps the last 20,000 versions of a page)
+                final long oldest = Math.max(0, newest - 10_000);
+                final long scn = random.nextInt(4) == 0 ? newest : oldest + (long)(random.nextDouble() * (newest - oldest + 1));
                 final int reader = 2 + random.nextInt(2);
-                final BlockImage image = c.fusion(reader).readConsistent(block, scn).get(5, TimeUnit.SECONDS);
+                final BlockImage image;
+                try
+                {
+                    image = c.fusion(reader).readConsistent(block, scn).get(5, TimeUnit.SECONDS);
+                }
+                catch (final java.util.concurrent.ExecutionException ex)
+                {
+                    throw new AssertionError("SCN " + scn + " from node " + reader + ": undo has " +
+                        (null == c.undo.asOf(page, scn) ? "nothing" : "a version") + " at or below it, newest " +
+                        c.undo.newest(page) + ", dropped up to " + c.undo.droppedUpTo(page) + ", writer's first " +
+                        versions.higherKey(0L) + ", disk version " + AccountPage.version(c.disk.read(page)), ex);
+                }
                 final java.util.Map.Entry<Long, Long> expected = versions.floorEntry(scn);
                 assertThat(image.version()).as("version as of SCN %d", scn).isEqualTo(expected.getKey());
                 assertThat(AccountPage.balance(image.bytes(), 0)).isEqualTo(expected.getValue());

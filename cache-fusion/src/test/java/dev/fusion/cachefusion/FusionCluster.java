@@ -20,7 +20,7 @@ final class FusionCluster implements AutoCloseable
 
     final LocalCluster cluster;
     final SharedDisk disk;
-    final UndoStore undo = new UndoStore(100_000);
+    final UndoStore undo = new UndoStore(20_000);
     final List<ReferenceEngine> engines = new ArrayList<>();
     final List<CacheFusion> fusions = new ArrayList<>();
     private final boolean[] stopped;

@@ -354,6 +354,11 @@ final class DirectoryAgent implements Agent, GrantListener
             onReportsDone(requester, (int)resource);
             return;
         }
+        if (op == GrdMessages.OP_REPORT_GIVEN)
+        {
+            onGiven(resource, (int)grant);
+            return;
+        }
         if (op == GrdMessages.OP_REPORT)
         {
             // the reporter already computed that this node is the new master; this node may learn of the
@@ -901,10 +906,21 @@ final class DirectoryAgent implements Agent, GrantListener
                     mine.add(resource);
                 }
             }
-            orphansToCheck.put(deadNode, mine);
+            orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>()).addAll(mine);
             reconfigure(deadNode, previous, current);
         }
         releaseFrozen();
+    }
+
+    /** A resource a survivor gave the dead node: frozen and checked once the reports are in. */
+    private void onGiven(final long resource, final int deadNode)
+    {
+        final List<Long> orphans = orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>());
+        if (!orphans.contains(resource))
+        {
+            orphans.add(resource);
+            recovering.add(resource);
+        }
     }
 
     /** The recovery handler's suspects for a dead node that the dead node mastered itself. */
@@ -1038,6 +1054,29 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
             }
+        }
+        // resources this node gave the dead node: their new masters check them like the dead node's own
+        try
+        {
+            for (final Long resource : recovery.givenTo(deadNode))
+            {
+                final int master = masters.masterOf(resource);
+                if (master == self)
+                {
+                    onGiven(resource, deadNode);
+                }
+                else
+                {
+                    GrdMessages.request(message, GrdMessages.OP_REPORT_GIVEN, LockMode.NULL, 0, self, 0, resource);
+                    GrdMessages.extras(message, 0, deadNode);
+                    send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+                }
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": resources given to node " + deadNode +
+                " unavailable", ex);
         }
         // every survivor is told, including those whose own reports arrived first
         for (final int member : survivors)

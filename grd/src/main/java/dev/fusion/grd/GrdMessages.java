@@ -43,6 +43,11 @@ final class GrdMessages
     static final int OP_REPORT = 5;
     /** Reconfiguration: the requester has sent every report for the dead node in {@code resource}. */
     static final int OP_REPORTS_DONE = 6;
+    /**
+     * Reconfiguration: the requester gave {@code resource} to the dead node (named in the grant field), which may
+     * have held it in EXCLUSIVE: the master checks it like a resource the dead node mastered.
+     */
+    static final int OP_REPORT_GIVEN = 7;
 
     static final int STATUS_GRANTED = 1;
     static final int STATUS_REJECTED = 2;

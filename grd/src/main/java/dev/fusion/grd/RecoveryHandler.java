@@ -32,6 +32,20 @@ public interface RecoveryHandler
         return java.util.List.of();
     }
 
+    /**
+     * The resources this node gave the dead node (cache fusion: blocks it shipped there and let go). If the dead
+     * node also mastered one, the release that would have told its master died with it, and no survivor may
+     * know the dead node held it: each is reported to its new master, which recovers it unless a survivor holds it.
+     * Called on the directory agent when the death is seen.
+     *
+     * @param deadNode the node that died.
+     * @return the resources; empty by default.
+     */
+    default java.util.Collection<Long> givenTo(int deadNode)
+    {
+        return java.util.List.of();
+    }
+
     /** Recovers nothing: for engines without per-resource recovery and for tests. */
     RecoveryHandler NONE = (resource, deadNode) -> CompletableFuture.completedFuture(null);
 }

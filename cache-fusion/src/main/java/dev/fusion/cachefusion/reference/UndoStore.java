@@ -46,7 +46,7 @@ public final class UndoStore
      * @param scn  an SCN.
      * @return the newest version of the page at or below the SCN, or null when it is no longer kept.
      */
-    byte[] asOf(final int page, final long scn)
+    public byte[] asOf(final int page, final long scn)
     {
         final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
         if (null == v)
@@ -58,14 +58,14 @@ public final class UndoStore
     }
 
     /** @return the newest version kept of a page, or -1 when none. */
-    long newest(final int page)
+    public long newest(final int page)
     {
         final ConcurrentSkipListMap<Long, byte[]> v = versions.get(page);
         return null == v || v.isEmpty() ? -1 : v.lastKey();
     }
 
     /** @return the newest version of a page no longer kept (-1 when none was dropped). */
-    long droppedUpTo(final int page)
+    public long droppedUpTo(final int page)
     {
         return droppedUpTo.getOrDefault(page, -1L);
     }
