@@ -20,16 +20,11 @@ import dev.fusion.grd.LockMode;
 import dev.fusion.grd.RejectReason;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -46,7 +41,6 @@ final class FusionAgent implements Agent
 {
     private static final System.Logger LOG = System.getLogger(FusionAgent.class.getName());
     private static final int INBOX_BYTES = 8 << 20;
-    private static final int SOURCE_LENGTH = 4;
     private static final long SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long SLOW_NS = TimeUnit.SECONDS.toNanos(5);
     private static final java.time.Duration DIRECTORY_TIMEOUT = java.time.Duration.ofHours(1);
@@ -58,8 +52,7 @@ final class FusionAgent implements Agent
     private final CacheFusionConfig config;
     private final WaitEventRecorder events;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
-    private final ManyToOneRingBuffer inbox = new ManyToOneRingBuffer(new UnsafeBuffer(
-        ByteBuffer.allocateDirect(INBOX_BYTES + RingBufferDescriptor.TRAILER_LENGTH)));
+    private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES);
     private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
     /** The pin words of the blocks above, for application threads (lock-free gets of blocks held here). */
     private final java.util.concurrent.ConcurrentHashMap<Long, PinWord> pinWords =
@@ -150,16 +143,7 @@ final class FusionAgent implements Agent
     /** Transport thread: copy a message into the inbox. */
     boolean deliver(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
-        final int index = inbox.tryClaim(type, SOURCE_LENGTH + length);
-        if (index < 0)
-        {
-            return false;
-        }
-        final MutableDirectBuffer b = inbox.buffer();
-        b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
-        b.putBytes(index + SOURCE_LENGTH, buffer, offset, length);
-        inbox.commit(index);
-        return true;
+        return inbox.offer(source, type, buffer, offset, length);
     }
 
     @Override
@@ -167,7 +151,7 @@ final class FusionAgent implements Agent
     {
         int work = flushBacklog();
         work += commands.drain(this::onCommand, 256);
-        work += inbox.read(this::onMessage, 256);
+        work += inbox.drain(this::onMessage, 256);
         final long now = System.nanoTime();
         if (now - nextScanNs >= 0)
         {
@@ -963,11 +947,8 @@ final class FusionAgent implements Agent
 
     // ------------------------------------------------------------------ messages
 
-    private void onMessage(final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    private void onMessage(final int source, final int type, final DirectBuffer buffer, final int at, final int size)
     {
-        final int source = buffer.getInt(index, ByteOrder.LITTLE_ENDIAN);
-        final int at = index + SOURCE_LENGTH;
-        final int size = length - SOURCE_LENGTH;
         try
         {
             switch (type)

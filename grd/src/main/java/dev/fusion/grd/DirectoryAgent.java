@@ -5,7 +5,6 @@ import dev.fusion.cluster.MembershipView;
 import dev.fusion.cluster.Priority;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
-import org.agrona.MutableDirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.IntHashSet;
 import org.agrona.collections.Long2LongHashMap;
@@ -14,10 +13,7 @@ import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
 import org.agrona.concurrent.UnsafeBuffer;
-import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
-import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
-import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -38,7 +34,6 @@ final class DirectoryAgent implements Agent, GrantListener
 {
     private static final System.Logger LOG = System.getLogger(DirectoryAgent.class.getName());
     private static final int INBOX_BYTES = 1 << 20;
-    private static final int SOURCE_LENGTH = 4;
     private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long DEMOTE_SCAN_NS = TimeUnit.SECONDS.toNanos(1);
 
@@ -71,8 +66,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private final DirectoryStore store;
     private final RecoveryHandler recovery;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
-    private final ManyToOneRingBuffer inbox = new ManyToOneRingBuffer(new UnsafeBuffer(
-        ByteBuffer.allocateDirect(INBOX_BYTES + RingBufferDescriptor.TRAILER_LENGTH)));
+    private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES);
     private final Long2ObjectHashMap<DirectoryEntry> hot = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<LockMode> holdings = new Long2ObjectHashMap<>();
@@ -214,16 +208,7 @@ final class DirectoryAgent implements Agent, GrantListener
     /** Called on the transport agent: copy the message into the inbox (never blocks, never allocates). */
     boolean deliver(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
-        final int index = inbox.tryClaim(type, SOURCE_LENGTH + length);
-        if (index < 0)
-        {
-            return false;
-        }
-        final MutableDirectBuffer b = inbox.buffer();
-        b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
-        b.putBytes(index + SOURCE_LENGTH, buffer, offset, length);
-        inbox.commit(index);
-        return true;
+        return inbox.offer(source, type, buffer, offset, length);
     }
 
     long timeoutNs()
@@ -236,7 +221,7 @@ final class DirectoryAgent implements Agent, GrantListener
     {
         int work = flushBacklog();
         work += commands.drain(this::onCommand, 256);
-        work += inbox.read(this::onMessage, 256);
+        work += inbox.drain(this::onMessage, 256);
         final long now = System.nanoTime();
         if (now - nextTimeoutScanNs >= 0)
         {
@@ -305,11 +290,8 @@ final class DirectoryAgent implements Agent, GrantListener
         }
     }
 
-    private void onMessage(final int type, final MutableDirectBuffer buffer, final int index, final int length)
+    private void onMessage(final int source, final int type, final DirectBuffer buffer, final int at, final int size)
     {
-        final int source = buffer.getInt(index, ByteOrder.LITTLE_ENDIAN);
-        final int at = index + SOURCE_LENGTH;
-        final int size = length - SOURCE_LENGTH;
         try
         {
             switch (type)
@@ -590,15 +572,24 @@ final class DirectoryAgent implements Agent, GrantListener
             default ->
             {
                 final RejectReason reason = RejectReason.fromOrdinal(modeOrReason);
-                if (reason == RejectReason.NOT_HELD && p.op == GrdMessages.OP_RELEASE &&
-                    p.grantId != GrdMessages.NO_GRANT && holdingGrants.get(resource) == p.grantId)
+                if (reason == RejectReason.NOT_HELD && p.grantId != GrdMessages.NO_GRANT &&
+                    holdingGrants.get(resource) == p.grantId &&
+                    (p.op == GrdMessages.OP_RELEASE || p.op == GrdMessages.OP_DOWNGRADE))
                 {
-                    // this node held it when it asked; the master no longer records the hold (a reconfiguration
-                    // rebuilt the entry without a hold that was being released): released all the same
-                    holdings.remove(resource);
-                    holdingGrants.remove(resource);
-                    held.remove(resource);
-                    p.future.complete(LockMode.NULL);
+                    // this node held it when it asked; a reconfiguration rebuilt the entry from this node's report,
+                    // which already gave the hold up (or down): done all the same
+                    if (p.op == GrdMessages.OP_RELEASE || p.mode == LockMode.NULL)
+                    {
+                        holdings.remove(resource);
+                        holdingGrants.remove(resource);
+                        held.remove(resource);
+                    }
+                    else
+                    {
+                        holdings.put(resource, p.mode);
+                        held.put(resource, p.mode);
+                    }
+                    p.future.complete(p.op == GrdMessages.OP_RELEASE ? LockMode.NULL : p.mode);
                     return;
                 }
                 p.fail(new GrdException(null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
