@@ -52,6 +52,14 @@ public final class ParallelApplier implements AutoCloseable
     private volatile int activeWorkers;
     private long nextAdaptNs;
     private int idleChecks;
+    /** Per worker: transactions applied and nanoseconds spent applying them (written by that worker only). */
+    private final java.util.concurrent.atomic.AtomicLongArray workerApplied;
+    private final java.util.concurrent.atomic.AtomicLongArray workerBusyNs;
+    /** Source commit to applied (committed here), microseconds; recorded by the coordinator. */
+    private final org.HdrHistogram.Recorder commitToApply = new org.HdrHistogram.Recorder(3);
+    private volatile int inFlightCount;
+    private volatile long lastAppliedCommitMs;
+    private volatile long lastAppliedAtMs;
 
     /**
      * @param handler    the engine's apply SPI.
@@ -110,6 +118,8 @@ public final class ParallelApplier implements AutoCloseable
         this.minWorkers = Math.max(1, Math.min(minWorkers, workers));
         this.maxWorkers = workers;
         this.activeWorkers = this.minWorkers;
+        this.workerApplied = new java.util.concurrent.atomic.AtomicLongArray(workers);
+        this.workerBusyNs = new java.util.concurrent.atomic.AtomicLongArray(workers);
         for (int i = 0; i < workers; i++)
         {
             final int index = i;
@@ -290,11 +300,14 @@ public final class ParallelApplier implements AutoCloseable
                 {
                     return;
                 }
+                final long startNs = System.nanoTime();
                 handler.apply(txn);
                 if (!preserveCommitOrder)
                 {
                     handler.commit(txn);
                 }
+                workerBusyNs.lazySet(index, workerBusyNs.get(index) + System.nanoTime() - startNs);
+                workerApplied.lazySet(index, workerApplied.get(index) + 1);
                 completed.add(txn);
                 LockSupport.unpark(coordinator);
             }
@@ -340,6 +353,7 @@ public final class ParallelApplier implements AutoCloseable
                 {
                     idle = false;
                     admit(txn);
+                    inFlightCount = order.size();
                 }
                 while (null != (txn = completed.poll()))
                 {
@@ -362,6 +376,11 @@ public final class ParallelApplier implements AutoCloseable
                     }
                     inFlight.remove(head.position());
                     applied.incrementAndGet();
+                    final long nowMs = System.currentTimeMillis();
+                    commitToApply.recordValue(Math.max(0, nowMs - head.commitTimeMs()) * 1000);
+                    lastAppliedCommitMs = head.commitTimeMs();
+                    lastAppliedAtMs = nowMs;
+                    inFlightCount = order.size();
                     watermark.set(head.position());
                     synchronized (progress)
                     {
@@ -406,6 +425,63 @@ public final class ParallelApplier implements AutoCloseable
         {
             progress.notifyAll();
         }
+    }
+
+    /** @return transactions admitted to the dependency window and not yet committed. */
+    public int inFlight()
+    {
+        return inFlightCount;
+    }
+
+    /** @return transactions each worker applied so far. */
+    public long[] workerApplied()
+    {
+        final long[] counts = new long[workerApplied.length()];
+        for (int i = 0; i < counts.length; i++)
+        {
+            counts[i] = workerApplied.get(i);
+        }
+        return counts;
+    }
+
+    /** @return nanoseconds each worker spent in the apply handler so far. */
+    public long[] workerBusyNs()
+    {
+        final long[] busy = new long[workerBusyNs.length()];
+        for (int i = 0; i < busy.length; i++)
+        {
+            busy[i] = workerBusyNs.get(i);
+        }
+        return busy;
+    }
+
+    /**
+     * Source commit to local commit, in microseconds, since the last call (the recorder's interval).
+     *
+     * @param recycle a histogram to reuse, or null.
+     * @return the interval histogram.
+     */
+    public org.HdrHistogram.Histogram commitToApplyInterval(final org.HdrHistogram.Histogram recycle)
+    {
+        return commitToApply.getIntervalHistogram(recycle);
+    }
+
+    /** @return the source commit time of the last transaction applied, epoch ms (0 before any). */
+    public long lastAppliedCommitMs()
+    {
+        return lastAppliedCommitMs;
+    }
+
+    /** @return when the last transaction was applied here, epoch ms (0 before any). */
+    public long lastAppliedAtMs()
+    {
+        return lastAppliedAtMs;
+    }
+
+    /** @return the worker threads configured (the most that may run). */
+    public int workers()
+    {
+        return workerApplied.length();
     }
 
     /** Stops the coordinator and workers; what was not applied stays unapplied (the watermark says where). */

@@ -272,6 +272,25 @@ public final class Publisher implements AutoCloseable
         return null == s ? -1 : s.applied;
     }
 
+    /**
+     * What the publisher knows of each subscriber, from their acknowledgements: the cluster-wide lag view.
+     *
+     * @return by subscriber node id: {sent up to, received (acknowledged), applied (acknowledged), full sync needed 0/1}.
+     */
+    public java.util.Map<Integer, long[]> subscriptions()
+    {
+        final java.util.Map<Integer, long[]> view = new java.util.TreeMap<>();
+        subscribers.forEach((id, s) -> view.put(id, new long[]{s.sentUpTo, s.received, s.applied,
+            s.needsFullSync ? 1 : 0}));
+        return view;
+    }
+
+    /** @return this publisher's node. */
+    public ClusterNode node()
+    {
+        return node;
+    }
+
     private void send()
     {
         final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(4096);

@@ -49,6 +49,13 @@ public final class Subscriber implements AutoCloseable
     private final AtomicLong fullSyncs = new AtomicLong();
     private final AtomicLong badChunks = new AtomicLong();
     private volatile long lastReceived;
+    /** Received and not yet applied: {position, source commit ms, encoded bytes}, oldest first (lag figures). */
+    private final java.util.concurrent.ConcurrentLinkedQueue<long[]> pending =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile long lastHeardMs;
+    private volatile long lastReceivedCommitMs;
+    private volatile long lastReceivedAtMs;
+    private final AtomicLong receivedBytes = new AtomicLong();
     private volatile boolean resubscribe = true;
     private volatile boolean fullSyncNeeded;
     private volatile boolean running = true;
@@ -202,6 +209,10 @@ public final class Subscriber implements AutoCloseable
                     node.send(publisher, StreamMessages.FULL_SYNC, Priority.HIGH, control, 0, 0);
                 }
                 final Incoming incoming = queue.poll(10, TimeUnit.MILLISECONDS);
+                if (null != incoming)
+                {
+                    lastHeardMs = System.currentTimeMillis();
+                }
                 if (null == incoming)
                 {
                     continue;
@@ -246,6 +257,11 @@ public final class Subscriber implements AutoCloseable
                     resubscribe = true;
                     continue;
                 }
+                final long nowMs = System.currentTimeMillis();
+                pending.add(new long[]{txn.position(), txn.commitTimeMs(), bytes.length, nowMs});
+                receivedBytes.addAndGet(bytes.length);
+                lastReceivedCommitMs = txn.commitTimeMs();
+                lastReceivedAtMs = nowMs;
                 applier.submit(txn);
                 lastReceived = txn.position();
             }
@@ -327,6 +343,99 @@ public final class Subscriber implements AutoCloseable
         fullSyncs.incrementAndGet();
         resubscribe = true;
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
+    }
+
+    /** @return the publisher's node id. */
+    public int publisher()
+    {
+        return publisher;
+    }
+
+    /** @return this subscriber's node. */
+    public ClusterNode node()
+    {
+        return node;
+    }
+
+    /** @return the applier this subscriber feeds. */
+    public ParallelApplier applier()
+    {
+        return applier;
+    }
+
+    /** @return the position of the last transaction received (in order). */
+    public long receivedPosition()
+    {
+        return lastReceived;
+    }
+
+    /** @return bytes of transactions received so far. */
+    public long receivedBytes()
+    {
+        return receivedBytes.get();
+    }
+
+    /** @return when the last stream message arrived, epoch ms (0 before any). */
+    public long lastHeardMs()
+    {
+        return lastHeardMs;
+    }
+
+    /** @return the source commit time of the last transaction received, epoch ms. */
+    public long lastReceivedCommitMs()
+    {
+        return lastReceivedCommitMs;
+    }
+
+    /** @return when the last transaction was received, epoch ms. */
+    public long lastReceivedAtMs()
+    {
+        return lastReceivedAtMs;
+    }
+
+    /** @return transactions waiting in the receive queue (before the applier). */
+    public int queueDepth()
+    {
+        return queue.size();
+    }
+
+    /** @return whether a full sync is needed or running. */
+    public boolean syncing()
+    {
+        return fullSyncNeeded || null != chunks;
+    }
+
+    /**
+     * Received and not yet applied, oldest first: drops what the applier has applied since, then reports.
+     *
+     * @return {count, bytes, oldest source commit ms (0 when none), when the oldest was received (epoch ms)}.
+     */
+    public long[] unapplied()
+    {
+        final long watermark = applier.watermark();
+        long[] head;
+        while (null != (head = pending.peek()) && head[0] <= watermark)
+        {
+            pending.poll();
+        }
+        long count = 0;
+        long bytes = 0;
+        long oldest = 0;
+        long oldestReceived = 0;
+        for (final long[] p : pending)
+        {
+            if (p[0] > watermark)
+            {
+                if (0 == count)
+                {
+                    oldest = p[1];
+                    oldestReceived = p[3];
+                }
+                count++;
+                bytes += p[2];
+            }
+        }
+        return new long[]{count, bytes, oldest, oldestReceived};
     }
 
     /** @return stream messages that did not decode (dropped, counted, followed by a resubscription). */
