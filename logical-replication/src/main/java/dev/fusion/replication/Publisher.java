@@ -7,8 +7,10 @@ import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 
 /**
@@ -30,6 +32,15 @@ public final class Publisher implements AutoCloseable
     private final ConcurrentSkipListMap<Long, Published> tail = new ConcurrentSkipListMap<>();
     private long lastPublished;
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
+    private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private final java.util.concurrent.ScheduledExecutorService timer =
+        java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
+        {
+            final Thread t = new Thread(r, "fusion-commit-timer");
+            t.setDaemon(true);
+            return t;
+        });
     private final Thread sender;
     private final SnapshotSource snapshots;
     private final Map<Long, Snapshot> snapshotFiles = new ConcurrentHashMap<>();
@@ -132,6 +143,10 @@ public final class Publisher implements AutoCloseable
                 s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
                 s.ackedCount = buffer.getLong(offset + 16, ByteOrder.LITTLE_ENDIAN);
                 LockSupport.unpark(sender);
+                if (!waiters.isEmpty())
+                {
+                    checkWaiters(false);
+                }
             }
         });
         node.registerHandler(StreamMessages.FULL_SYNC, (source, type, buffer, offset, length) ->
@@ -254,6 +269,111 @@ public final class Publisher implements AutoCloseable
             tailFloor = tail.pollFirstEntry().getKey();
         }
         LockSupport.unpark(sender);
+    }
+
+    /**
+     * Publishes and waits, asynchronously, for the subscribers the policy requires to acknowledge it.
+     *
+     * @param txn    the committed transaction (in commit order, one thread at a time, like {@link #publish}).
+     * @param policy the level, the ack point, the timeout and the configured subscribers.
+     * @return completes when the level is met or the timeout passes (never exceptionally), on a transport or
+     * timer thread.
+     */
+    public java.util.concurrent.CompletableFuture<CommitResult> publish(final Transaction txn,
+        final CommitPolicy policy)
+    {
+        publish(txn);
+        final Waiter w = new Waiter(txn.position(), policy, System.nanoTime());
+        if (policy.level() == CommitLevel.ASYNC)
+        {
+            w.future.complete(new CommitResult(CommitOutcome.TARGET_ACHIEVED, txn.position(), Set.of(), 0));
+            return w.future;
+        }
+        waiters.add(w);
+        checkWaiters(false);
+        if (!w.future.isDone())
+        {
+            timer.schedule(() -> finish(w, true), policy.timeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+        return w.future;
+    }
+
+    /** A synchronous commit waiting for acknowledgements. */
+    private static final class Waiter
+    {
+        final long position;
+        final CommitPolicy policy;
+        final long startNs;
+        final java.util.concurrent.CompletableFuture<CommitResult> future =
+            new java.util.concurrent.CompletableFuture<>();
+
+        Waiter(final long position, final CommitPolicy policy, final long startNs)
+        {
+            this.position = position;
+            this.policy = policy;
+            this.startNs = startNs;
+        }
+    }
+
+    private void checkWaiters(final boolean timedOut)
+    {
+        for (final Waiter w : waiters)
+        {
+            finish(w, timedOut);
+        }
+    }
+
+    /** Completes a waiter when its level is met, or at its timeout with what it has. */
+    private void finish(final Waiter w, final boolean timedOut)
+    {
+        if (w.future.isDone())
+        {
+            waiters.remove(w);
+            return;
+        }
+        final Set<Integer> acked = new java.util.TreeSet<>();
+        boolean anySubscribed = false;
+        for (final int id : w.policy.subscribers())
+        {
+            final Subscription s = subscribers.get(id);
+            if (null == s)
+            {
+                continue;
+            }
+            anySubscribed = true;
+            final long covered = w.policy.ackPoint() == AckPoint.RECEIVED ? s.received : s.applied;
+            if (covered >= w.position)
+            {
+                acked.add(id);
+            }
+        }
+        final CommitOutcome outcome;
+        if (acked.size() >= w.policy.target() && w.policy.target() > 0)
+        {
+            outcome = w.policy.level() == CommitLevel.QUORUM ? CommitOutcome.QUORUM_ACHIEVED :
+                CommitOutcome.TARGET_ACHIEVED;
+        }
+        else if (!timedOut)
+        {
+            return;
+        }
+        else if (!anySubscribed)
+        {
+            outcome = CommitOutcome.NO_REPLICATION;
+        }
+        else if (acked.size() >= w.policy.quorumSize() && w.policy.level() != CommitLevel.ONE)
+        {
+            outcome = CommitOutcome.QUORUM_ACHIEVED;
+        }
+        else
+        {
+            outcome = CommitOutcome.BELOW_QUORUM;
+        }
+        if (w.future.complete(new CommitResult(outcome, w.position, Set.copyOf(acked),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - w.startNs))))
+        {
+            waiters.remove(w);
+        }
     }
 
     /** @return the last position published. */
@@ -469,6 +589,8 @@ public final class Publisher implements AutoCloseable
         LockSupport.unpark(sender);
         sender.join(5000);
         snapshotThread.shutdownNow();
+        timer.shutdownNow();
+        checkWaiters(true); // nothing more will be acknowledged here: report what was
         for (final Snapshot snapshot : snapshotFiles.values())
         {
             try
