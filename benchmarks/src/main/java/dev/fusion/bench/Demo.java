@@ -13,6 +13,18 @@ import dev.fusion.cluster.MembershipView;
 import dev.fusion.cluster.Priority;
 import dev.fusion.cluster.TransportMetrics;
 import dev.fusion.grd.GrdConfig;
+import dev.fusion.replication.Change;
+import dev.fusion.replication.ChangeOp;
+import dev.fusion.replication.KeyRef;
+import dev.fusion.replication.ParallelApplier;
+import dev.fusion.replication.Publisher;
+import dev.fusion.replication.ReplicationLog;
+import dev.fusion.replication.Subscriber;
+import dev.fusion.replication.Transaction;
+import dev.fusion.replication.monitor.LagMonitor;
+import dev.fusion.replication.monitor.LagThresholds;
+import dev.fusion.replication.monitor.MonitorHttpServer;
+import dev.fusion.replication.monitor.SubscriberLag;
 import dev.fusion.grd.GrdStats;
 import dev.fusion.grd.LockMode;
 import org.agrona.CloseHelper;
@@ -62,6 +74,16 @@ final class Demo
     private volatile boolean running = true;
     private volatile boolean stopped3;
     private volatile long startNs;
+    /** Node 1 publishes its committed transfers; node 2 keeps a replica of them, applied in parallel. */
+    private Publisher publisher;
+    private ParallelApplier replicaApplier;
+    private Subscriber replicaSubscriber;
+    private LagMonitor lagMonitor;
+    private MonitorHttpServer lagHttp;
+    private ReplicationLog replicationLog;
+    private final java.util.concurrent.ConcurrentHashMap<Long, Long> replica = new java.util.concurrent.ConcurrentHashMap<>();
+    private long publishedPosition;
+    private Path workDir;
 
     private Demo(final int seconds)
     {
@@ -76,7 +98,8 @@ final class Demo
     private void go() throws Exception
     {
         final Path dir = Files.createTempDirectory("fusion-demo");
-        final SharedDisk disk = SharedDisk.format(dir, PAGES, 1_000);
+        workDir = dir;
+        final SharedDisk disk = SharedDisk.format(dir.resolve("disk"), PAGES, 1_000);
         try
         {
             go(disk);
@@ -85,14 +108,10 @@ final class Demo
         {
             CloseHelper.quietCloseAll(engines);
             disk.close();
-            try (var files = Files.list(dir))
+            try (var files = Files.walk(dir))
             {
-                for (final Path p : (Iterable<Path>)files::iterator)
-                {
-                    Files.deleteIfExists(p);
-                }
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
-            Files.deleteIfExists(dir);
         }
     }
 
@@ -123,6 +142,10 @@ final class Demo
             }
             cluster.awaitFullView(Duration.ofSeconds(30));
             event(start, "all 3 nodes see each other (epoch " + cluster.node(1).view().epoch() + ")");
+            startReplication(cluster);
+            System.out.println("  replication: node 1 publishes its committed transfers, node 2 applies them in " +
+                "parallel; lag endpoint " + lagHttp.url() + "/replication/status (also /replication/subscribers, " +
+                "/metrics)");
             for (int n = 1; n <= 3; n++)
             {
                 final int id = n;
@@ -187,6 +210,7 @@ final class Demo
                     lastEvents[id - 1] = w;
                     lastTransfers[id - 1] = done;
                 }
+                System.out.println(replicationLine());
             }
             running = false;
             for (final Thread t : drivers)
@@ -195,9 +219,12 @@ final class Demo
             }
             summary(cluster, killed);
             bankCheck();
+            replicaCheck();
+            stopReplication();
         }
         finally
         {
+            stopReplication();
             CloseHelper.quietCloseAll(fusions);
         }
     }
@@ -276,6 +303,10 @@ final class Demo
                 engine.transfer(from, to, amount, 20_000);
                 deltas[id - 1][(int)from] -= amount;
                 deltas[id - 1][(int)to] += amount;
+                if (id == 1)
+                {
+                    publish(from, to, amount);
+                }
                 inFlight[id - 1] = null;
                 transfers[id - 1].incrementAndGet();
             }
@@ -289,6 +320,106 @@ final class Demo
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(3));
         }
+    }
+
+    private void startReplication(final LocalCluster cluster) throws Exception
+    {
+        replicationLog = ReplicationLog.open(workDir.resolve("replication"), 1 << 20, 64L << 20, false);
+        publisher = new Publisher(cluster.node(1), replicationLog, 4096);
+        replicaApplier = new ParallelApplier(txn ->
+        {
+            for (final Change c : txn.changes())
+            {
+                final long account = java.nio.ByteBuffer.wrap(c.primaryKey().value()).getLong();
+                final long delta = java.nio.ByteBuffer.wrap(c.after()).getLong();
+                replica.merge(account, delta, Long::sum);
+            }
+        }, 4, true, 1024, 100_000, 0);
+        replicaSubscriber = new Subscriber(cluster.node(2), 1, replicaApplier, 1024);
+        lagMonitor = LagMonitor.start(LagThresholds.defaults(), Duration.ofMillis(250)).track(replicaSubscriber)
+            .publisher(publisher);
+        lagMonitor.addListener((from, to, lag) -> event(startNs, "replica on node 2: lag level " + from + " -> " + to +
+            " (" + lag.timeLagMs() + " ms, " + lag.lagTransactions() + " transactions behind)"));
+        lagHttp = MonitorHttpServer.start(lagMonitor, MonitorHttpServer.Config.loopback(0), 2);
+    }
+
+    /** Called by node 1's bank thread only, in commit order. */
+    private void publish(final long from, final long to, final long amount)
+    {
+        publisher.publish(new Transaction(1, ++publishedPosition, System.currentTimeMillis(), List.of(
+            change(from, -amount), change(to, amount))));
+    }
+
+    private static Change change(final long account, final long delta)
+    {
+        final byte[] key = java.nio.ByteBuffer.allocate(8).putLong(account).array();
+        return new Change("accounts", new KeyRef("accounts", key), null, null, ChangeOp.UPDATE, null,
+            java.nio.ByteBuffer.allocate(8).putLong(delta).array());
+    }
+
+    private String replicationLine()
+    {
+        final List<SubscriberLag> lags = lagMonitor.subscribers();
+        if (lags.isEmpty())
+        {
+            return "  replication 1->2: starting";
+        }
+        final SubscriberLag l = lags.get(0);
+        final long[] acked = lagMonitor.publisherView().get(2);
+        return String.format(Locale.ROOT, "  replication 1->2: published %d, applied %d (%.0f/s); behind the " +
+            "publisher by %d (its view), %d received not applied, time lag %d ms; commit-to-apply p99 %.1f ms; %s, %s",
+            publisher.position(), l.appliedPosition(), l.applyRatePerS(), null == acked ? 0 : acked[4],
+            l.lagTransactions(), l.timeLagMs(), l.commitToApplyUs()[1] / 1000.0, l.state(), l.level());
+    }
+
+    private void replicaCheck() throws InterruptedException
+    {
+        final long last = publisher.position();
+        final boolean caughtUp = replicaApplier.awaitWatermark(last, 10_000);
+        boolean same = caughtUp;
+        for (int a = 0; a < deltas[0].length && same; a++)
+        {
+            same = replica.getOrDefault((long)a, 0L) == deltas[0][a];
+        }
+        lagMonitor.sampleNow();
+        final SubscriberLag l = lagMonitor.subscribers().get(0);
+        System.out.printf(Locale.ROOT, "Replica on node 2: %d transactions applied with %d workers, commit-to-apply " +
+            "p50 %.1f ms p99 %.1f ms; equal to node 1's acknowledged transfers: %s%n", l.appliedPosition(),
+            replicaApplier.workers(), l.commitToApplyAllUs()[0] / 1000.0, l.commitToApplyAllUs()[1] / 1000.0,
+            same ? "yes" : "NO");
+    }
+
+    /** Idempotent: before the nodes close (the subscriber sends its last acknowledgements through them). */
+    private void stopReplication()
+    {
+        CloseHelper.quietClose(lagHttp);
+        CloseHelper.quietClose(lagMonitor);
+        lagHttp = null;
+        lagMonitor = null;
+        try
+        {
+            if (null != replicaSubscriber)
+            {
+                replicaSubscriber.close();
+                replicaSubscriber = null;
+            }
+            if (null != replicaApplier)
+            {
+                replicaApplier.close();
+                replicaApplier = null;
+            }
+            if (null != publisher)
+            {
+                publisher.close();
+                publisher = null;
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        CloseHelper.quietClose(replicationLog);
+        replicationLog = null;
     }
 
     private static long account(final java.util.Random random, final int id, final int share)
