@@ -45,6 +45,9 @@ public final class Main
             case "node":
                 StandaloneNode.main(rest);
                 break;
+            case "replication-top":
+                ReplicationTop.run(rest);
+                break;
             case "help":
             case "--help":
             case "-h":
@@ -65,7 +68,9 @@ public final class Main
             "  bench NAME [--seconds N]         a scenario benchmark; ends with one JSON line. NAME: " +
                 String.join(", ", Scenarios.names()),
             "  node --config FILE               one cluster node as its own process (.properties or .yaml)",
-            "  jmh [JMH options]                the JMH suite (e.g. ./fusion jmh FrameCodec)"));
+            "  jmh [JMH options]                the JMH suite (e.g. ./fusion jmh FrameCodec)",
+            "  replication-top --url URL [--token T] [--seconds N]",
+            "                                   live replication lag from a node's lag endpoint"));
         System.exit(status);
     }
 }

@@ -187,11 +187,23 @@ public final class MonitorHttpServer implements AutoCloseable
             .field("role", publishing ? (lags.isEmpty() ? "publisher" : "publisher+subscriber") :
                 lags.isEmpty() ? "none" : "subscriber")
             .field("publisherPosition", publishing ? monitor.publisher().position() : -1)
-            .field("subscribers", lags.size() + (publishing ? monitor.publisherView().size() : 0))
+            .field("subscribers", subscriberCount(lags, publishing))
             .field("level", worst.name())
             .field("maxTimeLagMs", maxLagMs)
             .field("timeMs", System.currentTimeMillis());
         return json.end().toString();
+    }
+
+    /** Distinct subscribers this node knows of: tracked here, or acknowledging to its publisher. */
+    private int subscriberCount(final List<SubscriberLag> lags, final boolean publishing)
+    {
+        final java.util.Set<Integer> ids = new java.util.HashSet<>();
+        lags.forEach(l -> ids.add(l.subscriber()));
+        if (publishing)
+        {
+            ids.addAll(monitor.publisherView().keySet());
+        }
+        return ids.size();
     }
 
     private void subscribers(final HttpExchange exchange, final String query) throws IOException
