@@ -4,13 +4,14 @@ package dev.fusion.bench;
 public final class Options
 {
     private int seconds = -1;
+    private boolean plot;
 
     private Options()
     {
     }
 
     /**
-     * @param args {@code --seconds N}.
+     * @param args {@code --seconds N}, {@code --plot}.
      * @return the options.
      * @throws IllegalArgumentException on an unknown option or a bad value.
      */
@@ -19,6 +20,11 @@ public final class Options
         final Options options = new Options();
         for (int i = 0; i < args.length; i++)
         {
+            if ("--plot".equals(args[i]))
+            {
+                options.plot = true;
+                continue;
+            }
             if ("--seconds".equals(args[i]) && i + 1 < args.length)
             {
                 try
@@ -36,10 +42,16 @@ public final class Options
             }
             else
             {
-                throw new IllegalArgumentException("unknown option '" + args[i] + "' (accepted: --seconds N)");
+                throw new IllegalArgumentException("unknown option '" + args[i] + "' (accepted: --seconds N, --plot)");
             }
         }
         return options;
+    }
+
+    /** @return whether {@code --plot} was given (a chart of the run is written into docs/). */
+    public boolean plot()
+    {
+        return plot;
     }
 
     /**

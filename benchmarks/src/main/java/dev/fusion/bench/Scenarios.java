@@ -33,7 +33,7 @@ final class Scenarios
                 new CacheFusionScenario(options.seconds(CacheFusionScenario.DEFAULT_SECONDS)).run();
                 break;
             case "replication":
-                new ReplicationScenario(options.seconds(ReplicationScenario.DEFAULT_SECONDS)).run();
+                new ReplicationScenario(options.seconds(ReplicationScenario.DEFAULT_SECONDS), options.plot()).run();
                 break;
             default:
                 throw new IllegalArgumentException("unknown scenario '" + name + "'; known: " + names());

@@ -43,6 +43,23 @@ public final class ReplicationScenario
      */
     public ReplicationScenario(final int seconds)
     {
+        this(seconds, false);
+    }
+
+    private final boolean plot;
+
+    /** One sampling interval of the plotted run. */
+    record Sample(double seconds, double publishedPerS, double appliedPerS, long timeLagMs, long lagTransactions)
+    {
+    }
+
+    /**
+     * @param seconds target run length.
+     * @param plot    also run a ramped stream watched by the lag monitor and write its chart into docs/.
+     */
+    public ReplicationScenario(final int seconds, final boolean plot)
+    {
+        this.plot = plot;
         this.unit = seconds / 60.0;
     }
 
@@ -119,6 +136,23 @@ public final class ReplicationScenario
             lag.getValueAtPercentile(99) / 1e6, lag.getValueAtPercentile(99.9) / 1e6);
         json.put("lag_p50_ms_half_load", lag.getValueAtPercentile(50) / 1e6);
         json.put("lag_p99_ms_half_load", lag.getValueAtPercentile(99) / 1e6);
+        if (plot)
+        {
+            log("6/6 (--plot) a stream ramped to 25%%, 50%%, 100%% and 150%% of the maximum, watched by the lag " +
+                "monitor every 100 ms");
+            final List<Sample> samples = ramped(stream, maxStreamRate);
+            final java.nio.file.Path png = java.nio.file.Path.of("docs", "replication-lag.png");
+            LagPlot.write(samples, png, String.format(java.util.Locale.ROOT,
+                "Replication: published and applied rate, time lag (8 workers, %.0f txn/s max)", maxStreamRate));
+            long maxLag = 0;
+            for (final Sample s : samples)
+            {
+                maxLag = Math.max(maxLag, s.timeLagMs());
+            }
+            log("  wrote %s (%d samples, max time lag %d ms)", png.toAbsolutePath(), samples.size(), maxLag);
+            json.put("plot", png.toString());
+            json.put("plot_max_time_lag_ms", maxLag);
+        }
         json.put("identical_to_serial", identical);
         json.put("cores", Runtime.getRuntime().availableProcessors());
         System.out.println(json);
@@ -201,6 +235,90 @@ public final class ReplicationScenario
             org.agrona.IoUtil.delete(dir.toFile(), true);
         }
         return elapsed;
+    }
+
+    /** Streams at 25%, 50%, 100% and 150% of {@code maxRate}, as long at each rate, sampling the lag. */
+    private List<Sample> ramped(final List<Transaction> base, final double maxRate) throws Exception
+    {
+        final int total = Math.max(8000, (int)(maxRate * 12 * unit));
+        final List<Transaction> txns = new ArrayList<>(total);
+        final long now = System.currentTimeMillis();
+        for (int i = 0; i < total; i++)
+        {
+            final Transaction t = base.get(i % base.size());
+            txns.add(new Transaction(t.origin(), i + 1, now, t.changes()));
+        }
+        final List<Sample> samples = new java.util.concurrent.CopyOnWriteArrayList<>();
+        final java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("fusion-bench-plot");
+        final KeyValueEngine engine = new KeyValueEngine(IO_DELAY_NS);
+        try (dev.fusion.cluster.LocalCluster cluster = dev.fusion.cluster.LocalCluster.start(2, true,
+                dev.fusion.cluster.LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 64 << 20, 1L << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 4096);
+             ParallelApplier applier = new ParallelApplier(engine, 8, true, 256, 1_000_000, 0);
+             Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 4096);
+             dev.fusion.replication.monitor.LagMonitor monitor = dev.fusion.replication.monitor.LagMonitor.start(
+                 dev.fusion.replication.monitor.LagThresholds.defaults(), java.time.Duration.ofMillis(100)))
+        {
+            cluster.awaitFullView(java.time.Duration.ofSeconds(30));
+            monitor.track(subscriber).publisher(publisher);
+            final long start = System.nanoTime();
+            final java.util.concurrent.atomic.AtomicLong published = new java.util.concurrent.atomic.AtomicLong();
+            final java.util.concurrent.ScheduledExecutorService sampler =
+                java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+            final long[] last = {0, 0};
+            sampler.scheduleAtFixedRate(() ->
+            {
+                final List<dev.fusion.replication.monitor.SubscriberLag> lags = monitor.subscribers();
+                if (lags.isEmpty())
+                {
+                    return;
+                }
+                final dev.fusion.replication.monitor.SubscriberLag l = lags.get(0);
+                final long p = published.get();
+                final long a = applier.applied();
+                samples.add(new Sample((System.nanoTime() - start) / 1e9, (p - last[0]) * 10.0, (a - last[1]) * 10.0,
+                    l.timeLagMs(), Math.max(0, p - l.appliedPosition())));
+                last[0] = p;
+                last[1] = a;
+            }, 100, 100, java.util.concurrent.TimeUnit.MILLISECONDS);
+            try
+            {
+                final double[] shares = {0.25, 0.5, 1.0, 1.5};
+                final double sum = 3.25;
+                int i = 0;
+                int end = 0;
+                long next = System.nanoTime();
+                for (int phase = 0; phase < shares.length; phase++)
+                {
+                    final long interval = (long)(1e9 / (maxRate * shares[phase]));
+                    end = phase == shares.length - 1 ? txns.size() : end + (int)(txns.size() * shares[phase] / sum);
+                    for (; i < end; i++)
+                    {
+                        LockSupport.parkNanos(Math.max(0, next - System.nanoTime()));
+                        final Transaction t = txns.get(i);
+                        publisher.publish(new Transaction(t.origin(), t.position(), System.currentTimeMillis(),
+                            t.changes()));
+                        published.incrementAndGet();
+                        next += interval;
+                    }
+                }
+                if (!applier.awaitWatermark(txns.size(), 120_000))
+                {
+                    throw new IllegalStateException("the subscriber did not catch up: " + applier.failure());
+                }
+                Thread.sleep(500);
+            }
+            finally
+            {
+                sampler.shutdownNow();
+            }
+        }
+        finally
+        {
+            org.agrona.IoUtil.delete(dir.toFile(), true);
+        }
+        return samples;
     }
 
     /** Transactions of 1-3 row updates; {@code conflict} of them also update the row "hot". */
