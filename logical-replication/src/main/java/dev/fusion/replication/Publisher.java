@@ -100,6 +100,21 @@ public final class Publisher implements AutoCloseable
     public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
         final SnapshotSource snapshots)
     {
+        this(node, log, tailCapacity, snapshots, 0);
+    }
+
+    /**
+     * A publisher whose stream continues after {@code startAfter} (a promoted replica's applied watermark).
+     *
+     * @param node         the publisher's cluster node.
+     * @param log          its replication log (opened; empty or ending at or below {@code startAfter}).
+     * @param tailCapacity transactions kept in memory for live subscribers.
+     * @param snapshots    full syncs, or null.
+     * @param startAfter   the position the stream continues after.
+     */
+    public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
+        final SnapshotSource snapshots, final long startAfter)
+    {
         this.snapshots = snapshots;
         this.snapshotThread = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
         {
@@ -110,8 +125,8 @@ public final class Publisher implements AutoCloseable
         this.node = node;
         this.log = log;
         this.tailCapacity = tailCapacity;
-        this.tailFloor = log.lastPosition();
-        this.lastPublished = log.lastPosition();
+        this.tailFloor = Math.max(log.lastPosition(), startAfter);
+        this.lastPublished = Math.max(log.lastPosition(), startAfter);
         this.sender = new Thread(this::send, "fusion-replication-sender-" + node.nodeId());
         this.sender.setDaemon(true);
         node.registerHandler(StreamMessages.SUBSCRIBE, (source, type, buffer, offset, length) ->

@@ -28,7 +28,9 @@ public final class Subscriber implements AutoCloseable
     private static final long MAX_TRANSACTION_BYTES = 256L << 20;
 
     private final ClusterNode node;
-    private final int publisher;
+    private volatile int publisher;
+    private final WriteGuard guard;
+    private volatile boolean promoted;
     private final ParallelApplier applier;
     private final BlockingQueue<Incoming> queue;
     private final int queueCapacity;
@@ -89,6 +91,7 @@ public final class Subscriber implements AutoCloseable
         this.snapshots = snapshots;
         this.node = node;
         this.publisher = publisher;
+        this.guard = new WriteGuard(node.nodeId(), publisher);
         this.applier = applier;
         this.queue = new ArrayBlockingQueue<>(queueSize);
         this.queueCapacity = queueSize;
@@ -97,7 +100,7 @@ public final class Subscriber implements AutoCloseable
         {
             final byte[] copy = new byte[length];
             buffer.getBytes(offset, copy);
-            if (source != publisher || !queue.offer(new Incoming(type, copy)))
+            if (promoted || source != this.publisher || !queue.offer(new Incoming(type, copy)))
             {
                 dropped.incrementAndGet();
             }
@@ -105,7 +108,7 @@ public final class Subscriber implements AutoCloseable
         node.registerHandler(StreamMessages.TXN, enqueue);
         node.registerHandler(StreamMessages.TXN_PART, (source, type, buffer, offset, length) ->
         {
-            if (source != publisher || length < StreamMessages.PART_HEADER)
+            if (promoted || source != this.publisher || length < StreamMessages.PART_HEADER)
             {
                 dropped.incrementAndGet();
                 return;
@@ -150,7 +153,8 @@ public final class Subscriber implements AutoCloseable
         });
         node.addMembershipListener((previous, current) ->
         {
-            if (current.contains(publisher) && !previous.contains(publisher))
+            final int p = this.publisher;
+            if (current.contains(p) && !previous.contains(p))
             {
                 resubscribe = true;
             }
@@ -491,5 +495,69 @@ public final class Subscriber implements AutoCloseable
     {
         running = false;
         receiver.join(5000);
+    }
+
+    /** @return the guard the engine calls before local writes: read-only while this node is a replica. */
+    public WriteGuard writeGuard()
+    {
+        return guard;
+    }
+
+    /**
+     * Follows another publisher (after a promotion elsewhere): resubscribes to it from what this node has. The
+     * new publisher must have everything this node received; a node ahead of it would have to resync.
+     *
+     * @param newPublisher the promoted node.
+     */
+    public void follow(final int newPublisher)
+    {
+        publisher = newPublisher;
+        guard.replicaOf(newPublisher);
+        resubscribe = true;
+        LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": now follows node " + newPublisher +
+            " from position " + lastReceived);
+    }
+
+    /**
+     * Turns this replica into the publisher: once everything it received is applied, it stops following, starts a
+     * publisher whose stream continues after its applied watermark, and allows local writes. Stream messages from
+     * the old publisher are dropped from then on (the other replicas {@link #follow} this node, so the old
+     * publisher, if it comes back, finds no one accepting its stream; it rejoins as a subscriber through a resync).
+     *
+     * @param log          the new publisher's replication log (empty or ending at or below the watermark).
+     * @param tailCapacity transactions kept in memory for live subscribers.
+     * @param timeoutMs    how long to wait for what was received to be applied.
+     * @return the new publisher.
+     * @throws IllegalStateException when the old publisher is still alive in this node's view, or what was
+     *                               received is not applied in time.
+     * @throws InterruptedException  when interrupted while waiting.
+     */
+    public Publisher promote(final ReplicationLog log, final int tailCapacity, final long timeoutMs)
+        throws InterruptedException
+    {
+        final dev.fusion.cluster.MemberState old = node.view().state(publisher);
+        if (old == dev.fusion.cluster.MemberState.ALIVE)
+        {
+            throw new IllegalStateException("node " + publisher + " is still alive: stop it (or wait until it is " +
+                "declared dead) before promoting node " + node.nodeId());
+        }
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!queue.isEmpty() || applier.watermark() != lastReceived)
+        {
+            if (System.nanoTime() - deadline > 0 || null != applier.failure())
+            {
+                throw new IllegalStateException("node " + node.nodeId() + " has not applied what it received (" +
+                    applier.watermark() + " of " + lastReceived + "): not promoted");
+            }
+            Thread.sleep(1);
+        }
+        promoted = true;
+        running = false;
+        receiver.join(5000);
+        final Publisher newPublisher = new Publisher(node, log, tailCapacity, null, applier.watermark());
+        guard.promoted();
+        LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + " promoted: publishes after position " +
+            applier.watermark() + " (was a replica of node " + publisher + ")");
+        return newPublisher;
     }
 }
