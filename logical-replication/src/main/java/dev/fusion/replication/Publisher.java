@@ -32,6 +32,8 @@ public final class Publisher implements AutoCloseable
     private final ConcurrentSkipListMap<Long, Published> tail = new ConcurrentSkipListMap<>();
     private long lastPublished;
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
+    private final long epoch;
+    private volatile boolean fenced;
     private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters =
         new java.util.concurrent.ConcurrentLinkedQueue<>();
     private final java.util.concurrent.ScheduledExecutorService timer =
@@ -100,7 +102,7 @@ public final class Publisher implements AutoCloseable
     public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
         final SnapshotSource snapshots)
     {
-        this(node, log, tailCapacity, snapshots, 0);
+        this(node, log, tailCapacity, snapshots, 0, 1);
     }
 
     /**
@@ -111,10 +113,17 @@ public final class Publisher implements AutoCloseable
      * @param tailCapacity transactions kept in memory for live subscribers.
      * @param snapshots    full syncs, or null.
      * @param startAfter   the position the stream continues after.
+     * @param epoch        this publisher's epoch (1 for the first; a promotion takes the next): subscribers
+     *                     reject a stream of an older epoch, and a subscriber of a newer one fences this publisher.
      */
     public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
-        final SnapshotSource snapshots, final long startAfter)
+        final SnapshotSource snapshots, final long startAfter, final long epoch)
     {
+        if (epoch < 1)
+        {
+            throw new IllegalArgumentException("invalid epoch: " + epoch + " (accepted: >= 1)");
+        }
+        this.epoch = epoch;
         this.snapshots = snapshots;
         this.snapshotThread = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
         {
@@ -131,13 +140,25 @@ public final class Publisher implements AutoCloseable
         this.sender.setDaemon(true);
         node.registerHandler(StreamMessages.SUBSCRIBE, (source, type, buffer, offset, length) ->
         {
-            if (length != 12)
+            if (length != 20)
             {
                 LOG.log(System.Logger.Level.WARNING, "bad SUBSCRIBE from node " + source + ": " + length + " bytes");
                 return;
             }
             final long from = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
             final int window = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
+            final long subscriberEpoch = buffer.getLong(offset + 12, ByteOrder.LITTLE_ENDIAN);
+            if (subscriberEpoch > epoch)
+            {
+                if (!fenced)
+                {
+                    LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": node " + source + " follows " +
+                        "epoch " + subscriberEpoch + ", this publisher's is " + epoch + ": another node was " +
+                        "promoted; this one is fenced and must rejoin as a subscriber (through a resync)");
+                }
+                fenced = true;
+                return;
+            }
             // the sender thread applies a resubscription itself, so it never races with its own progress
             final Subscription subscription = subscribers.computeIfAbsent(source, id -> new Subscription(id, from));
             subscription.window = Math.max(1, window);
@@ -420,6 +441,18 @@ public final class Publisher implements AutoCloseable
         return view;
     }
 
+    /** @return this publisher's epoch. */
+    public long epoch()
+    {
+        return epoch;
+    }
+
+    /** @return whether a subscriber of a newer epoch was seen: another node was promoted in this one's place. */
+    public boolean fenced()
+    {
+        return fenced;
+    }
+
     /** @return this publisher's node. */
     public ClusterNode node()
     {
@@ -529,8 +562,9 @@ public final class Publisher implements AutoCloseable
         {
             return false;
         }
-        buffer.putLong(0, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
-        final int length = 8 + TransactionCodec.encode(txn, buffer, 8);
+        buffer.putLong(0, epoch, ByteOrder.LITTLE_ENDIAN);
+        buffer.putLong(8, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
+        final int length = 16 + TransactionCodec.encode(txn, buffer, 16);
         final int maxMessage = node.config().maxMessageLength();
         if (length <= maxMessage)
         {

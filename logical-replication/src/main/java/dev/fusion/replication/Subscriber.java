@@ -31,6 +31,9 @@ public final class Subscriber implements AutoCloseable
     private volatile int publisher;
     private final WriteGuard guard;
     private volatile boolean promoted;
+    /** The newest publisher epoch seen: streams of older epochs are rejected. */
+    private volatile long epoch;
+    private final AtomicLong fencedMessages = new AtomicLong();
     private final ParallelApplier applier;
     private final BlockingQueue<Incoming> queue;
     private final int queueCapacity;
@@ -194,7 +197,8 @@ public final class Subscriber implements AutoCloseable
                     ackedCount = 0;
                     control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
                     control.putInt(8, queueCapacity, ByteOrder.LITTLE_ENDIAN);
-                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 12);
+                    control.putLong(12, epoch, ByteOrder.LITTLE_ENDIAN);
+                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 20);
                 }
                 if (now - nextAck >= 0 || receivedCount - ackedCount >= queueCapacity / 4)
                 {
@@ -232,15 +236,17 @@ public final class Subscriber implements AutoCloseable
                 final byte[] bytes = incoming.bytes();
                 view.wrap(bytes);
                 final long previous;
+                final long txnEpoch;
                 final Transaction txn;
                 try
                 {
-                    if (bytes.length < 8)
+                    if (bytes.length < 16)
                     {
-                        throw new MalformedTransactionException(0, "shorter than the previous-position field");
+                        throw new MalformedTransactionException(0, "shorter than the epoch and previous-position fields");
                     }
-                    previous = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
-                    txn = TransactionCodec.decode(view, 8, bytes.length - 8);
+                    txnEpoch = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
+                    previous = view.getLong(8, ByteOrder.LITTLE_ENDIAN);
+                    txn = TransactionCodec.decode(view, 16, bytes.length - 16);
                 }
                 catch (final MalformedTransactionException ex)
                 {
@@ -251,6 +257,13 @@ public final class Subscriber implements AutoCloseable
                         "transaction from the publisher: " + ex.getMessage());
                     continue;
                 }
+                if (txnEpoch < epoch)
+                {
+                    // a publisher that was replaced by a promotion: its stream is fenced
+                    fencedMessages.incrementAndGet();
+                    continue;
+                }
+                epoch = txnEpoch;
                 if (txn.position() <= lastReceived || fullSyncNeeded)
                 {
                     continue;
@@ -497,6 +510,18 @@ public final class Subscriber implements AutoCloseable
         receiver.join(5000);
     }
 
+    /** @return the newest publisher epoch this subscriber has seen. */
+    public long epoch()
+    {
+        return epoch;
+    }
+
+    /** @return stream messages rejected because they came from an older publisher epoch. */
+    public long fencedMessages()
+    {
+        return fencedMessages.get();
+    }
+
     /** @return the guard the engine calls before local writes: read-only while this node is a replica. */
     public WriteGuard writeGuard()
     {
@@ -554,7 +579,8 @@ public final class Subscriber implements AutoCloseable
         promoted = true;
         running = false;
         receiver.join(5000);
-        final Publisher newPublisher = new Publisher(node, log, tailCapacity, null, applier.watermark());
+        final Publisher newPublisher = new Publisher(node, log, tailCapacity, null, applier.watermark(),
+            Math.max(1, epoch) + 1);
         guard.promoted();
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + " promoted: publishes after position " +
             applier.watermark() + " (was a replica of node " + publisher + ")");

@@ -108,6 +108,17 @@ class PromotionTest
                 acknowledged.add(r.position());
             }
             assertThat(applier3.awaitWatermark(position, 30_000)).isTrue();
+            assertThat(promoted.epoch()).isEqualTo(2);
+            assertThat(replica3.epoch()).isEqualTo(2);
+            // a stream of the replaced publisher's epoch is rejected, whoever sends it
+            final org.agrona.ExpandableArrayBuffer stale = new org.agrona.ExpandableArrayBuffer(256);
+            stale.putLong(0, 1, java.nio.ByteOrder.LITTLE_ENDIAN);
+            stale.putLong(8, position, java.nio.ByteOrder.LITTLE_ENDIAN);
+            final int length = 16 + TransactionCodec.encode(txn(position + 1), stale, 16);
+            assertThat(cluster.node(2).send(3, StreamMessages.TXN, dev.fusion.cluster.Priority.NORMAL, stale, 0,
+                length)).isTrue();
+            LocalCluster.await(() -> replica3.fencedMessages() == 1, Duration.ofSeconds(10), "the stale stream fenced");
+            assertThat(applier3.watermark()).isEqualTo(position);
             assertThat(appliedOn3).as("node 3 has every acknowledged transaction, once, in order")
                 .containsExactlyElementsOf(acknowledged);
             assertThat(appliedOn2).as("the promoted node had every acknowledged transaction of node 1")

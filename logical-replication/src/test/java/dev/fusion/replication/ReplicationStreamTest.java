@@ -56,8 +56,9 @@ class ReplicationStreamTest
                 Thread.sleep(200);
                 // a transaction that does not follow what the subscriber has: as if messages were lost
                 final ExpandableArrayBuffer bogus = new ExpandableArrayBuffer(256);
-                bogus.putLong(0, txns.get(1499).position() + 7, java.nio.ByteOrder.LITTLE_ENDIAN);
-                final int length = 8 + TransactionCodec.encode(txns.get(1700), bogus, 8);
+                bogus.putLong(0, publisher.epoch(), java.nio.ByteOrder.LITTLE_ENDIAN);
+                bogus.putLong(8, txns.get(1499).position() + 7, java.nio.ByteOrder.LITTLE_ENDIAN);
+                final int length = 16 + TransactionCodec.encode(txns.get(1700), bogus, 16);
                 assertThat(cluster.node(1).send(2, StreamMessages.TXN, dev.fusion.cluster.Priority.NORMAL, bogus, 0,
                     length)).isTrue();
                 LocalCluster.await(() -> subscriber.gaps() > 0, Duration.ofSeconds(10), "the gap to be noticed");
