@@ -2,6 +2,7 @@ package dev.fusion.bench;
 
 import dev.fusion.bench.cachefusion.CacheFusionScenario;
 import dev.fusion.bench.grd.GrdScenario;
+import dev.fusion.bench.h2.H2Scenario;
 import dev.fusion.bench.replication.ReplicationScenario;
 import dev.fusion.bench.transport.TransportScenario;
 
@@ -16,7 +17,7 @@ final class Scenarios
 
     static List<String> names()
     {
-        return List.of("transport", "grd", "cachefusion", "replication");
+        return List.of("transport", "grd", "cachefusion", "replication", "h2");
     }
 
     static void run(final String name, final Options options) throws Exception
@@ -31,6 +32,9 @@ final class Scenarios
                 break;
             case "cachefusion":
                 new CacheFusionScenario(options.seconds(CacheFusionScenario.DEFAULT_SECONDS)).run();
+                break;
+            case "h2":
+                new H2Scenario(options.seconds(H2Scenario.DEFAULT_SECONDS)).run();
                 break;
             case "replication":
                 new ReplicationScenario(options.seconds(ReplicationScenario.DEFAULT_SECONDS), options.plot()).run();

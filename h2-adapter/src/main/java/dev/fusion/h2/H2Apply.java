@@ -14,9 +14,9 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.BlockingQueue;
+import java.util.Queue;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 
 /**
  * Applies replicated transactions into an H2 database over JDBC, for a {@link dev.fusion.replication.ParallelApplier}
@@ -24,28 +24,32 @@ import java.util.concurrent.ConcurrentHashMap;
  * committing (workers in parallel, each on its own connection); {@link #commit} (in source order) writes the
  * position into {@code FUSION_WATERMARK} and commits, in the same JDBC transaction, so a restart resumes exactly
  * after the last commit ({@link #watermark()}).
+ * <p>
+ * A transaction holds its connection from {@code apply} to {@code commit}, and with commit order preserved the
+ * workers may run ahead of the oldest uncommitted transaction by up to the applier's window; so connections are
+ * opened on demand (a fixed pool could be exhausted by transactions waiting for an older one that no worker can
+ * then apply) and kept idle for reuse.
  */
 public final class H2Apply implements ApplyHandler, AutoCloseable
 {
     private final String url;
-    private final BlockingQueue<Connection> pool;
+    private final Queue<Connection> pool = new ConcurrentLinkedQueue<>();
+    private final Queue<Connection> all = new ConcurrentLinkedQueue<>();
     private final Map<Long, Connection> inFlight = new ConcurrentHashMap<>();
     private final Map<String, TableInfo> tables = new ConcurrentHashMap<>();
 
     /**
      * @param url         the replica's JDBC URL.
-     * @param connections pooled connections: at least the applier's workers + 1.
+     * @param connections connections opened up front (typically the applier's workers + 1); more are opened on
+     *                    demand.
      * @throws SQLException when the database cannot be opened.
      */
     public H2Apply(final String url, final int connections) throws SQLException
     {
         this.url = url;
-        this.pool = new ArrayBlockingQueue<>(connections);
-        for (int i = 0; i < connections; i++)
+        for (int i = 0; i < Math.max(1, connections); i++)
         {
-            final Connection c = DriverManager.getConnection(url);
-            c.setAutoCommit(false);
-            pool.add(c);
+            pool.add(open());
         }
         final Connection c = pool.peek();
         try (Statement s = c.createStatement())
@@ -55,6 +59,20 @@ public final class H2Apply implements ApplyHandler, AutoCloseable
                 "FUSION_WATERMARK WHERE ID = 0), 0))");
         }
         c.commit();
+    }
+
+    private Connection open() throws SQLException
+    {
+        final Connection c = DriverManager.getConnection(url);
+        c.setAutoCommit(false);
+        all.add(c);
+        return c;
+    }
+
+    /** @return connections opened so far. */
+    public int connections()
+    {
+        return all.size();
     }
 
     /** @return the position of the last transaction committed here (0 for none). */
@@ -71,7 +89,8 @@ public final class H2Apply implements ApplyHandler, AutoCloseable
     @Override
     public void apply(final Transaction txn) throws Exception
     {
-        final Connection c = pool.take();
+        final Connection pooled = pool.poll();
+        final Connection c = null == pooled ? open() : pooled;
         try
         {
             for (final Change change : txn.changes())
@@ -211,11 +230,7 @@ public final class H2Apply implements ApplyHandler, AutoCloseable
     @Override
     public void close() throws SQLException
     {
-        for (final Connection c : pool)
-        {
-            c.close();
-        }
-        for (final Connection c : inFlight.values())
+        for (final Connection c : all)
         {
             c.close();
         }
