@@ -2,6 +2,7 @@ package dev.fusion.cachefusion;
 
 import dev.fusion.grd.Grant;
 import dev.fusion.grd.LockMode;
+import org.agrona.collections.LongArrayList;
 
 import java.util.ArrayDeque;
 
@@ -28,12 +29,19 @@ final class BlockState
     BlockImage stashedImage;
     int stashedFlags;
     int stashedFrom = -1;
+    /** The membership epoch when it was stashed. */
+    long stashedEpoch;
     long imageDeadlineNs;
     /** The last request this node shipped an image to, so a repeated notice is not answered twice. */
     int shippedTo = -1;
     long shippedRequestId = Long.MIN_VALUE;
     /** The version shipped: kept (with the state) until the disk has it, so a lost image can be sent again. */
     long shippedVersion = -1;
+    /**
+     * Recoveries' past-image queries (pairs of source node and recovery id) waiting for this node to give up the
+     * EXCLUSIVE hold it is handing over: the image it will ship is the newest one.
+     */
+    final LongArrayList deferredPiQueries = new LongArrayList();
     /** Consistent reads served in a row with no local use in between (RAC's fairness rule). */
     int crInARow;
 
@@ -84,7 +92,7 @@ final class BlockState
     {
         // a block once held keeps its state: the grant id tells later notices about that hold from new ones
         return held == LockMode.NULL && !pinned() && null == acquiring && waiters.isEmpty() && notices.isEmpty() &&
-            null == stashedImage && shippedTo == -1 && grantRequestId == Long.MIN_VALUE;
+            null == stashedImage && shippedTo == -1 && grantRequestId == Long.MIN_VALUE && deferredPiQueries.isEmpty();
     }
 
     @Override

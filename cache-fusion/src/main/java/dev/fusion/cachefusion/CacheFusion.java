@@ -74,7 +74,7 @@ public final class CacheFusion implements AutoCloseable
         holder[0] = agent;
         grd.blockingHandler((resource, requester, requested, keep, ship, requestId, holderGrant) ->
             agent.submitAlways(new Commands.Notice(resource, requester, requested, keep, ship, requestId,
-                holderGrant, System.nanoTime())));
+                holderGrant, grd.masterOf(resource), System.nanoTime())));
         for (final int type : FusionMessages.TYPES)
         {
             node.registerHandler(type, (source, t, buffer, offset, length) ->

@@ -67,12 +67,15 @@ final class Commands
         final boolean ship;
         final long requestId;
         final long holderGrant;
+        /** The block's master when the notice arrived (the node that sent it). */
+        final int master;
         final long arrivedNs;
         boolean waited;
 
         Notice(final long block, final int requester, final LockMode requested, final LockMode keep,
-            final boolean ship, final long requestId, final long holderGrant, final long arrivedNs)
+            final boolean ship, final long requestId, final long holderGrant, final int master, final long arrivedNs)
         {
+            this.master = master;
             this.holderGrant = holderGrant;
             this.block = block;
             this.requester = requester;

@@ -302,6 +302,7 @@ final class FusionAgent implements Agent
             }
             s.notices.pollFirst();
             serveNotice(s, n);
+            answerDeferredPastImageQueries(s);
         }
         while (null == s.acquiring && s.notices.isEmpty() && !s.waiters.isEmpty())
         {
@@ -387,7 +388,16 @@ final class FusionAgent implements Agent
         {
             if (a.heldBefore == LockMode.NULL)
             {
-                final BlockImage image = cache.readFromDisk(a.block);
+                BlockImage image = cache.readFromDisk(a.block);
+                if (s.stashedRequestId == grant.requestId() && null != s.stashedImage &&
+                    s.stashedImage.version() > image.version())
+                {
+                    // shipped for this very request by a holder a reconfiguration has since forgotten (it was
+                    // told by the old master): newer than the disk, so it is the block
+                    image = s.stashedImage;
+                }
+                s.stashedImage = null;
+                s.stashedRequestId = Long.MIN_VALUE;
                 cache.install(a.block, image, grant.mode());
                 finish(s, a, grant, GetKind.GRANT, image.version(), 0);
             }
@@ -398,6 +408,15 @@ final class FusionAgent implements Agent
             return;
         }
         s.grant = grant;
+        if (s.stashedRequestId == grant.requestId() && s.stashedEpoch != node.view().epoch())
+        {
+            // stashed before a reconfiguration: the request id is the same (the request was sent again to the new
+            // master), but the supplier may have taken the block back and changed it since; wait for what it
+            // ships for this grant (or answers to a FETCH)
+            s.trace("image stashed before a reconfiguration dropped");
+            s.stashedImage = null;
+            s.stashedRequestId = Long.MIN_VALUE;
+        }
         if (s.stashedRequestId == grant.requestId() && s.stashedFrom == grant.supplier() &&
             (null != s.stashedImage || (s.stashedFlags & FusionMessages.NONE) != 0))
         {
@@ -511,6 +530,29 @@ final class FusionAgent implements Agent
             }
             // the master still counts this node a holder: its release was lost (or refused on the way); again
             grd.release(n.block).whenComplete((m, e) -> logFailure("release", n.block, e));
+            return;
+        }
+        final boolean givingUp = n.ship && n.keep == LockMode.NULL;
+        if (givingUp)
+        {
+            // recorded before the liveness check: the directory reads it when it learns of a death, which is after
+            // the view says so; a requester seen alive here is then either reported as given this block or dead
+            // and skipped below
+            givenAway.put(n.block, n.requester);
+        }
+        if (!live(n.requester) || !live(n.master))
+        {
+            // the requester (or the master that sent the notice) died before this node gave the block up: the
+            // directory rebuilt after the death counts this node as the holder (it was when it reported), so it
+            // keeps the block, and the new master sends its own notices for the requests sent to it again.
+            // Shipping into the void (or to a grantee the new master does not know) and releasing would leave the
+            // newest version in a past image nobody asks for, and the next grant would read a stale disk copy
+            if (givingUp)
+            {
+                givenAway.remove(n.block, n.requester);
+            }
+            s.trace("notice from " + n.master + " for " + n.requester + " dropped (dead), still held " + s.held);
+            events.increment(WaitEventRecorder.STALE_NOTICES);
             return;
         }
         BlockImage current = null;
@@ -627,7 +669,7 @@ final class FusionAgent implements Agent
         }
         final long id = ++giveUpIds;
         pendingGiveUps.put(id, g);
-        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, Long.MIN_VALUE,
+        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, Long.MIN_VALUE, self,
             System.nanoTime()));
         drive(s);
     }
@@ -971,12 +1013,7 @@ final class FusionAgent implements Agent
                 case FusionMessages.PI_QUERY ->
                 {
                     FusionMessages.checkLength(type, size, FusionMessages.SHORT_LENGTH);
-                    final long block = FusionMessages.block(buffer, at);
-                    final BlockImage pi = cache.pastImage(block);
-                    final int n = FusionMessages.image(out, block, FusionMessages.second(buffer, at),
-                        null == pi ? 0 : pi.version(), null == pi ? FusionMessages.NONE : FusionMessages.DIRTY,
-                        null == pi ? null : pi.bytes());
-                    send(source, FusionMessages.PI_IMAGE, Priority.NORMAL, out, n);
+                    onPastImageQuery(source, FusionMessages.block(buffer, at), FusionMessages.second(buffer, at));
                 }
                 case FusionMessages.PI_IMAGE -> onPastImage(source, buffer, at, size);
                 default -> throw new IllegalArgumentException("unknown cache fusion message type " + type);
@@ -1005,9 +1042,10 @@ final class FusionAgent implements Agent
         {
             return; // for an earlier request of this node, or from a holder that was not named supplier
         }
-        if (s.stashedRequestId == requestId && s.stashedFrom == source)
+        if (s.stashedRequestId == requestId && s.stashedFrom == source &&
+            (null == bytes || (null != s.stashedImage && s.stashedImage.version() >= FusionMessages.third(b, at))))
         {
-            return; // a second copy (the answer to a FETCH crossing the first)
+            return; // a second copy (the answer to a FETCH crossing the first); a newer one replaces it (below)
         }
         if (s.stashedRequestId == requestId && null != s.stashedImage && null == bytes)
         {
@@ -1017,6 +1055,7 @@ final class FusionAgent implements Agent
             FusionMessages.third(b, at));
         s.stashedRequestId = requestId;
         s.stashedFrom = source;
+        s.stashedEpoch = node.view().epoch();
         s.stashedFlags = flags;
         s.stashedImage = null == bytes ? null :
             new BlockImage(FusionMessages.third(b, at), (flags & FusionMessages.DIRTY) != 0, bytes);
@@ -1046,6 +1085,64 @@ final class FusionAgent implements Agent
         // given up: the dirty image it shipped is the newest past image; a clean one is on disk
         final BlockImage pi = cache.pastImage(block);
         ship(source, block, requestId, pi, null == pi ? FusionMessages.NONE : 0);
+    }
+
+    /**
+     * A recovery asks for this node's newest image of a block. While this node holds it EXCLUSIVE with a hand-over
+     * pending (the dead node may be the one it was to ship to), the answer waits until the block is given up: the
+     * local users may still change it, and the image shipped then is the newest (answering with the current one now
+     * would lose those changes; answering with an older past image, as before, lost everything since it). Held
+     * EXCLUSIVE with nothing pending, the current image is the newest (the dead node's redo only has older versions).
+     */
+    private void onPastImageQuery(final int source, final long block, final long recoveryId)
+    {
+        final BlockState s = blocks.get(block);
+        if (null != s && s.held == LockMode.EXCLUSIVE && !s.notices.isEmpty())
+        {
+            for (int i = 0; i < s.deferredPiQueries.size(); i += 2)
+            {
+                if (s.deferredPiQueries.getLong(i) == source && s.deferredPiQueries.getLong(i + 1) == recoveryId)
+                {
+                    return; // asked again while waiting
+                }
+            }
+            s.trace("past image query from " + source + " deferred: handing over");
+            s.deferredPiQueries.addLong(source);
+            s.deferredPiQueries.addLong(recoveryId);
+            return;
+        }
+        answerPastImageQuery(source, block, recoveryId, s);
+    }
+
+    private void answerPastImageQuery(final int source, final long block, final long recoveryId, final BlockState s)
+    {
+        BlockImage image = cache.pastImage(block);
+        if (null != s && s.held == LockMode.EXCLUSIVE)
+        {
+            final BlockImage current = cache.current(block);
+            if (null != current && (null == image || current.version() > image.version()))
+            {
+                image = current;
+            }
+        }
+        final int n = FusionMessages.image(out, block, recoveryId, null == image ? 0 : image.version(),
+            null == image ? FusionMessages.NONE : FusionMessages.DIRTY, null == image ? null : image.bytes());
+        send(source, FusionMessages.PI_IMAGE, Priority.NORMAL, out, n);
+    }
+
+    /** Answers deferred past-image queries once the hand-over they waited for is done. */
+    private void answerDeferredPastImageQueries(final BlockState s)
+    {
+        if (s.deferredPiQueries.isEmpty() || (s.held == LockMode.EXCLUSIVE && !s.notices.isEmpty()))
+        {
+            return;
+        }
+        s.trace("answering " + s.deferredPiQueries.size() / 2 + " deferred past image queries, held " + s.held);
+        for (int i = 0; i < s.deferredPiQueries.size(); i += 2)
+        {
+            answerPastImageQuery((int)s.deferredPiQueries.getLong(i), s.block, s.deferredPiQueries.getLong(i + 1), s);
+        }
+        s.deferredPiQueries.clear();
     }
 
     private void onPastImage(final int source, final DirectBuffer b, final int at, final int length)
