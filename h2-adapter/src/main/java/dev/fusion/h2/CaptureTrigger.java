@@ -21,6 +21,7 @@ public final class CaptureTrigger implements Trigger
     private String schema;
     private String table;
     private volatile TableInfo info;
+    private String key;
 
     @Override
     public void init(final Connection conn, final String schemaName, final String triggerName,
@@ -38,11 +39,13 @@ public final class CaptureTrigger implements Trigger
                 "capture trigger " + triggerName + " fires on " + tableName + " for table " + table);
         }
         this.info = TableInfo.read(conn, schemaName, tableName);
+        this.key = H2Capture.key(conn, table);
     }
 
     @Override
     public void fire(final Connection conn, final Object[] oldRow, final Object[] newRow) throws SQLException
     {
+        H2Capture.touch(key);
         final Object[] row = null != newRow ? newRow : oldRow;
         TableInfo t = info;
         if (row.length != t.columns().size())
