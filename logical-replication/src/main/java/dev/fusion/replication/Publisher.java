@@ -33,6 +33,8 @@ public final class Publisher implements AutoCloseable
     private long lastPublished;
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
     private final long epoch;
+    /** The position this epoch's history continues after (where the promoted node took over; 0 for the first). */
+    private final long epochStart;
     private volatile boolean fenced;
     private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters =
         new java.util.concurrent.ConcurrentLinkedQueue<>();
@@ -74,6 +76,8 @@ public final class Publisher implements AutoCloseable
         long sentCount;
         volatile long applied;
         volatile boolean needsFullSync;
+        /** Its state went on in an older epoch past where this one took over: only a full sync reconciles it. */
+        volatile boolean diverged;
 
         Subscription(final int node, final long from)
         {
@@ -124,6 +128,7 @@ public final class Publisher implements AutoCloseable
             throw new IllegalArgumentException("invalid epoch: " + epoch + " (accepted: >= 1)");
         }
         this.epoch = epoch;
+        this.epochStart = startAfter;
         this.snapshots = snapshots;
         this.snapshotThread = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
         {
@@ -161,6 +166,16 @@ public final class Publisher implements AutoCloseable
             }
             // the sender thread applies a resubscription itself, so it never races with its own progress
             final Subscription subscription = subscribers.computeIfAbsent(source, id -> new Subscription(id, from));
+            if (subscriberEpoch > 0 && subscriberEpoch < epoch && from > epochStart)
+            {
+                // e.g. the old publisher rejoining: what it committed after epochStart never reached the node
+                // promoted in its place, which has published other transactions at those positions since
+                LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": node " + source + " resumes after " +
+                    "position " + from + " of epoch " + subscriberEpoch + ", past position " + epochStart + " where " +
+                    "epoch " + epoch + " took over: its state may hold transactions this history never had; it " +
+                    "needs a full sync");
+                subscription.diverged = true;
+            }
             subscription.window = Math.max(1, window);
             subscription.resubscribedFrom.set(from);
             LockSupport.unpark(sender);
@@ -495,6 +510,13 @@ public final class Publisher implements AutoCloseable
             s.ackedCount = 0;
             s.needsFullSync = false;
         }
+        if (s.diverged)
+        {
+            s.diverged = false;
+            s.needsFullSync = true;
+            notRetained(s.node, epochStart);
+            return false;
+        }
         if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
         {
             return false;
@@ -544,12 +566,19 @@ public final class Publisher implements AutoCloseable
         catch (final NotRetainedException ex)
         {
             s.needsFullSync = true;
-            final UnsafeBuffer message = new UnsafeBuffer(new byte[8]);
-            message.putLong(0, ex.retainedAfter(), ByteOrder.LITTLE_ENDIAN);
-            node.send(s.node, StreamMessages.NOT_RETAINED, Priority.HIGH, message, 0, 8);
+            notRetained(s.node, ex.retainedAfter());
             LOG.log(System.Logger.Level.WARNING, "node " + s.node + ": " + ex.getMessage());
         }
         return s.sentUpTo != from;
+    }
+
+    /** Tells a subscriber it needs a full sync; the epoch goes with it, so the snapshot's history is known. */
+    private void notRetained(final int subscriber, final long retainedAfter)
+    {
+        final UnsafeBuffer message = new UnsafeBuffer(new byte[16]);
+        message.putLong(0, retainedAfter, ByteOrder.LITTLE_ENDIAN);
+        message.putLong(8, epoch, ByteOrder.LITTLE_ENDIAN);
+        node.send(subscriber, StreamMessages.NOT_RETAINED, Priority.HIGH, message, 0, 16);
     }
 
     private boolean sendOne(final Subscription s, final Transaction txn, final ExpandableArrayBuffer buffer)

@@ -7,7 +7,7 @@ package dev.fusion.replication;
  *              everything after the watermark, at most window transactions beyond what I acknowledged; the
  *              newest publisher epoch I have seen (a publisher of an older one is fenced)
  * TXN          (type 49, NORMAL, publisher to subscriber): i64 epoch, i64 previous position, encoded transaction
- * NOT_RETAINED (type 50, HIGH, publisher to subscriber): i64 retained-after — a full sync is needed
+ * NOT_RETAINED (type 50, HIGH, publisher to subscriber): i64 retained-after, i64 publisher epoch — a full sync is needed
  * ACK          (type 51, HIGH, subscriber to publisher): i64 received position, i64 applied watermark,
  *              i64 transactions taken since the subscription (the credit)
  * FULL_SYNC    (type 52, HIGH, subscriber to publisher): (empty) — send me a snapshot

@@ -63,6 +63,8 @@ public final class Subscriber implements AutoCloseable
     private final AtomicLong receivedBytes = new AtomicLong();
     private volatile boolean resubscribe = true;
     private volatile boolean fullSyncNeeded;
+    /** The epoch of the publisher that asked for the full sync. */
+    private volatile long snapshotEpoch;
     private volatile boolean running = true;
 
     /**
@@ -91,6 +93,30 @@ public final class Subscriber implements AutoCloseable
     public Subscriber(final ClusterNode node, final int publisher, final ParallelApplier applier, final int queueSize,
         final SnapshotSink snapshots)
     {
+        this(node, publisher, applier, queueSize, snapshots, 0);
+    }
+
+    /**
+     * A subscriber whose state comes from a known publisher epoch, e.g. a former publisher rejoining as a replica
+     * of the node promoted in its place (pass its old {@link Publisher#epoch()}): if its state goes past the
+     * position where the newer epoch took over, it may hold transactions the new history never had, and the
+     * publisher answers with a full sync instead of a replay.
+     *
+     * @param node      the subscriber's cluster node.
+     * @param publisher the publisher's node id.
+     * @param applier   applies what arrives; its start watermark is where the stream resumes.
+     * @param queueSize transactions buffered between the transport and the applier.
+     * @param snapshots loads a full sync, or null to only report that one is needed.
+     * @param epoch     the publisher epoch the applied state comes from; 0 when unknown (the position is trusted).
+     */
+    public Subscriber(final ClusterNode node, final int publisher, final ParallelApplier applier, final int queueSize,
+        final SnapshotSink snapshots, final long epoch)
+    {
+        if (epoch < 0)
+        {
+            throw new IllegalArgumentException("invalid epoch: " + epoch + " (accepted: >= 0, 0 = unknown)");
+        }
+        this.epoch = epoch;
         this.snapshots = snapshots;
         this.node = node;
         this.publisher = publisher;
@@ -149,6 +175,15 @@ public final class Subscriber implements AutoCloseable
         node.registerHandler(StreamMessages.CHUNK, enqueue);
         node.registerHandler(StreamMessages.NOT_RETAINED, (source, type, buffer, offset, length) ->
         {
+            if (source != this.publisher)
+            {
+                dropped.incrementAndGet();
+                return;
+            }
+            if (length >= 16)
+            {
+                snapshotEpoch = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
+            }
             fullSyncNeeded = true;
             LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": the publisher no longer retains " +
                 "what follows position " + lastReceived + ": " + (null == snapshots ?
@@ -355,6 +390,8 @@ public final class Subscriber implements AutoCloseable
         }
         applier.resetTo(position);
         lastReceived = position;
+        // the state is now the publisher's history: resubscribe as one of its epoch
+        epoch = Math.max(epoch, snapshotEpoch);
         chunks = null;
         fullSyncNeeded = false;
         fullSyncs.incrementAndGet();
@@ -560,6 +597,23 @@ public final class Subscriber implements AutoCloseable
     public Publisher promote(final ReplicationLog log, final int tailCapacity, final long timeoutMs)
         throws InterruptedException
     {
+        return promote(log, tailCapacity, timeoutMs, null);
+    }
+
+    /**
+     * Promotes this replica, as {@link #promote(ReplicationLog, int, long)}, with a snapshot source so the new
+     * publisher can full-sync subscribers it cannot replay to (new ones, and the old publisher rejoining).
+     *
+     * @param log          the new publisher's replication log.
+     * @param tailCapacity transactions kept in memory for live subscribers.
+     * @param timeoutMs    how long to wait for what was received to be applied.
+     * @param snapshots    the engine's snapshot writer, or null.
+     * @return the new publisher.
+     * @throws InterruptedException when interrupted while waiting.
+     */
+    public Publisher promote(final ReplicationLog log, final int tailCapacity, final long timeoutMs,
+        final SnapshotSource snapshots) throws InterruptedException
+    {
         final dev.fusion.cluster.MemberState old = node.view().state(publisher);
         if (old == dev.fusion.cluster.MemberState.ALIVE)
         {
@@ -579,7 +633,7 @@ public final class Subscriber implements AutoCloseable
         promoted = true;
         running = false;
         receiver.join(5000);
-        final Publisher newPublisher = new Publisher(node, log, tailCapacity, null, applier.watermark(),
+        final Publisher newPublisher = new Publisher(node, log, tailCapacity, snapshots, applier.watermark(),
             Math.max(1, epoch) + 1);
         guard.promoted();
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + " promoted: publishes after position " +

@@ -17,8 +17,11 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The publisher's process is killed with SIGKILL; replica 2 is promoted and takes writes, replica 3 follows it.
- * Every transaction acknowledged by either publisher is committed on replica 3, once and in order.
+ * The publisher's process is killed with SIGKILL (after committing 5 transactions locally that never left it);
+ * replica 2 is promoted and takes writes, replica 3 follows it. Every transaction acknowledged by either publisher
+ * is committed on replica 3, once and in order. Then the old publisher comes back as a replica of node 2: its state
+ * went past the position where epoch 2 took over, so it is full-synced (its local-only transactions are gone)
+ * and ends with node 2's state.
  */
 class PromotionMultiProcessTest
 {
@@ -44,6 +47,8 @@ class PromotionMultiProcessTest
             final List<String> one = output.get(0);
             LocalCluster.await(() -> one.stream().filter(l -> l.startsWith("ACK ")).count() >= 40,
                 Duration.ofSeconds(60), "acknowledged commits on node 1: " + tail(one));
+            Files.createFile(dir.resolve("data1").resolve("local"));
+            LocalCluster.await(() -> one.contains("LOCAL DONE"), Duration.ofSeconds(30), "local-only commits");
             processes.get(0).destroyForcibly();
             assertThat(processes.get(0).waitFor(10, TimeUnit.SECONDS)).isTrue();
 
@@ -82,6 +87,20 @@ class PromotionMultiProcessTest
             assertThat(acknowledged.stream().filter(p -> p > 0).count()).isGreaterThanOrEqualTo(90);
             assertThat(two.stream().filter(l -> l.startsWith("PROMOTED")).findFirst().orElseThrow())
                 .contains("epoch 2");
+
+            // the old publisher comes back, as a replica of the node promoted in its place
+            final String state2 = two.stream().filter(l -> l.startsWith("STATE ")).findFirst().orElseThrow()
+                .substring("STATE ".length());
+            final List<String> back = new CopyOnWriteArrayList<>();
+            processes.add(JvmProcess.start(PromotionProcess.class, "256m",
+                List.of("rejoin", configs.file(1).toString(), dir.resolve("data1").toString()), back));
+            LocalCluster.await(() -> back.stream().anyMatch(l -> l.startsWith("APPLIED " + last + " STATE " + state2)),
+                Duration.ofSeconds(60), "node 1 rejoined with node 2's state " + state2 + ": " + tail(back));
+            assertThat(back.stream().filter(l -> l.startsWith("REJOINS")).findFirst().orElseThrow())
+                .as("it had transactions epoch 2 never had").contains("-has-local");
+            assertThat(back.stream().filter(l -> l.startsWith("APPLIED " + last)).findFirst().orElseThrow())
+                .as("through a full sync").doesNotContain("FULL_SYNCS 0").doesNotContain("-has-local");
+            assertThat(back).noneMatch(l -> l.startsWith("FAILED"));
         }
         finally
         {
@@ -95,7 +114,7 @@ class PromotionMultiProcessTest
         final List<String> rest = new ArrayList<>();
         for (final String l : lines)
         {
-            if (!l.startsWith("COMMIT ") && !l.startsWith("ACK "))
+            if (!l.startsWith("COMMIT ") && !l.startsWith("ACK ") && !l.startsWith("APPLIED "))
             {
                 rest.add(l);
             }
