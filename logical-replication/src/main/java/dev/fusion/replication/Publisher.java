@@ -71,8 +71,15 @@ public final class Publisher implements AutoCloseable
         final java.util.concurrent.atomic.AtomicLong resubscribedFrom = new java.util.concurrent.atomic.AtomicLong(-1);
         volatile long sentUpTo;
         volatile long received;
+        /** Transactions the subscriber says it took since subscribing (reported; the credit uses positions). */
         volatile long ackedCount;
         volatile int window = Integer.MAX_VALUE;
+        /**
+         * Positions sent and not yet reported received, oldest first (sender thread only): the credit. Counting
+         * by position, not by the subscriber's count, makes a stale acknowledgement harmless: one from before a
+         * resubscription reports a position at or below where the new subscription starts, and frees nothing.
+         */
+        final org.agrona.collections.LongArrayQueue unacked = new org.agrona.collections.LongArrayQueue();
         long sentCount;
         volatile long applied;
         volatile boolean needsFullSync;
@@ -508,6 +515,7 @@ public final class Publisher implements AutoCloseable
             s.sentUpTo = from;
             s.sentCount = 0;
             s.ackedCount = 0;
+            s.unacked.clear();
             s.needsFullSync = false;
         }
         if (s.diverged)
@@ -587,9 +595,17 @@ public final class Publisher implements AutoCloseable
         {
             return true;
         }
-        if (s.sentCount - s.ackedCount >= s.window)
+        if (s.unacked.size() >= s.window)
         {
-            return false;
+            final long received = s.received;
+            while (!s.unacked.isEmpty() && s.unacked.peekLong() <= received)
+            {
+                s.unacked.pollLong();
+            }
+            if (s.unacked.size() >= s.window)
+            {
+                return false;
+            }
         }
         buffer.putLong(0, epoch, ByteOrder.LITTLE_ENDIAN);
         buffer.putLong(8, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);
@@ -612,6 +628,7 @@ public final class Publisher implements AutoCloseable
         }
         s.sentUpTo = txn.position();
         s.sentCount++;
+        s.unacked.addLong(txn.position());
         return true;
     }
 

@@ -63,6 +63,8 @@ public final class Subscriber implements AutoCloseable
     private final AtomicLong receivedBytes = new AtomicLong();
     private volatile boolean resubscribe = true;
     private volatile boolean fullSyncNeeded;
+    /** When the transport last handed over a message (the receiver may be busy applying meanwhile). */
+    private volatile long lastArrivalNs;
     /** The epoch of the publisher that asked for the full sync. */
     private volatile long snapshotEpoch;
     private volatile boolean running = true;
@@ -129,6 +131,7 @@ public final class Subscriber implements AutoCloseable
         {
             final byte[] copy = new byte[length];
             buffer.getBytes(offset, copy);
+            lastArrivalNs = System.nanoTime();
             if (promoted || source != this.publisher || !queue.offer(new Incoming(type, copy)))
             {
                 dropped.incrementAndGet();
@@ -218,9 +221,12 @@ public final class Subscriber implements AutoCloseable
             {
                 final long now = System.nanoTime();
                 // resubscribe on a gap, when the publisher rejoins, or when nothing came for a while (a lost
-                // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up
+                // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up, nor
+                // because the applier kept this thread busy while data kept arriving (a resubscription drops
+                // what is queued and in flight)
                 if (!fullSyncNeeded && (resubscribe ||
-                    (now - lastSubscribe > idleResubscribeNs && now - lastDataNs > idleResubscribeNs)))
+                    (now - lastSubscribe > idleResubscribeNs && queue.isEmpty() &&
+                        now - Math.max(lastDataNs, lastArrivalNs) > idleResubscribeNs)))
                 {
                     // while nothing comes, ask less and less often (100 ms doubling to 5 s); data resets it
                     idleResubscribeNs = resubscribe ? RESUBSCRIBE_MIN_NS :

@@ -78,6 +78,52 @@ class ReplicationStreamTest
     }
 
     @Test
+    void aStaleAcknowledgementDoesNotOverCreditThePublisher(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(12, 64, 0.02, 0.01).next(4000);
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            final TableStore replica = new TableStore(true, 20_000); // a slow replica: the window fills
+            try (Publisher publisher = new Publisher(cluster.node(1), log, 256);
+                 ParallelApplier applier = new ParallelApplier(replica, 2, true, 64, 100_000, 0);
+                 Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 16))
+            {
+                cluster.awaitFullView(Duration.ofSeconds(20));
+                LocalCluster.await(() -> publisher.subscriptions().containsKey(2), Duration.ofSeconds(10),
+                    "the subscription");
+                for (final Transaction t : txns.subList(0, 2000))
+                {
+                    publisher.publish(t);
+                }
+                // an acknowledgement from an earlier subscription, arriving late: an old position and a count
+                // of transactions taken far beyond what this subscription was sent
+                final org.agrona.concurrent.UnsafeBuffer stale = new org.agrona.concurrent.UnsafeBuffer(new byte[24]);
+                stale.putLong(0, txns.get(0).position(), java.nio.ByteOrder.LITTLE_ENDIAN);
+                stale.putLong(8, txns.get(0).position(), java.nio.ByteOrder.LITTLE_ENDIAN);
+                stale.putLong(16, 1_000_000, java.nio.ByteOrder.LITTLE_ENDIAN);
+                for (int i = 0; i < 20; i++)
+                {
+                    assertThat(cluster.node(2).send(1, StreamMessages.ACK, dev.fusion.cluster.Priority.HIGH, stale, 0,
+                        24)).isTrue();
+                    Thread.sleep(5);
+                }
+                for (final Transaction t : txns.subList(2000, 4000))
+                {
+                    publisher.publish(t);
+                }
+                final long last = txns.get(txns.size() - 1).position();
+                assertThat(applier.awaitWatermark(last, 120_000)).as("caught up; failure %s", applier.failure())
+                    .isTrue();
+                assertThat(subscriber.dropped()).as("the publisher never sent beyond the subscriber's window")
+                    .isZero();
+                assertThat(subscriber.gaps()).isZero();
+            }
+            assertThat(replica.commitOrder).containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+        }
+    }
+
+    @Test
     void transactionsLargerThanAMessageAreSentInPartsAndAppliedWhole(@TempDir final Path dir) throws Exception
     {
         final List<Transaction> txns = new java.util.ArrayList<>(new Workload(15, 64, 0, 0).next(200));
