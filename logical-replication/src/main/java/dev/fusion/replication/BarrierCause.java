@@ -8,5 +8,7 @@ public enum BarrierCause
     /** It changed a table's definition. */
     DDL,
     /** The key history was full and had to be forgotten: nothing older can be reasoned about. */
-    HISTORY_OVERFLOW
+    HISTORY_OVERFLOW,
+    /** It was spilled to disk on arrival (above the subscriber's spill threshold): applied alone, on one worker. */
+    LARGE_TRANSACTION
 }

@@ -81,6 +81,10 @@ public final class DependencyTracker
 
     private static BarrierCause barrierCause(final Transaction txn)
     {
+        if (txn.spilled())
+        {
+            return BarrierCause.LARGE_TRANSACTION; // its write set is not read into memory
+        }
         for (final Change change : txn.changes())
         {
             if (change.op() == ChangeOp.DDL)

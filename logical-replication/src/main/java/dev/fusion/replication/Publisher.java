@@ -86,9 +86,10 @@ public final class Publisher implements AutoCloseable
         /** Its state went on in an older epoch past where this one took over: only a full sync reconciles it. */
         volatile boolean diverged;
 
-        Subscription(final int node, final long from)
+        Subscription(final int node, final long from, final int window)
         {
             this.node = node;
+            this.window = window; // before the sender can see it: a default window would let a burst through
             this.sentUpTo = from;
             this.applied = from;
         }
@@ -172,7 +173,8 @@ public final class Publisher implements AutoCloseable
                 return;
             }
             // the sender thread applies a resubscription itself, so it never races with its own progress
-            final Subscription subscription = subscribers.computeIfAbsent(source, id -> new Subscription(id, from));
+            final Subscription subscription = subscribers.computeIfAbsent(source,
+                id -> new Subscription(id, from, Math.max(1, window)));
             if (subscriberEpoch > 0 && subscriberEpoch < epoch && from > epochStart)
             {
                 // e.g. the old publisher rejoining: what it committed after epochStart never reached the node

@@ -2,9 +2,11 @@ package dev.fusion.replication;
 
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.cluster.Priority;
+import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.nio.file.Path;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -24,8 +26,10 @@ public final class Subscriber implements AutoCloseable
     private static final long ACK_INTERVAL_NS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final long RESUBSCRIBE_MIN_NS = TimeUnit.MILLISECONDS.toNanos(100);
     private static final long RESUBSCRIBE_MAX_NS = TimeUnit.SECONDS.toNanos(5);
-    /** The largest transaction accepted in parts; a larger one is dropped and logged. */
-    private static final long MAX_TRANSACTION_BYTES = 256L << 20;
+    /** The largest transaction accepted in parts (one memory mapping); a larger one is dropped and logged. */
+    private static final long MAX_TRANSACTION_BYTES = 1L << 30;
+    /** Default size above which a transaction arriving in parts is spilled to a file instead of the heap. */
+    public static final long DEFAULT_SPILL_THRESHOLD = 64L << 20;
 
     private final ClusterNode node;
     private volatile int publisher;
@@ -81,8 +85,105 @@ public final class Subscriber implements AutoCloseable
     }
 
     /** A message from the transport, copied. */
-    private record Incoming(int type, byte[] bytes)
+    private record Incoming(int type, byte[] bytes, java.nio.ByteBuffer spilled)
     {
+        Incoming(final int type, final byte[] bytes)
+        {
+            this(type, bytes, null);
+        }
+    }
+
+    // spilling of large transactions (the transport's thread assembles parts)
+    private volatile long spillThreshold = DEFAULT_SPILL_THRESHOLD;
+    private volatile Path spillDirectory = Path.of(System.getProperty("java.io.tmpdir"));
+    private final AtomicLong spilledTransactions = new AtomicLong();
+    private java.nio.channels.FileChannel spill;
+    private Path spillFile;
+    private final byte[] spillScratch = new byte[64 << 10];
+
+    /**
+     * Where and above which size a transaction arriving in parts is assembled in a file instead of the heap; it is
+     * then mapped, decoded change by change as it is applied (never whole on the heap), applied alone as a barrier
+     * (one worker), counted, and its file deleted as soon as it is mapped.
+     *
+     * @param directory      where spill files go (created if missing).
+     * @param thresholdBytes the size above which a transaction spills (>= 64 KiB).
+     * @return this subscriber.
+     */
+    public Subscriber spillLargeTransactions(final Path directory, final long thresholdBytes)
+    {
+        if (thresholdBytes < 64 << 10 || thresholdBytes > MAX_TRANSACTION_BYTES)
+        {
+            throw new IllegalArgumentException("invalid spill threshold: " + thresholdBytes + " bytes (accepted: " +
+                (64 << 10) + ".." + MAX_TRANSACTION_BYTES + ")");
+        }
+        try
+        {
+            java.nio.file.Files.createDirectories(directory);
+        }
+        catch (final java.io.IOException ex)
+        {
+            throw new IllegalArgumentException("spill directory " + directory + " cannot be created: " + ex, ex);
+        }
+        this.spillDirectory = directory;
+        this.spillThreshold = thresholdBytes;
+        return this;
+    }
+
+    /** @return transactions spilled to disk on arrival (see {@link #spillLargeTransactions}). */
+    public long spilledTransactions()
+    {
+        return spilledTransactions.get();
+    }
+
+    private void discardSpill()
+    {
+        if (null != spill)
+        {
+            try
+            {
+                spill.close();
+                java.nio.file.Files.deleteIfExists(spillFile);
+            }
+            catch (final java.io.IOException ex)
+            {
+                LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": spill file " + spillFile +
+                    " not deleted: " + ex);
+            }
+            spill = null;
+        }
+    }
+
+    /** Appends a part to the spill file, opening it (with what was assembled so far) first. */
+    private void spillPart(final DirectBuffer buffer, final int offset, final int bytes) throws java.io.IOException
+    {
+        if (null == spill)
+        {
+            spillFile = java.nio.file.Files.createTempFile(spillDirectory, "fusion-spill-" + node.nodeId() + "-",
+                ".txn");
+            spill = java.nio.channels.FileChannel.open(spillFile, java.nio.file.StandardOpenOption.WRITE,
+                java.nio.file.StandardOpenOption.READ);
+            for (int at = 0; at < assemblyLength; at += spillScratch.length)
+            {
+                final int n = Math.min(spillScratch.length, assemblyLength - at);
+                assembly.getBytes(at, spillScratch, 0, n);
+                write(java.nio.ByteBuffer.wrap(spillScratch, 0, n));
+            }
+        }
+        for (int at = 0; at < bytes; at += spillScratch.length)
+        {
+            final int n = Math.min(spillScratch.length, bytes - at);
+            buffer.getBytes(offset + at, spillScratch, 0, n);
+            write(java.nio.ByteBuffer.wrap(spillScratch, 0, n));
+        }
+    }
+
+    private void write(final java.nio.ByteBuffer b) throws java.io.IOException
+    {
+        while (b.hasRemaining())
+        {
+            spill.write(b);
+        }
     }
 
     /**
@@ -151,25 +252,73 @@ public final class Subscriber implements AutoCloseable
             {
                 assemblyLength = 0;
                 assemblyNext = 0;
+                discardSpill();
             }
             final int bytes = length - StreamMessages.PART_HEADER;
             if (index != assemblyNext || count < 1 || index >= count ||
                 (long)assemblyLength + bytes > MAX_TRANSACTION_BYTES)
             {
+                if ((long)assemblyLength + bytes > MAX_TRANSACTION_BYTES)
+                {
+                    LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": a transaction larger than " +
+                        MAX_TRANSACTION_BYTES + " bytes was dropped: it cannot be applied here");
+                }
                 assemblyNext = -1;
+                discardSpill();
                 dropped.incrementAndGet();
                 return;
             }
-            assembly.putBytes(assemblyLength, buffer, offset + StreamMessages.PART_HEADER, bytes);
+            if (null != spill || (long)assemblyLength + bytes > spillThreshold)
+            {
+                try
+                {
+                    spillPart(buffer, offset + StreamMessages.PART_HEADER, bytes);
+                }
+                catch (final java.io.IOException ex)
+                {
+                    // dropped: the gap makes this subscriber ask again from what it has
+                    LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": spilling a large transaction " +
+                        "to " + spillDirectory + " failed: " + ex);
+                    assemblyNext = -1;
+                    discardSpill();
+                    dropped.incrementAndGet();
+                    return;
+                }
+            }
+            else
+            {
+                assembly.putBytes(assemblyLength, buffer, offset + StreamMessages.PART_HEADER, bytes);
+            }
             assemblyLength += bytes;
             assemblyNext++;
             if (assemblyNext == count)
             {
-                final byte[] whole = new byte[assemblyLength];
-                assembly.getBytes(0, whole);
                 assemblyNext = -1;
                 largeTransactions.incrementAndGet();
-                if (!queue.offer(new Incoming(StreamMessages.TXN, whole)))
+                Incoming whole;
+                if (null != spill)
+                {
+                    try
+                    {
+                        whole = new Incoming(StreamMessages.TXN, null,
+                            spill.map(java.nio.channels.FileChannel.MapMode.READ_ONLY, 0, assemblyLength));
+                        spilledTransactions.incrementAndGet();
+                    }
+                    catch (final java.io.IOException ex)
+                    {
+                        LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": mapping spill file " +
+                            spillFile + " failed: " + ex);
+                        whole = null;
+                    }
+                    discardSpill(); // the mapping keeps the pages until it is collected
+                }
+                else
+                {
+                    final byte[] copy = new byte[assemblyLength];
+                    assembly.getBytes(0, copy);
+                    whole = new Incoming(StreamMessages.TXN, copy);
+                }
+                if (null == whole || !queue.offer(whole))
                 {
                     dropped.incrementAndGet();
                 }
@@ -275,19 +424,27 @@ public final class Subscriber implements AutoCloseable
                 idleResubscribeNs = RESUBSCRIBE_MIN_NS;
                 receivedCount++;
                 final byte[] bytes = incoming.bytes();
-                view.wrap(bytes);
+                final boolean spilled = null != incoming.spilled();
+                // a spilled transaction keeps its own view: its changes are decoded from it as they are applied
+                final UnsafeBuffer source = spilled ? new UnsafeBuffer(incoming.spilled()) : view;
+                if (!spilled)
+                {
+                    view.wrap(bytes);
+                }
+                final int messageLength = spilled ? source.capacity() : bytes.length;
                 final long previous;
                 final long txnEpoch;
                 final Transaction txn;
                 try
                 {
-                    if (bytes.length < 16)
+                    if (messageLength < 16)
                     {
                         throw new MalformedTransactionException(0, "shorter than the epoch and previous-position fields");
                     }
-                    txnEpoch = view.getLong(0, ByteOrder.LITTLE_ENDIAN);
-                    previous = view.getLong(8, ByteOrder.LITTLE_ENDIAN);
-                    txn = TransactionCodec.decode(view, 16, bytes.length - 16);
+                    txnEpoch = source.getLong(0, ByteOrder.LITTLE_ENDIAN);
+                    previous = source.getLong(8, ByteOrder.LITTLE_ENDIAN);
+                    txn = spilled ? TransactionCodec.decodeLazily(source, 16, messageLength - 16) :
+                        TransactionCodec.decode(source, 16, messageLength - 16);
                 }
                 catch (final MalformedTransactionException ex)
                 {
@@ -316,8 +473,8 @@ public final class Subscriber implements AutoCloseable
                     continue;
                 }
                 final long nowMs = System.currentTimeMillis();
-                pending.add(new long[]{txn.position(), txn.commitTimeMs(), bytes.length, nowMs});
-                receivedBytes.addAndGet(bytes.length);
+                pending.add(new long[]{txn.position(), txn.commitTimeMs(), messageLength, nowMs});
+                receivedBytes.addAndGet(messageLength);
                 lastReceivedCommitMs = txn.commitTimeMs();
                 lastReceivedAtMs = nowMs;
                 applier.submit(txn);

@@ -12,13 +12,19 @@ import java.util.List;
  */
 public record Transaction(int origin, long position, long commitTimeMs, List<Change> changes)
 {
-    /** Validates and freezes the change list. */
+    /** Validates and freezes the change list (a spilled transaction's lazily decoded list is immutable already). */
     public Transaction
     {
         if (position <= 0)
         {
             throw new IllegalArgumentException("commit position must be positive, got " + position);
         }
-        changes = List.copyOf(changes);
+        changes = changes instanceof TransactionCodec.LazyChanges ? changes : List.copyOf(changes);
+    }
+
+    /** @return whether its changes stay spilled on disk and are decoded as they are iterated. */
+    public boolean spilled()
+    {
+        return changes instanceof TransactionCodec.LazyChanges;
     }
 }

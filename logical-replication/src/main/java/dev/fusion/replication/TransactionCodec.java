@@ -74,15 +74,33 @@ public final class TransactionCodec
     public static Transaction decode(final DirectBuffer buffer, final int offset, final int length)
     {
         final Reader r = new Reader(buffer, offset, length);
+        final int count = header(r, length);
+        r.at = offset + HEADER;
+        final List<Change> changes = new ArrayList<>(count);
+        for (int i = 0; i < count; i++)
+        {
+            changes.add(change(r, i));
+        }
+        if (r.at != offset + length)
+        {
+            throw new MalformedTransactionException(r.at - offset, (offset + length - r.at) + " trailing bytes");
+        }
+        return new Transaction(buffer.getInt(offset + 4, ORDER), buffer.getLong(offset + 8, ORDER),
+            buffer.getLong(offset + 16, ORDER), changes);
+    }
+
+    /** Checks the header; returns the change count. */
+    private static int header(final Reader r, final int length)
+    {
+        final DirectBuffer buffer = r.buffer;
+        final int offset = r.start;
         r.need(HEADER, "header");
         final int version = buffer.getByte(offset) & 0xFF;
         if (version != VERSION)
         {
             throw new MalformedTransactionException(0, "unknown version " + version);
         }
-        final int origin = buffer.getInt(offset + 4, ORDER);
         final long position = buffer.getLong(offset + 8, ORDER);
-        final long commitTime = buffer.getLong(offset + 16, ORDER);
         final int count = buffer.getInt(offset + 24, ORDER);
         if (position <= 0)
         {
@@ -92,34 +110,132 @@ public final class TransactionCodec
         {
             throw new MalformedTransactionException(24, "change count " + count);
         }
+        return count;
+    }
+
+    /**
+     * Decodes a transaction whose changes stay in the buffer (a memory-mapped spill file, say) and are decoded one
+     * at a time as the list is iterated: the whole record is checked first, so iterating cannot fail.
+     *
+     * @param buffer holding the record; it must not change while the transaction is in use.
+     * @param offset its start.
+     * @param length its length.
+     * @return the transaction, with a lazily decoded change list.
+     * @throws MalformedTransactionException when the bytes are not exactly one well-formed transaction.
+     */
+    static Transaction decodeLazily(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final Reader r = new Reader(buffer, offset, length);
+        final int count = header(r, length);
         r.at = offset + HEADER;
-        final List<Change> changes = new ArrayList<>(count);
         for (int i = 0; i < count; i++)
         {
-            r.need(1, "op");
-            final int op = buffer.getByte(r.at++) & 0xFF;
-            if (op >= OPS.length)
-            {
-                throw new MalformedTransactionException(r.at - 1 - offset, "unknown op " + op);
-            }
-            final String table = r.string("table");
-            final byte[] pk = r.bytes("primary key");
-            final List<KeyRef> uniques = r.keys("unique keys");
-            final List<KeyRef> parents = r.keys("parent keys");
-            final byte[] before = r.bytes("before image");
-            final byte[] after = r.bytes("after image");
-            if (table.isEmpty())
-            {
-                throw new MalformedTransactionException(r.at - offset, "change " + i + " has no table");
-            }
-            changes.add(new Change(table, null == pk ? null : new KeyRef(table, pk), uniques, parents, OPS[op],
-                before, after));
+            change(r, i); // checked, not kept
         }
         if (r.at != offset + length)
         {
             throw new MalformedTransactionException(r.at - offset, (offset + length - r.at) + " trailing bytes");
         }
-        return new Transaction(origin, position, commitTime, changes);
+        return new Transaction(buffer.getInt(offset + 4, ORDER), buffer.getLong(offset + 8, ORDER),
+            buffer.getLong(offset + 16, ORDER), new LazyChanges(buffer, offset, length, count));
+    }
+
+    private static Change change(final Reader r, final int i)
+    {
+        r.need(1, "op");
+        final int op = r.buffer.getByte(r.at++) & 0xFF;
+        if (op >= OPS.length)
+        {
+            throw new MalformedTransactionException(r.at - 1 - r.start, "unknown op " + op);
+        }
+        final String table = r.string("table");
+        final byte[] pk = r.bytes("primary key");
+        final List<KeyRef> uniques = r.keys("unique keys");
+        final List<KeyRef> parents = r.keys("parent keys");
+        final byte[] before = r.bytes("before image");
+        final byte[] after = r.bytes("after image");
+        if (table.isEmpty())
+        {
+            throw new MalformedTransactionException(r.at - r.start, "change " + i + " has no table");
+        }
+        return new Change(table, null == pk ? null : new KeyRef(table, pk), uniques, parents, OPS[op], before, after);
+    }
+
+    /** Changes decoded one at a time from a checked record, as they are iterated. */
+    static final class LazyChanges extends java.util.AbstractList<Change>
+    {
+        private final DirectBuffer buffer;
+        private final int offset;
+        private final int length;
+        private final int count;
+        private Reader cursor;
+        private int next;
+
+        LazyChanges(final DirectBuffer buffer, final int offset, final int length, final int count)
+        {
+            this.buffer = buffer;
+            this.offset = offset;
+            this.length = length;
+            this.count = count;
+        }
+
+        @Override
+        public int size()
+        {
+            return count;
+        }
+
+        /** @return the record's length in bytes. */
+        int bytes()
+        {
+            return length;
+        }
+
+        @Override
+        public java.util.Iterator<Change> iterator()
+        {
+            final Reader r = new Reader(buffer, offset, length);
+            r.at = offset + HEADER;
+            return new java.util.Iterator<>()
+            {
+                private int i;
+
+                @Override
+                public boolean hasNext()
+                {
+                    return i < count;
+                }
+
+                @Override
+                public Change next()
+                {
+                    if (i >= count)
+                    {
+                        throw new java.util.NoSuchElementException();
+                    }
+                    return change(r, i++);
+                }
+            };
+        }
+
+        /** Sequential access is cheap; going back starts again from the first change. */
+        @Override
+        public synchronized Change get(final int index)
+        {
+            java.util.Objects.checkIndex(index, count);
+            if (null == cursor || index < next)
+            {
+                cursor = new Reader(buffer, offset, length);
+                cursor.at = offset + HEADER;
+                next = 0;
+            }
+            Change c = null;
+            while (next <= index)
+            {
+                c = change(cursor, next++);
+            }
+            return c;
+        }
     }
 
     private static int putString(final MutableDirectBuffer b, final int at, final String s)
@@ -165,8 +281,8 @@ public final class TransactionCodec
     /** Bounds-checked reading. */
     private static final class Reader
     {
-        private final DirectBuffer buffer;
-        private final int start;
+        final DirectBuffer buffer;
+        final int start;
         private final int end;
         int at;
 

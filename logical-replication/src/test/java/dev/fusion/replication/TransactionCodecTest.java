@@ -45,6 +45,34 @@ class TransactionCodecTest
     }
 
     @Test
+    void lazilyDecodedChangesEqualTheEagerOnesAndAMalformedRecordIsRejectedUpFront()
+    {
+        for (final Transaction txn : new Workload(5, 16, 0.1, 0.05).next(200))
+        {
+            final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(64);
+            final int length = TransactionCodec.encode(txn, buffer, 5);
+            final Transaction eager = TransactionCodec.decode(buffer, 5, length);
+            final Transaction lazy = TransactionCodec.decodeLazily(buffer, 5, length);
+            assertThat(lazy.spilled()).isTrue();
+            assertThat(lazy.position()).isEqualTo(eager.position());
+            assertThat(lazy.changes()).hasSameSizeAs(eager.changes());
+            final java.util.Iterator<Change> it = lazy.changes().iterator();
+            for (int i = 0; i < eager.changes().size(); i++)
+            {
+                final Change a = eager.changes().get(i);
+                final Change b = it.next();
+                assertThat(b.table()).isEqualTo(a.table());
+                assertThat(b.primaryKey()).isEqualTo(a.primaryKey());
+                assertThat(b.after()).isEqualTo(a.after());
+                assertThat(lazy.changes().get(i).before()).isEqualTo(a.before());
+            }
+            assertThat(it.hasNext()).isFalse();
+            assertThatThrownBy(() -> TransactionCodec.decodeLazily(buffer, 5, length - 1))
+                .isInstanceOf(MalformedTransactionException.class);
+        }
+    }
+
+    @Test
     void malformedRecordsAreRejectedWithWhereAndWhy()
     {
         final Transaction txn = new Workload(4, 16, 0, 0).next(1).get(0);
