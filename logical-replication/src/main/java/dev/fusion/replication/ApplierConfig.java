@@ -11,8 +11,11 @@ package dev.fusion.replication;
  *                            show states the source never had).
  * @param window              the most transactions in flight (default 1024).
  * @param maxKeyHistory       key hashes remembered before the history is forgotten behind a barrier (default 1M).
+ * @param maxCommitBatch      the largest group of consecutive transactions committed at once with commit order
+ *                            preserved (default 64, accepted 1..4096); the group size adapts below it.
  */
-public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitOrder, int window, int maxKeyHistory)
+public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitOrder, int window, int maxKeyHistory,
+    int maxCommitBatch)
 {
     /** Validates. */
     public ApplierConfig
@@ -21,6 +24,7 @@ public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitO
         check("minWorkers", minWorkers, 1, workers);
         check("window", window, 1, 1 << 24);
         check("maxKeyHistory", maxKeyHistory, 1, Integer.MAX_VALUE);
+        check("maxCommitBatch", maxCommitBatch, 1, 4096);
     }
 
     private static void check(final String field, final long value, final long min, final long max)
@@ -45,6 +49,14 @@ public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitO
         private boolean preserveCommitOrder = true;
         private int window = 1024;
         private int maxKeyHistory = 1 << 20;
+        private int maxCommitBatch = ParallelApplier.DEFAULT_MAX_COMMIT_BATCH;
+
+        /** @param n the largest commit group. @return this */
+        public Builder maxCommitBatch(final int n)
+        {
+            maxCommitBatch = n;
+            return this;
+        }
 
         /** @param n the most apply threads. @return this */
         public Builder workers(final int n)
@@ -84,7 +96,8 @@ public record ApplierConfig(int minWorkers, int workers, boolean preserveCommitO
         /** @return the validated config. */
         public ApplierConfig build()
         {
-            return new ApplierConfig(Math.min(minWorkers, workers), workers, preserveCommitOrder, window, maxKeyHistory);
+            return new ApplierConfig(Math.min(minWorkers, workers), workers, preserveCommitOrder, window, maxKeyHistory,
+                maxCommitBatch);
         }
     }
 }

@@ -30,6 +30,13 @@ import java.util.concurrent.locks.LockSupport;
 public final class ParallelApplier implements AutoCloseable
 {
     private static final Transaction STOP = new Transaction(0, Long.MAX_VALUE, 0, List.of());
+    /** The default largest commit group (see {@link ApplyHandler#commitBatch}). */
+    public static final int DEFAULT_MAX_COMMIT_BATCH = 64;
+    private final int maxCommitBatch;
+    /** The current commit group limit (coordinator-owned; read by stats). */
+    private volatile int commitBatchLimit = 1;
+    private final AtomicLong commitGroups = new AtomicLong();
+    private final ArrayList<Transaction> group = new ArrayList<>();
 
     private final ApplyHandler handler;
     private final boolean preserveCommitOrder;
@@ -69,7 +76,7 @@ public final class ParallelApplier implements AutoCloseable
     public ParallelApplier(final ApplyHandler handler, final ApplierConfig config, final long startAfter)
     {
         this(handler, config.minWorkers(), config.workers(), config.preserveCommitOrder(), config.window(),
-            config.maxKeyHistory(), startAfter);
+            config.maxKeyHistory(), config.maxCommitBatch(), startAfter);
     }
 
     /**
@@ -88,7 +95,8 @@ public final class ParallelApplier implements AutoCloseable
         final int maxKeyHistory,
         final long startAfter)
     {
-        this(handler, workers, workers, preserveCommitOrder, window, maxKeyHistory, startAfter);
+        this(handler, workers, workers, preserveCommitOrder, window, maxKeyHistory, DEFAULT_MAX_COMMIT_BATCH,
+            startAfter);
     }
 
     private ParallelApplier(
@@ -98,6 +106,7 @@ public final class ParallelApplier implements AutoCloseable
         final boolean preserveCommitOrder,
         final int window,
         final int maxKeyHistory,
+        final int maxCommitBatch,
         final long startAfter)
     {
         if (workers < 1 || workers > 64)
@@ -108,7 +117,12 @@ public final class ParallelApplier implements AutoCloseable
         {
             throw new IllegalArgumentException("window must be positive, got " + window);
         }
+        if (maxCommitBatch < 1)
+        {
+            throw new IllegalArgumentException("maxCommitBatch must be positive, got " + maxCommitBatch);
+        }
         this.handler = handler;
+        this.maxCommitBatch = maxCommitBatch;
         this.preserveCommitOrder = preserveCommitOrder;
         this.inbound = new ArrayBlockingQueue<>(window);
         this.tracker = new DependencyTracker(maxKeyHistory);
@@ -250,6 +264,18 @@ public final class ParallelApplier implements AutoCloseable
         return failure.get();
     }
 
+    /** @return groups committed (see {@link ApplyHandler#commitBatch}); applied / groups is the mean group size. */
+    public long commitGroups()
+    {
+        return commitGroups.get();
+    }
+
+    /** @return the current commit group limit (1 .. the configured maximum). */
+    public int commitBatchLimit()
+    {
+        return commitBatchLimit;
+    }
+
     /** @return workers taking work now (between the configured bounds). */
     public int activeWorkers()
     {
@@ -364,24 +390,57 @@ public final class ParallelApplier implements AutoCloseable
                         release(txn.position());
                     }
                 }
-                // commit (or, without order preservation, just advance the watermark) in source order
+                // commit (or, without order preservation, just advance the watermark) in source order, in groups
                 while (!order.isEmpty() && done.contains(order.peek().position()))
                 {
-                    final Transaction head = order.poll();
-                    done.remove(head.position());
+                    group.clear();
+                    while (group.size() < commitBatchLimit && !order.isEmpty() &&
+                        done.contains(order.peek().position()))
+                    {
+                        final Transaction head = order.poll();
+                        done.remove(head.position());
+                        group.add(head);
+                    }
+                    final boolean more = !order.isEmpty() && done.contains(order.peek().position());
                     if (preserveCommitOrder)
                     {
-                        handler.commit(head);
-                        release(head.position());
+                        if (group.size() == 1)
+                        {
+                            handler.commit(group.get(0));
+                        }
+                        else
+                        {
+                            handler.commitBatch(group);
+                        }
+                        for (int i = 0; i < group.size(); i++)
+                        {
+                            release(group.get(i).position());
+                        }
                     }
-                    inFlight.remove(head.position());
-                    applied.incrementAndGet();
+                    commitGroups.incrementAndGet();
+                    // group commit: the limit doubles while committed groups are full and more wait, and halves
+                    // when groups stay small, so a light load commits one by one (latency) and a backlog in groups
+                    if (group.size() == commitBatchLimit && more)
+                    {
+                        commitBatchLimit = Math.min(maxCommitBatch, commitBatchLimit * 2);
+                    }
+                    else if (group.size() <= commitBatchLimit / 4)
+                    {
+                        commitBatchLimit = Math.max(1, commitBatchLimit / 2);
+                    }
                     final long nowMs = System.currentTimeMillis();
-                    commitToApply.recordValue(Math.max(0, nowMs - head.commitTimeMs()) * 1000);
-                    lastAppliedCommitMs = head.commitTimeMs();
+                    for (int i = 0; i < group.size(); i++)
+                    {
+                        final Transaction t = group.get(i);
+                        inFlight.remove(t.position());
+                        applied.incrementAndGet();
+                        commitToApply.recordValue(Math.max(0, nowMs - t.commitTimeMs()) * 1000);
+                    }
+                    final Transaction last = group.get(group.size() - 1);
+                    lastAppliedCommitMs = last.commitTimeMs();
                     lastAppliedAtMs = nowMs;
                     inFlightCount = order.size();
-                    watermark.set(head.position());
+                    watermark.set(last.position());
                     synchronized (progress)
                     {
                         progress.notifyAll();

@@ -69,6 +69,62 @@ class ParallelApplierTest
     }
 
     @Test
+    void aSlowCommitIsAmortisedOverGroupsInSourceOrderAndALightLoadCommitsOneByOne() throws Exception
+    {
+        final List<Long> committed = java.util.Collections.synchronizedList(new ArrayList<>());
+        final java.util.concurrent.atomic.AtomicInteger groups = new java.util.concurrent.atomic.AtomicInteger();
+        final ApplyHandler syncing = new ApplyHandler()
+        {
+            @Override
+            public void apply(final Transaction txn)
+            {
+            }
+
+            @Override
+            public void commit(final Transaction txn) throws Exception
+            {
+                commitBatch(List.of(txn));
+            }
+
+            @Override
+            public void commitBatch(final List<Transaction> txns) throws Exception
+            {
+                Thread.sleep(1); // one "sync" per group, whatever its size
+                groups.incrementAndGet();
+                txns.forEach(t -> committed.add(t.position()));
+            }
+        };
+        final List<Transaction> txns = new Workload(31, 1 << 16, 0.01, 0).next(3000);
+        try (ParallelApplier applier = new ParallelApplier(syncing, 4, true, 512, 100_000, 0))
+        {
+            for (final Transaction t : txns)
+            {
+                applier.submit(t);
+            }
+            assertThat(applier.awaitWatermark(txns.get(txns.size() - 1).position(), 60_000)).isTrue();
+            assertThat(committed).as("every transaction committed once, in source order")
+                .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+            assertThat(groups.get()).as("a backlog is committed in groups").isLessThan(txns.size() / 4);
+            assertThat(applier.commitGroups()).isEqualTo(groups.get());
+
+            // one at a time, each waited for: nothing to group, each commits alone
+            groups.set(0);
+            committed.clear();
+            final List<Transaction> trickle = new Workload(32, 1 << 16, 0, 0).next(30);
+            final long base = txns.get(txns.size() - 1).position();
+            for (final Transaction t : trickle)
+            {
+                final Transaction later = new Transaction(t.origin(), base + t.position(), t.commitTimeMs(),
+                    t.changes());
+                applier.submit(later);
+                assertThat(applier.awaitWatermark(later.position(), 10_000)).isTrue();
+            }
+            assertThat(groups.get()).isEqualTo(30);
+            assertThat(applier.commitBatchLimit()).isLessThanOrEqualTo(2);
+        }
+    }
+
+    @Test
     void aTinyKeyHistoryOverflowsIntoBarriersAndStaysCorrect() throws Exception
     {
         final List<Transaction> txns = new Workload(99, 256, 0.0, 0.0).next(1000);
