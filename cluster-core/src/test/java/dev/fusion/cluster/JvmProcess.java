@@ -75,4 +75,27 @@ public final class JvmProcess
             p.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
         }
     }
+
+    /**
+     * @param lines  a process's output.
+     * @param prefix what the wanted lines start with, e.g. {@code "APPLIED "}.
+     * @return the number after the prefix on the last such line, or -1 when there is none.
+     */
+    public static long lastNumber(final List<String> lines, final String prefix)
+    {
+        for (int i = lines.size() - 1; i >= 0; i--)
+        {
+            if (lines.get(i).startsWith(prefix))
+            {
+                return Long.parseLong(lines.get(i).substring(prefix.length()).trim());
+            }
+        }
+        return -1;
+    }
+
+    /** @return the last 10 lines (for failure messages). */
+    public static List<String> tail(final List<String> lines)
+    {
+        return List.copyOf(lines.subList(Math.max(0, lines.size() - 10), lines.size()));
+    }
 }

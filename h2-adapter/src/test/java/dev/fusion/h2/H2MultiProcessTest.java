@@ -97,8 +97,8 @@ class H2MultiProcessTest
             }, "h2-workload");
             writers.start();
 
-            LocalCluster.await(() -> applied(first) > 300 && samples.stream().anyMatch(s -> s.incarnation() == 1),
-                Duration.ofSeconds(60), "first applies, sampled " + tail(first));
+            LocalCluster.await(() -> JvmProcess.lastNumber(first, "APPLIED ") > 300 && samples.stream().anyMatch(s -> s.incarnation() == 1),
+                Duration.ofSeconds(60), "first applies, sampled " + JvmProcess.tail(first));
             processes.get(0).destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             url.set(null);
             final long publishedAtKill = capture.position();
@@ -118,8 +118,8 @@ class H2MultiProcessTest
             writers.join(180_000);
             assertThat(workload.failures).isEmpty();
             last = capture.position();
-            LocalCluster.await(() -> applied(second) == last, Duration.ofSeconds(90),
-                "the restarted replica to reach " + last + ": " + tail(second));
+            LocalCluster.await(() -> JvmProcess.lastNumber(second, "APPLIED ") == last, Duration.ofSeconds(90),
+                "the restarted replica to reach " + last + ": " + JvmProcess.tail(second));
             // the alert level clears with hysteresis (2 s below 80% of the thresholds by default)
             LocalCluster.await(() -> !samples.isEmpty() && samples.get(samples.size() - 1).applied() == last &&
                 samples.get(samples.size() - 1).state().equals("CONNECTED"), Duration.ofSeconds(20),
@@ -249,24 +249,7 @@ class H2MultiProcessTest
     private static String awaitUrl(final List<String> out)
     {
         LocalCluster.await(() -> out.stream().anyMatch(l -> l.startsWith("HTTP ")), Duration.ofSeconds(60),
-            "the replica's HTTP endpoint: " + tail(out));
+            "the replica's HTTP endpoint: " + JvmProcess.tail(out));
         return out.stream().filter(l -> l.startsWith("HTTP ")).findFirst().orElseThrow().substring(5);
-    }
-
-    private static long applied(final List<String> lines)
-    {
-        for (int i = lines.size() - 1; i >= 0; i--)
-        {
-            if (lines.get(i).startsWith("APPLIED "))
-            {
-                return Long.parseLong(lines.get(i).substring(8));
-            }
-        }
-        return -1;
-    }
-
-    private static List<String> tail(final List<String> lines)
-    {
-        return lines.subList(Math.max(0, lines.size() - 10), lines.size());
     }
 }

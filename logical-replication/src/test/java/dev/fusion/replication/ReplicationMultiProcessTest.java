@@ -44,14 +44,14 @@ class ReplicationMultiProcessTest
             all.add(sub);
 
             final List<String> firstSubOut = subOut;
-            LocalCluster.await(() -> applied(firstSubOut) > 500, Duration.ofSeconds(60), "first applies " + subOut);
+            LocalCluster.await(() -> JvmProcess.lastNumber(firstSubOut, "APPLIED ") > 500, Duration.ofSeconds(60), "first applies " + subOut);
             sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
             subOut = new CopyOnWriteArrayList<>();
             sub = startSubscriber(configs[2], subData, subOut);
             all.add(sub);
             final List<String> secondSubOut = subOut;
-            LocalCluster.await(() -> applied(secondSubOut) > 2000, Duration.ofSeconds(60), "progress " + subOut);
+            LocalCluster.await(() -> JvmProcess.lastNumber(secondSubOut, "APPLIED ") > 2000, Duration.ofSeconds(60), "progress " + subOut);
             pub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
             final List<String> pubOut2 = new CopyOnWriteArrayList<>();
@@ -59,11 +59,11 @@ class ReplicationMultiProcessTest
                 List.of("pub", configs[1].toString(), pubData.toString(), "" + COUNT, "" + SEED), pubOut2);
             all.add(pub);
             LocalCluster.await(() -> pubOut2.stream().anyMatch(l -> l.startsWith("PUBLISHED")), Duration.ofSeconds(90),
-                "the publisher to finish: " + tail(pubOut2));
+                "the publisher to finish: " + JvmProcess.tail(pubOut2));
             final long last = Long.parseLong(pubOut2.stream().filter(l -> l.startsWith("PUBLISHED")).findFirst()
                 .orElseThrow().substring("PUBLISHED ".length()));
-            LocalCluster.await(() -> applied(secondSubOut) == last, Duration.ofSeconds(90),
-                "the subscriber to catch up to " + last + ": " + tail(secondSubOut));
+            LocalCluster.await(() -> JvmProcess.lastNumber(secondSubOut, "APPLIED ") == last, Duration.ofSeconds(90),
+                "the subscriber to catch up to " + last + ": " + JvmProcess.tail(secondSubOut));
             assertThat(secondSubOut).noneMatch(l -> l.startsWith("FAILED"));
             sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
             assertThat(pubOut2).anyMatch(l -> l.startsWith("PUBLISHER resumes after ") && !l.endsWith(" 0"));
@@ -99,7 +99,7 @@ class ReplicationMultiProcessTest
             all.add(JvmProcess.start(ReplicationProcess.class, "256m",
                 List.of("pub", nodes.file(1).toString(), pubData.toString(), "" + COUNT, "" + SEED, "small"), pubOut));
             LocalCluster.await(() -> pubOut.stream().anyMatch(l -> l.startsWith("PUBLISHED")), Duration.ofSeconds(90),
-                "the publisher to publish everything before the subscriber starts: " + tail(pubOut));
+                "the publisher to publish everything before the subscriber starts: " + JvmProcess.tail(pubOut));
             last = Long.parseLong(pubOut.stream().filter(l -> l.startsWith("PUBLISHED")).findFirst().orElseThrow()
                 .substring("PUBLISHED ".length()));
 
@@ -107,13 +107,13 @@ class ReplicationMultiProcessTest
             final Process sub = startSubscriber(nodes.file(2), subData, first);
             all.add(sub);
             LocalCluster.await(() -> first.stream().anyMatch(l -> l.contains("full sync loaded")),
-                Duration.ofSeconds(60), "a full sync: " + tail(first));
+                Duration.ofSeconds(60), "a full sync: " + JvmProcess.tail(first));
             sub.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
 
             final List<String> second = new CopyOnWriteArrayList<>();
             all.add(startSubscriber(nodes.file(2), subData, second));
-            LocalCluster.await(() -> applied(second) == last, Duration.ofSeconds(60),
-                "the restarted subscriber to reach " + last + ": " + tail(second));
+            LocalCluster.await(() -> JvmProcess.lastNumber(second, "APPLIED ") == last, Duration.ofSeconds(60),
+                "the restarted subscriber to reach " + last + ": " + JvmProcess.tail(second));
             assertThat(second).noneMatch(l -> l.startsWith("FAILED"));
         }
         finally
@@ -137,22 +137,5 @@ class ReplicationMultiProcessTest
     {
         return JvmProcess.start(ReplicationProcess.class, "256m", List.of("sub", config.toString(), data.toString(), "1"),
             out);
-    }
-
-    private static long applied(final List<String> lines)
-    {
-        for (int i = lines.size() - 1; i >= 0; i--)
-        {
-            if (lines.get(i).startsWith("APPLIED "))
-            {
-                return Long.parseLong(lines.get(i).substring(8));
-            }
-        }
-        return -1;
-    }
-
-    private static List<String> tail(final List<String> lines)
-    {
-        return lines.subList(Math.max(0, lines.size() - 10), lines.size());
     }
 }
