@@ -95,7 +95,14 @@ public final class H2Apply implements ApplyHandler, AutoCloseable
         {
             for (final Change change : txn.changes())
             {
-                apply(c, change);
+                if (change.op() == ChangeOp.DDL)
+                {
+                    ddl(c, txn.position(), change);
+                }
+                else
+                {
+                    apply(c, change);
+                }
             }
             inFlight.put(txn.position(), c);
         }
@@ -123,17 +130,60 @@ public final class H2Apply implements ApplyHandler, AutoCloseable
         }
     }
 
+    private static final java.util.regex.Pattern DROP = java.util.regex.Pattern.compile("(?s)(DROP|ALTER\\s.*\\sDROP)\\s.*");
+    /** H2 error codes saying what a CREATE or ADD makes already exists: table, index, column, constraint. */
+    private static final java.util.Set<Integer> ALREADY_EXISTS = java.util.Set.of(42101, 42111, 42121, 90045);
+    /** H2 error codes saying what a DROP removes is already gone: table, index, column, constraint. */
+    private static final java.util.Set<Integer> ALREADY_GONE = java.util.Set.of(42102, 42104, 42112, 42122, 90057);
+
+    /**
+     * H2 commits a DDL statement by itself, so it cannot share the watermark's transaction: a marker (row 1 of
+     * {@code FUSION_WATERMARK}) records the DDL's position, committed before it runs. After a crash between the
+     * DDL and its watermark, the replay finds the marker at this position: the DDL may have run, so a failure
+     * saying its effect is already there (what a CREATE or ADD makes exists, what a DROP removes is gone) is taken
+     * as done (logged); any other failure stops the applier.
+     */
+    private void ddl(final Connection c, final long position, final Change change) throws SQLException
+    {
+        final String sql = new String(change.after(), StandardCharsets.UTF_8);
+        long started = 0;
+        try (Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT POSITION FROM FUSION_WATERMARK WHERE ID = 1"))
+        {
+            if (rs.next())
+            {
+                started = rs.getLong(1);
+            }
+        }
+        if (started != position)
+        {
+            try (PreparedStatement s = c.prepareStatement("MERGE INTO FUSION_WATERMARK KEY(ID) VALUES (1, ?)"))
+            {
+                s.setLong(1, position);
+                s.executeUpdate();
+            }
+            c.commit();
+        }
+        try (Statement s = c.createStatement())
+        {
+            s.execute(sql);
+        }
+        catch (final SQLException ex)
+        {
+            final boolean drop = DROP.matcher(sql.trim().toUpperCase(java.util.Locale.ROOT)).matches();
+            if (started != position || !(drop ? ALREADY_GONE : ALREADY_EXISTS).contains(ex.getErrorCode()))
+            {
+                throw ex;
+            }
+            c.rollback();
+            System.getLogger(H2Apply.class.getName()).log(System.Logger.Level.WARNING, "DDL at position " +
+                position + " had already run before a restart (" + ex.getMessage() + "): taken as applied");
+        }
+        tables.remove(change.table());
+    }
+
     private void apply(final Connection c, final Change change) throws SQLException
     {
-        if (change.op() == ChangeOp.DDL)
-        {
-            try (Statement s = c.createStatement())
-            {
-                s.execute(new String(change.after(), StandardCharsets.UTF_8));
-            }
-            tables.remove(change.table());
-            return;
-        }
         final TableInfo t = tables.computeIfAbsent(change.table(), name ->
         {
             try
