@@ -54,6 +54,7 @@ final class BlockState
         this.pins = new PinWord(block);
     }
 
+    /** Callers guard with {@code if (BlockState.TRACE)}, so the message is not even built when tracing is off. */
     void trace(final String event)
     {
         if (TRACE)

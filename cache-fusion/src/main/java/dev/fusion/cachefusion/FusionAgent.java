@@ -184,8 +184,11 @@ final class FusionAgent implements Agent
             else if (command instanceof Notice n)
             {
                 final BlockState s = state(n.block);
-                s.trace("notice from master for " + n.requester + "/" + n.requestId + " keep " + n.keep + " ship " +
-                    n.ship + " holderGrant " + n.holderGrant);
+                if (BlockState.TRACE)
+                {
+                    s.trace("notice from master for " + n.requester + "/" + n.requestId + " keep " + n.keep + " ship " +
+                        n.ship + " holderGrant " + n.holderGrant);
+                }
                 s.notices.add(n);
                 drive(s);
             }
@@ -343,7 +346,10 @@ final class FusionAgent implements Agent
     {
         s.acquiring = a;
         a.heldBefore = s.held;
-        s.trace("acquire " + a.mode + " held " + s.held);
+        if (BlockState.TRACE)
+        {
+            s.trace("acquire " + a.mode + " held " + s.held);
+        }
         // The directory request itself does not time out with the caller: a grant that came after the caller
         // gave up would be handed back while its supplier already shipped (and dropped) the current image.
         // The caller's future fails at its deadline; the request goes on and its block is simply kept.
@@ -362,7 +368,10 @@ final class FusionAgent implements Agent
         }
         if (null != g.error())
         {
-            s.trace("grant failed " + g.error());
+            if (BlockState.TRACE)
+            {
+                s.trace("grant failed " + g.error());
+            }
             s.acquiring = null;
             final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
                 g.error().getCause() : g.error();
@@ -382,7 +391,10 @@ final class FusionAgent implements Agent
             return;
         }
         final Grant grant = g.grant();
-        s.trace("grant " + grant);
+        if (BlockState.TRACE)
+        {
+            s.trace("grant " + grant);
+        }
         s.held = grant.mode();
         if (grant.supplier() == Grant.NO_SUPPLIER)
         {
@@ -413,7 +425,10 @@ final class FusionAgent implements Agent
             // stashed before a reconfiguration: the request id is the same (the request was sent again to the new
             // master), but the supplier may have taken the block back and changed it since; wait for what it
             // ships for this grant (or answers to a FETCH)
-            s.trace("image stashed before a reconfiguration dropped");
+            if (BlockState.TRACE)
+            {
+                s.trace("image stashed before a reconfiguration dropped");
+            }
             s.stashedImage = null;
             s.stashedRequestId = Long.MIN_VALUE;
         }
@@ -512,10 +527,16 @@ final class FusionAgent implements Agent
             return;
         }
         int flags = n.waited ? FusionMessages.BUSY : 0;
-        s.trace("serve notice " + n.requester + "/" + n.requestId + " held " + s.held);
+        if (BlockState.TRACE)
+        {
+            s.trace("serve notice " + n.requester + "/" + n.requestId + " held " + s.held);
+        }
         if (s.held != LockMode.NULL && n.holderGrant != Long.MIN_VALUE && n.holderGrant != s.grantRequestId)
         {
-            s.trace("stale notice dropped");
+            if (BlockState.TRACE)
+            {
+                s.trace("stale notice dropped");
+            }
             // about a hold this node gave up since (a repeated notice): the lock it has now is not meant
             events.increment(WaitEventRecorder.STALE_NOTICES);
             return;
@@ -551,7 +572,10 @@ final class FusionAgent implements Agent
             {
                 givenAway.remove(n.block, n.requester);
             }
-            s.trace("notice from " + n.master + " for " + n.requester + " dropped (dead), still held " + s.held);
+            if (BlockState.TRACE)
+            {
+                s.trace("notice from " + n.master + " for " + n.requester + " dropped (dead), still held " + s.held);
+            }
             events.increment(WaitEventRecorder.STALE_NOTICES);
             return;
         }
@@ -697,11 +721,14 @@ final class FusionAgent implements Agent
         final int flags)
     {
         final int f = null != image && image.dirty() ? flags | FusionMessages.DIRTY : flags;
-        final BlockState traced = blocks.get(block);
-        if (null != traced)
+        if (BlockState.TRACE)
         {
-            traced.trace("ship to " + requester + "/" + requestId + " version " +
-                (null == image ? "none" : image.version()) + " flags " + f);
+            final BlockState traced = blocks.get(block);
+            if (null != traced)
+            {
+                traced.trace("ship to " + requester + "/" + requestId + " version " +
+                    (null == image ? "none" : image.version()) + " flags " + f);
+            }
         }
         final int length = FusionMessages.image(out, block, requestId, null == image ? 0 : image.version(), f,
             null == image ? null : image.bytes());
@@ -1051,8 +1078,11 @@ final class FusionAgent implements Agent
         {
             return; // before the grant names the supplier, an image beats "none" from another holder
         }
-        s.trace("image from " + source + " for " + requestId + " flags " + flags + " version " +
-            FusionMessages.third(b, at));
+        if (BlockState.TRACE)
+        {
+            s.trace("image from " + source + " for " + requestId + " flags " + flags + " version " +
+                FusionMessages.third(b, at));
+        }
         s.stashedRequestId = requestId;
         s.stashedFrom = source;
         s.stashedEpoch = node.view().epoch();
@@ -1106,7 +1136,10 @@ final class FusionAgent implements Agent
                     return; // asked again while waiting
                 }
             }
-            s.trace("past image query from " + source + " deferred: handing over");
+            if (BlockState.TRACE)
+            {
+                s.trace("past image query from " + source + " deferred: handing over");
+            }
             s.deferredPiQueries.addLong(source);
             s.deferredPiQueries.addLong(recoveryId);
             return;
@@ -1137,7 +1170,10 @@ final class FusionAgent implements Agent
         {
             return;
         }
-        s.trace("answering " + s.deferredPiQueries.size() / 2 + " deferred past image queries, held " + s.held);
+        if (BlockState.TRACE)
+        {
+            s.trace("answering " + s.deferredPiQueries.size() / 2 + " deferred past image queries, held " + s.held);
+        }
         for (int i = 0; i < s.deferredPiQueries.size(); i += 2)
         {
             answerPastImageQuery((int)s.deferredPiQueries.getLong(i), s.block, s.deferredPiQueries.getLong(i + 1), s);
