@@ -69,7 +69,7 @@ final class PeerChannel implements AutoCloseable
         }
     }
 
-    private static String channel(final String endpoint, final int termLength, final int mtu)
+    static String channel(final String endpoint, final int termLength, final int mtu)
     {
         return "aeron:udp?endpoint=" + endpoint + "|term-length=" + termLength + "|mtu=" + mtu;
     }
@@ -96,6 +96,21 @@ final class PeerChannel implements AutoCloseable
         {
             CloseHelper.quietClose(bulk);
             bulk = aeron.addExclusivePublication(bulkChannel, TransportAgent.BULK_STREAM_ID);
+        }
+    }
+
+    /** Tests: replaces a stream's publication (to drive one into CLOSED or MAX_POSITION_EXCEEDED). */
+    void use(final Priority.Stream stream, final ExclusivePublication publication)
+    {
+        if (stream == Priority.Stream.CONTROL)
+        {
+            CloseHelper.quietClose(control);
+            control = publication;
+        }
+        else
+        {
+            CloseHelper.quietClose(bulk);
+            bulk = publication;
         }
     }
 

@@ -182,6 +182,12 @@ public final class TransportAgent implements Agent
         return failureDetector.view();
     }
 
+    /** Tests: the channel to a peer. */
+    PeerChannel peer(final int peerId)
+    {
+        return peersById.get(peerId);
+    }
+
     /**
      * Queues a message for a peer; called by application threads.
      *
