@@ -53,6 +53,9 @@ final class FusionAgent implements Agent
     private final WaitEventRecorder events;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
     private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES);
+    // bound once: a method reference evaluated in doWork allocates on every duty cycle
+    private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
+    private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;
     private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
     /** The pin words of the blocks above, for application threads (lock-free gets of blocks held here). */
     private final java.util.concurrent.ConcurrentHashMap<Long, PinWord> pinWords =
@@ -150,8 +153,8 @@ final class FusionAgent implements Agent
     public int doWork()
     {
         int work = flushBacklog();
-        work += commands.drain(this::onCommand, 256);
-        work += inbox.drain(this::onMessage, 256);
+        work += commands.drain(commandHandler, 256);
+        work += inbox.drain(messageHandler, 256);
         final long now = System.nanoTime();
         if (now - nextScanNs >= 0)
         {

@@ -10,6 +10,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /** Counts and latency recorders written by the cache-fusion agent and read by any thread. */
 final class WaitEventRecorder
 {
+    /** Latencies above this are recorded as this (60 s: a get that waited longer failed long before). */
+    static final long MAX_LATENCY_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+
     static final String[] NAMES = {"current_grant", "current_2way", "current_3way", "current_local", "cr_local",
         "cr_2way", "cr_3way", "cr_self_served", "busy", "congested", "image_retries", "conversion_retries",
         "fairness_answers", "images_shipped", "bytes_shipped", "past_images_kept", "past_images_discarded",
@@ -47,7 +50,7 @@ final class WaitEventRecorder
     {
         for (int i = 0; i < recorders.length; i++)
         {
-            recorders[i] = new Recorder(3);
+            recorders[i] = new Recorder(1, MAX_LATENCY_NS, 3); // sized up front: no resize on the agent thread
             cumulative[i] = new Histogram(3);
         }
     }
@@ -68,7 +71,7 @@ final class WaitEventRecorder
      */
     void recordLatency(final int latency, final long latencyNs)
     {
-        recorders[latency].recordValue(Math.max(0, latencyNs));
+        recorders[latency].recordValue(Math.min(MAX_LATENCY_NS, Math.max(0, latencyNs)));
     }
 
     static int latencyOf(final GetKind kind)

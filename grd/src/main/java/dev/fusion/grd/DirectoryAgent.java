@@ -67,6 +67,9 @@ final class DirectoryAgent implements Agent, GrantListener
     private final RecoveryHandler recovery;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
     private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES);
+    // bound once: a method reference evaluated in doWork allocates on every duty cycle
+    private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
+    private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;
     private final Long2ObjectHashMap<DirectoryEntry> hot = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<Pending> pending = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<LockMode> holdings = new Long2ObjectHashMap<>();
@@ -220,8 +223,8 @@ final class DirectoryAgent implements Agent, GrantListener
     public int doWork()
     {
         int work = flushBacklog();
-        work += commands.drain(this::onCommand, 256);
-        work += inbox.drain(this::onMessage, 256);
+        work += commands.drain(commandHandler, 256);
+        work += inbox.drain(messageHandler, 256);
         final long now = System.nanoTime();
         if (now - nextTimeoutScanNs >= 0)
         {

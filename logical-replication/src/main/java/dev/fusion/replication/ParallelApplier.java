@@ -63,7 +63,10 @@ public final class ParallelApplier implements AutoCloseable
     private final java.util.concurrent.atomic.AtomicLongArray workerApplied;
     private final java.util.concurrent.atomic.AtomicLongArray workerBusyNs;
     /** Source commit to applied (committed here), microseconds; recorded by the coordinator. */
-    private final org.HdrHistogram.Recorder commitToApply = new org.HdrHistogram.Recorder(3);
+    /** Commit-to-apply in microseconds, sized up front for a day (a larger lag is recorded as a day). */
+    private static final long MAX_COMMIT_TO_APPLY_US = java.util.concurrent.TimeUnit.DAYS.toMicros(1);
+    private final org.HdrHistogram.Recorder commitToApply =
+        new org.HdrHistogram.Recorder(1, MAX_COMMIT_TO_APPLY_US, 3);
     private volatile int inFlightCount;
     private volatile long lastAppliedCommitMs;
     private volatile long lastAppliedAtMs;
@@ -434,7 +437,8 @@ public final class ParallelApplier implements AutoCloseable
                         final Transaction t = group.get(i);
                         inFlight.remove(t.position());
                         applied.incrementAndGet();
-                        commitToApply.recordValue(Math.max(0, nowMs - t.commitTimeMs()) * 1000);
+                        commitToApply.recordValue(
+                            Math.min(MAX_COMMIT_TO_APPLY_US, Math.max(0, nowMs - t.commitTimeMs()) * 1000));
                     }
                     final Transaction last = group.get(group.size() - 1);
                     lastAppliedCommitMs = last.commitTimeMs();

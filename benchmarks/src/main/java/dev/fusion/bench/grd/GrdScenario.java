@@ -180,6 +180,9 @@ public final class GrdScenario
         final List<Double> grant50 = new ArrayList<>();
         final List<Double> grant99 = new ArrayList<>();
         final List<Double> raw50 = new ArrayList<>();
+        final List<Double> allocCaller = new ArrayList<>();
+        final List<Double> allocRequester = new ArrayList<>();
+        final List<Double> allocMaster = new ArrayList<>();
         for (int round = 0; round < GRANT_ROUNDS; round++)
         {
             try (LocalCluster cluster = LocalCluster.start(2, true,
@@ -197,19 +200,32 @@ public final class GrdScenario
                     final Histogram h = new Histogram(3);
                     final long warm = System.nanoTime() + ns(0.5);
                     final long end = warm + ns(2.5);
+                    final long[] threads = {Thread.currentThread().getId(), threadId("fusion-node-1"),
+                        threadId("fusion-node-2")};
+                    long[] allocatedAtWarm = null;
+                    long cycles = 0;
                     while (System.nanoTime() < end)
                     {
                         final long start = System.nanoTime();
+                        if (null == allocatedAtWarm && start > warm)
+                        {
+                            allocatedAtWarm = ALLOCATIONS.getThreadAllocatedBytes(threads);
+                        }
                         spin(one.acquire(r, LockMode.EXCLUSIVE));
                         final long granted = System.nanoTime();
                         spin(one.release(r));
                         if (start > warm)
                         {
                             h.recordValue(granted - start);
+                            cycles++;
                         }
                     }
+                    final long[] allocated = ALLOCATIONS.getThreadAllocatedBytes(threads);
                     grant50.add(us(h, 50));
                     grant99.add(us(h, 99));
+                    allocCaller.add((allocated[0] - allocatedAtWarm[0]) / (double)cycles);
+                    allocRequester.add((allocated[1] - allocatedAtWarm[1]) / (double)cycles);
+                    allocMaster.add((allocated[2] - allocatedAtWarm[2]) / (double)cycles);
                 }
                 finally
                 {
@@ -226,6 +242,28 @@ public final class GrdScenario
         json.put("remote_grant_p99_us", median(grant99));
         json.put("raw_rtt_p50_us", median(raw50));
         json.put("remote_grant_vs_raw_rtt", median(grant50) / median(raw50));
+        // bytes allocated per acquire + release cycle: by the calling thread (the API's futures), and on the
+        // requesting and the mastering node's threads (transport, directory agent)
+        json.put("alloc_bytes_per_grant_caller", median(allocCaller));
+        json.put("alloc_bytes_per_grant_requester_node", median(allocRequester));
+        json.put("alloc_bytes_per_grant_master_node", median(allocMaster));
+        log("  allocated per acquire + release: caller %.0f B, requesting node's thread %.0f B, master's %.0f B",
+            median(allocCaller), median(allocRequester), median(allocMaster));
+    }
+
+    private static final com.sun.management.ThreadMXBean ALLOCATIONS =
+        (com.sun.management.ThreadMXBean)java.lang.management.ManagementFactory.getThreadMXBean();
+
+    private static long threadId(final String name)
+    {
+        for (final Thread t : Thread.getAllStackTraces().keySet())
+        {
+            if (t.getName().equals(name))
+            {
+                return t.getId();
+            }
+        }
+        throw new IllegalStateException("no thread named " + name);
     }
 
     private static void spin(final CompletableFuture<?> future)

@@ -19,7 +19,13 @@ public final class MetricsRecorder
 
     private final Recorder[] queueingDelay = new Recorder[PRIORITIES];
     private final Recorder[] oneWayLatency = new Recorder[PRIORITIES];
-    private final Recorder batchSize = new Recorder(DIGITS);
+    /**
+     * Latencies above this are recorded as this: the recorders are sized for it up front, so recording on the
+     * agent thread never resizes (a resize allocates and copies the counts array in the middle of a duty cycle).
+     */
+    static final long MAX_LATENCY_NS = java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+    private static final int MAX_BATCH = 1 << 16;
+    private final Recorder batchSize = new Recorder(1, MAX_BATCH, DIGITS);
 
     private final Histogram[] queueingTotal = new Histogram[PRIORITIES];
     private final Histogram[] latencyTotal = new Histogram[PRIORITIES];
@@ -31,8 +37,8 @@ public final class MetricsRecorder
     {
         for (int i = 0; i < PRIORITIES; i++)
         {
-            queueingDelay[i] = new Recorder(DIGITS);
-            oneWayLatency[i] = new Recorder(DIGITS);
+            queueingDelay[i] = new Recorder(1, MAX_LATENCY_NS, DIGITS);
+            oneWayLatency[i] = new Recorder(1, MAX_LATENCY_NS, DIGITS);
             queueingTotal[i] = new Histogram(DIGITS);
             latencyTotal[i] = new Histogram(DIGITS);
         }
@@ -42,7 +48,7 @@ public final class MetricsRecorder
     {
         if (ns >= 0)
         {
-            queueingDelay[priority.ordinal()].recordValue(ns);
+            queueingDelay[priority.ordinal()].recordValue(Math.min(ns, MAX_LATENCY_NS));
         }
     }
 
@@ -50,13 +56,13 @@ public final class MetricsRecorder
     {
         if (ns >= 0)
         {
-            oneWayLatency[priority.ordinal()].recordValue(ns);
+            oneWayLatency[priority.ordinal()].recordValue(Math.min(ns, MAX_LATENCY_NS));
         }
     }
 
     void recordBatchSize(final int messages)
     {
-        batchSize.recordValue(messages);
+        batchSize.recordValue(Math.min(messages, MAX_BATCH));
     }
 
     /**
