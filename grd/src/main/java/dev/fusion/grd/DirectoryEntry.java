@@ -130,6 +130,22 @@ public final class DirectoryEntry
         return Collections.unmodifiableList(pastImageHolders);
     }
 
+    /** The codec's views: the live collections, read without copies or wrappers (the agent's thread only). */
+    Map<Integer, LockMode> holdersMap()
+    {
+        return holders;
+    }
+
+    java.util.ArrayDeque<LockRequest> queueDeque()
+    {
+        return queue;
+    }
+
+    List<Integer> pastImageHolderList()
+    {
+        return pastImageHolders;
+    }
+
     /** @return the current version. */
     public long scn()
     {

@@ -1,14 +1,16 @@
 package dev.fusion.grd;
 
+import net.openhft.chronicle.hash.Data;
 import net.openhft.chronicle.map.ChronicleMap;
 import net.openhft.chronicle.map.ChronicleMapBuilder;
+import net.openhft.chronicle.map.ExternalMapQueryContext;
+import net.openhft.chronicle.map.MapEntry;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.Arrays;
 import java.util.function.Consumer;
 
 /**
@@ -20,6 +22,8 @@ public final class DirectoryStore implements AutoCloseable
 {
     private final ChronicleMap<Long, byte[]> map;
     private final ExpandableArrayBuffer scratch = new ExpandableArrayBuffer(256);
+    private net.openhft.chronicle.bytes.BytesStore<?, ?> scratchStore;
+    private final EntryCodec.Encoder encoder = new EntryCodec.Encoder();
 
     private DirectoryStore(final ChronicleMap<Long, byte[]> map)
     {
@@ -52,8 +56,27 @@ public final class DirectoryStore implements AutoCloseable
      */
     public void put(final DirectoryEntry entry)
     {
-        final int length = EntryCodec.encode(entry, scratch, 0);
-        map.put(entry.resource(), Arrays.copyOf(scratch.byteArray(), length));
+        final int length = encoder.encode(entry, scratch, 0);
+        if (null == scratchStore || scratchStore.underlyingObject() != scratch.byteArray())
+        {
+            scratchStore = net.openhft.chronicle.bytes.BytesStore.wrap(scratch.byteArray()); // the buffer grew
+        }
+        // through a query context rather than put(): put() copies the value into a new array and returns the
+        // previous one (deserialised), two allocations per write-through on the directory agent
+        try (ExternalMapQueryContext<Long, byte[], ?> c = map.queryContext(entry.resource()))
+        {
+            c.writeLock().lock();
+            final MapEntry<Long, byte[]> existing = c.entry();
+            final Data<byte[]> value = c.wrapValueBytesAsData(scratchStore, 0, length);
+            if (null != existing)
+            {
+                c.replaceValue(existing, value);
+            }
+            else
+            {
+                c.insert(c.absentEntry(), value);
+            }
+        }
     }
 
     /**

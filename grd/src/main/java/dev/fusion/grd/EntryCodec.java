@@ -37,55 +37,77 @@ final class EntryCodec
 
     static int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
     {
-        int at = offset;
-        buffer.putLong(at, entry.resource(), ORDER);
-        buffer.putLong(at + 8, entry.scn(), ORDER);
-        buffer.putInt(at + 16, entry.lastWriter(), ORDER);
-        buffer.putByte(at + 20, (byte)(entry.recovering() ? 1 : 0));
-        at += 21;
-        buffer.putShort(at, (short)entry.holders().size(), ORDER);
-        at += 2;
-        for (final Map.Entry<Integer, LockMode> h : entry.holders().entrySet())
+        return new Encoder().encode(entry, buffer, offset);
+    }
+
+    /**
+     * Encodes without allocating: its visitors are bound once, so walking the entry's maps and queue creates no
+     * iterators or views. One per writing thread (the directory store's write-through keeps one).
+     */
+    static final class Encoder
+    {
+        private MutableDirectBuffer buffer;
+        private int at;
+        private final java.util.function.BiConsumer<Integer, LockMode> holder = (node, mode) ->
         {
-            buffer.putShort(at, (short)(int)h.getKey(), ORDER);
-            buffer.putByte(at + 2, (byte)h.getValue().ordinal());
+            buffer.putShort(at, (short)(int)node, ORDER);
+            buffer.putByte(at + 2, (byte)mode.ordinal());
             at += 3;
-        }
-        final List<LockRequest> waiting = entry.queue();
-        buffer.putShort(at, (short)waiting.size(), ORDER);
-        at += 2;
-        for (final LockRequest r : waiting)
+        };
+        private final java.util.function.Consumer<LockRequest> request = r ->
         {
             buffer.putLong(at, r.requestId(), ORDER);
             buffer.putShort(at + 8, (short)r.node(), ORDER);
             buffer.putByte(at + 10, (byte)r.mode().ordinal());
             buffer.putByte(at + 11, (byte)(r.conversion() ? 1 : 0));
             at += 12;
-        }
-        buffer.putShort(at, (short)entry.pastImageHolders().size(), ORDER);
-        at += 2;
-        for (final int node : entry.pastImageHolders())
+        };
+        private final java.util.function.BiConsumer<Integer, long[]> grant = (node, g) ->
         {
-            buffer.putShort(at, (short)node, ORDER);
-            at += 2;
-        }
-        buffer.putLong(at, entry.accessCount, ORDER);
-        buffer.putLong(at + 8, entry.firstAccessMs, ORDER);
-        buffer.putLong(at + 16, entry.lastAccessMs, ORDER);
-        at += 24;
-        buffer.putLong(at, entry.noticedRequestId(), ORDER);
-        buffer.putShort(at + 8, (short)(entry.noticedNode() + 1), ORDER);
-        buffer.putShort(at + 10, (short)(entry.noticedSupplier() + 1), ORDER);
-        buffer.putShort(at + 12, (short)entry.lastGrants().size(), ORDER);
-        at += 14;
-        for (final Map.Entry<Integer, long[]> g : entry.lastGrants().entrySet())
-        {
-            buffer.putShort(at, (short)(int)g.getKey(), ORDER);
-            buffer.putLong(at + 2, g.getValue()[0], ORDER);
-            buffer.putShort(at + 10, (short)(g.getValue()[1] + 1), ORDER);
+            buffer.putShort(at, (short)(int)node, ORDER);
+            buffer.putLong(at + 2, g[0], ORDER);
+            buffer.putShort(at + 10, (short)(g[1] + 1), ORDER);
             at += 12;
+        };
+
+        int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
+        {
+            this.buffer = buffer;
+            at = offset;
+            buffer.putLong(at, entry.resource(), ORDER);
+            buffer.putLong(at + 8, entry.scn(), ORDER);
+            buffer.putInt(at + 16, entry.lastWriter(), ORDER);
+            buffer.putByte(at + 20, (byte)(entry.recovering() ? 1 : 0));
+            at += 21;
+            final Map<Integer, LockMode> holders = entry.holdersMap();
+            buffer.putShort(at, (short)holders.size(), ORDER);
+            at += 2;
+            holders.forEach(holder);
+            final java.util.ArrayDeque<LockRequest> waiting = entry.queueDeque();
+            buffer.putShort(at, (short)waiting.size(), ORDER);
+            at += 2;
+            waiting.forEach(request);
+            final List<Integer> pastImages = entry.pastImageHolderList();
+            buffer.putShort(at, (short)pastImages.size(), ORDER);
+            at += 2;
+            for (int i = 0; i < pastImages.size(); i++)
+            {
+                buffer.putShort(at, (short)(int)pastImages.get(i), ORDER);
+                at += 2;
+            }
+            buffer.putLong(at, entry.accessCount, ORDER);
+            buffer.putLong(at + 8, entry.firstAccessMs, ORDER);
+            buffer.putLong(at + 16, entry.lastAccessMs, ORDER);
+            at += 24;
+            buffer.putLong(at, entry.noticedRequestId(), ORDER);
+            buffer.putShort(at + 8, (short)(entry.noticedNode() + 1), ORDER);
+            buffer.putShort(at + 10, (short)(entry.noticedSupplier() + 1), ORDER);
+            buffer.putShort(at + 12, (short)entry.lastGrants().size(), ORDER);
+            at += 14;
+            entry.lastGrants().forEach(grant);
+            this.buffer = null;
+            return at - offset;
         }
-        return at - offset;
     }
 
     /**
