@@ -24,6 +24,8 @@ public final class FailureDetector
     private final long suspectTimeoutNs;
     private final long deadTimeoutNs;
     private final Map<Integer, Peer> peers = new HashMap<>();
+    /** The same peers as an array: {@link #poll} runs every duty cycle and must not allocate an iterator. */
+    private final Peer[] peerArray;
     private final Consumer<MembershipView> onChange;
     private MembershipView view;
 
@@ -53,9 +55,11 @@ public final class FailureDetector
         this.suspectTimeoutNs = suspectTimeoutNs;
         this.deadTimeoutNs = deadTimeoutNs;
         this.onChange = onChange;
-        for (final int id : peerIds)
+        peerArray = new Peer[peerIds.length];
+        for (int i = 0; i < peerIds.length; i++)
         {
-            peers.put(id, new Peer());
+            peerArray[i] = new Peer();
+            peers.put(peerIds[i], peerArray[i]);
         }
         view = buildView(1);
     }
@@ -128,7 +132,7 @@ public final class FailureDetector
     public int poll(final long nowNs)
     {
         int changes = 0;
-        for (final Peer peer : peers.values())
+        for (final Peer peer : peerArray)
         {
             if (peer.state == MemberState.ALIVE || peer.state == MemberState.SUSPECT)
             {
