@@ -159,22 +159,12 @@ public final class H2Scenario
                     final long from = random.nextInt(ACCOUNTS);
                     final long to = (from + 1 + random.nextInt(ACCOUNTS - 1)) % ACCOUNTS;
                     final BigDecimal amount = BigDecimal.valueOf(1 + random.nextInt(50));
-                    debit.setBigDecimal(1, amount);
-                    debit.setLong(2, from);
-                    debit.executeUpdate();
-                    credit.setBigDecimal(1, amount);
-                    credit.setLong(2, to);
-                    credit.executeUpdate();
-                    transfer.setLong(1, id);
-                    transfer.setLong(2, from);
-                    transfer.setLong(3, to);
-                    transfer.setBigDecimal(4, amount);
-                    transfer.executeUpdate();
+                    update(debit, amount, from);
+                    update(credit, amount, to);
+                    update(transfer, id, from, to, amount);
                     if (id % 20 == 0)
                     {
-                        audit.setString(1, "checkpoint " + id);
-                        audit.setLong(2, id);
-                        audit.executeUpdate();
+                        update(audit, "checkpoint " + id, id);
                     }
                     capture.commit(c);
                 }
@@ -205,6 +195,15 @@ public final class H2Scenario
             }
             return txns.size() / ((System.nanoTime() - start) / 1e9);
         }
+    }
+
+    private static void update(final PreparedStatement statement, final Object... values) throws SQLException
+    {
+        for (int i = 0; i < values.length; i++)
+        {
+            statement.setObject(i + 1, values[i]);
+        }
+        statement.executeUpdate();
     }
 
     private static int freePort() throws java.io.IOException
