@@ -161,6 +161,7 @@ public final class Subscriber implements AutoCloseable
         {
             spillFile = java.nio.file.Files.createTempFile(spillDirectory, "fusion-spill-" + node.nodeId() + "-",
                 ".txn");
+            spillFile.toFile().deleteOnExit(); // a transaction cut off by a close leaves no file behind the process
             spill = java.nio.channels.FileChannel.open(spillFile, java.nio.file.StandardOpenOption.WRITE,
                 java.nio.file.StandardOpenOption.READ);
             for (int at = 0; at < assemblyLength; at += spillScratch.length)
@@ -241,7 +242,13 @@ public final class Subscriber implements AutoCloseable
         node.registerHandler(StreamMessages.TXN, enqueue);
         node.registerHandler(StreamMessages.TXN_PART, (source, type, buffer, offset, length) ->
         {
-            if (promoted || source != this.publisher || length < StreamMessages.PART_HEADER)
+            if (promoted || !running)
+            {
+                discardSpill(); // closed or promoted: no transaction in parts will complete here any more
+                dropped.incrementAndGet();
+                return;
+            }
+            if (source != this.publisher || length < StreamMessages.PART_HEADER)
             {
                 dropped.incrementAndGet();
                 return;
