@@ -11,12 +11,14 @@ import dev.fusion.replication.monitor.MonitorHttpServer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * An H2 replica as its own process, for {@link H2MultiProcessTest}: {@code CONFIG REPLICA_URL STOP_FILE} applies
  * node 1's stream into the H2 database at the URL with 8 workers, resuming after the watermark stored there,
- * serves the lag API over HTTP (printing {@code HTTP url}), prints {@code APPLIED n} as it goes, and closes
- * cleanly when the stop file appears.
+ * serves the lag API over HTTP (printing {@code HTTP url}), prints {@code APPLIED n} as it goes, and when the stop
+ * file appears writes its tables' content to {@code STOP_FILE.content} and closes cleanly.
  */
 public final class H2SubscriberProcess
 {
@@ -48,6 +50,17 @@ public final class H2SubscriberProcess
             {
                 System.out.println("FAILED " + applier.failure());
             }
+            // the replica's tables as this process sees them, written before H2 is closed: the test compares them
+            // with the source (reopening the file from another process is H2's business, not replication's)
+            final List<String> dump = new ArrayList<>();
+            for (final String table : H2Workload.TABLES)
+            {
+                for (final String row : H2Workload.content(args[1], table))
+                {
+                    dump.add(table + "\t" + row);
+                }
+            }
+            Files.write(Path.of(args[2] + ".content"), dump);
             System.out.println("STOPPED " + applier.watermark());
             System.out.flush();
         }
