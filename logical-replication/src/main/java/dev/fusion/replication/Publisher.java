@@ -71,8 +71,6 @@ public final class Publisher implements AutoCloseable
         final java.util.concurrent.atomic.AtomicLong resubscribedFrom = new java.util.concurrent.atomic.AtomicLong(-1);
         volatile long sentUpTo;
         volatile long received;
-        /** Transactions the subscriber says it took since subscribing (reported; the credit uses positions). */
-        volatile long ackedCount;
         volatile int window = Integer.MAX_VALUE;
         /**
          * Positions sent and not yet reported received, oldest first (sender thread only): the credit. Counting
@@ -80,7 +78,6 @@ public final class Publisher implements AutoCloseable
          * resubscription reports a position at or below where the new subscription starts, and frees nothing.
          */
         final org.agrona.collections.LongArrayQueue unacked = new org.agrona.collections.LongArrayQueue();
-        long sentCount;
         volatile long applied;
         volatile boolean needsFullSync;
         /** Its state went on in an older epoch past where this one took over: only a full sync reconciles it. */
@@ -201,7 +198,6 @@ public final class Publisher implements AutoCloseable
             {
                 s.received = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
                 s.applied = buffer.getLong(offset + 8, ByteOrder.LITTLE_ENDIAN);
-                s.ackedCount = buffer.getLong(offset + 16, ByteOrder.LITTLE_ENDIAN);
                 LockSupport.unpark(sender);
                 if (!waiters.isEmpty())
                 {
@@ -515,8 +511,6 @@ public final class Publisher implements AutoCloseable
         if (from >= 0)
         {
             s.sentUpTo = from;
-            s.sentCount = 0;
-            s.ackedCount = 0;
             s.unacked.clear();
             s.needsFullSync = false;
         }
@@ -629,7 +623,6 @@ public final class Publisher implements AutoCloseable
             largeTransactions.incrementAndGet();
         }
         s.sentUpTo = txn.position();
-        s.sentCount++;
         s.unacked.addLong(txn.position());
         return true;
     }

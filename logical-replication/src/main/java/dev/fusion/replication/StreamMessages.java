@@ -9,7 +9,8 @@ package dev.fusion.replication;
  * TXN          (type 49, NORMAL, publisher to subscriber): i64 epoch, i64 previous position, encoded transaction
  * NOT_RETAINED (type 50, HIGH, publisher to subscriber): i64 retained-after, i64 publisher epoch — a full sync is needed
  * ACK          (type 51, HIGH, subscriber to publisher): i64 received position, i64 applied watermark,
- *              i64 transactions taken since the subscription (the credit)
+ *              i64 transactions taken since the subscription (informational: the publisher's credit counts the
+ *              positions it sent above the received position, so a stale acknowledgement frees nothing)
  * FULL_SYNC    (type 52, HIGH, subscriber to publisher): (empty) — send me a snapshot
  * CHUNK        (type 53, NORMAL, publisher to subscriber): i64 snapshot id, i32 index, i32 count, i64 position,
  *              i32 CRC32 of the data, data

@@ -164,12 +164,7 @@ public final class Subscriber implements AutoCloseable
             spillFile.toFile().deleteOnExit(); // a transaction cut off by a close leaves no file behind the process
             spill = java.nio.channels.FileChannel.open(spillFile, java.nio.file.StandardOpenOption.WRITE,
                 java.nio.file.StandardOpenOption.READ);
-            for (int at = 0; at < assemblyLength; at += spillScratch.length)
-            {
-                final int n = Math.min(spillScratch.length, assemblyLength - at);
-                assembly.getBytes(at, spillScratch, 0, n);
-                write(java.nio.ByteBuffer.wrap(spillScratch, 0, n));
-            }
+            write(java.nio.ByteBuffer.wrap(assembly.byteArray(), 0, assemblyLength)); // what came before the spill
         }
         for (int at = 0; at < bytes; at += spillScratch.length)
         {
