@@ -59,6 +59,14 @@ public final class ClusterConfig
     private final long driverTimeoutMs;
     private final int socketBufferBytes;
     private final boolean driverOnAgentThread;
+    private final Boolean driverOnAgentThreadSetting;
+
+    /**
+     * Below this many processors the embedded driver runs on the node's thread unless configured otherwise: its
+     * own SHARED thread would make two busy threads per node, and on a small machine a message then waits for a
+     * scheduler slice at every hand-off (measured in docs/benchmarks.md).
+     */
+    public static final int AUTO_INVOKER_BELOW_CORES = 4;
 
     private ClusterConfig(final Builder b)
     {
@@ -87,7 +95,9 @@ public final class ClusterConfig
         idleMaxParkNs = TimeUnit.MICROSECONDS.toNanos(b.idleMaxParkUs);
         driverTimeoutMs = b.driverTimeoutMs;
         socketBufferBytes = b.socketBufferBytes;
-        driverOnAgentThread = b.driverOnAgentThread;
+        driverOnAgentThreadSetting = b.driverOnAgentThread;
+        driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread :
+            embeddedMediaDriver && Runtime.getRuntime().availableProcessors() < AUTO_INVOKER_BELOW_CORES;
     }
 
     /** @return a builder with the defaults. */
@@ -125,7 +135,7 @@ public final class ClusterConfig
         b.idleMaxParkUs = TimeUnit.NANOSECONDS.toMicros(idleMaxParkNs);
         b.driverTimeoutMs = driverTimeoutMs;
         b.socketBufferBytes = socketBufferBytes;
-        b.driverOnAgentThread = driverOnAgentThread;
+        b.driverOnAgentThread = driverOnAgentThreadSetting;
         return b;
     }
 
@@ -359,8 +369,9 @@ public final class ClusterConfig
     }
 
     /**
-     * @return true when the embedded driver runs in Aeron's INVOKER mode on the transport agent's thread (one
-     * thread per node in all); false for its own SHARED-mode thread.
+     * @return true when the embedded driver runs in Aeron's INVOKER mode on the node's thread (one thread per
+     * node in all); false for its own SHARED-mode thread. Unless set, true with the embedded driver on a machine
+     * with fewer than {@link #AUTO_INVOKER_BELOW_CORES} processors.
      */
     public boolean driverOnAgentThread()
     {
@@ -403,7 +414,7 @@ public final class ClusterConfig
         long idleMaxParkUs = 100;
         long driverTimeoutMs = 10_000;
         int socketBufferBytes = 2 << 20;
-        boolean driverOnAgentThread;
+        Boolean driverOnAgentThread;
 
         private Builder()
         {
@@ -574,8 +585,10 @@ public final class ClusterConfig
         }
 
         /**
-         * @param onAgentThread true to run the embedded driver's duty cycle on the transport agent's thread
-         *                      (Aeron INVOKER mode: one busy thread per node); false for a SHARED driver thread.
+         * @param onAgentThread true to run the embedded driver's duty cycle on the node's thread (Aeron INVOKER
+         *                      mode: one busy thread per node); false for a SHARED driver thread. Unset: true
+         *                      with the embedded driver when the machine has fewer than
+         *                      {@link #AUTO_INVOKER_BELOW_CORES} processors.
          * @return this
          */
         public Builder driverOnAgentThread(final boolean onAgentThread)
@@ -612,7 +625,7 @@ public final class ClusterConfig
             {
                 throw new ConfigException("aeronDirectory", "missing", "the external media driver's directory");
             }
-            if (driverOnAgentThread && !embeddedMediaDriver)
+            if (Boolean.TRUE.equals(driverOnAgentThread) && !embeddedMediaDriver)
             {
                 throw new ConfigException("driverOnAgentThread", "true", "only with embeddedMediaDriver=true");
             }

@@ -59,6 +59,7 @@ public final class ClusterNode implements AutoCloseable
     private TransportAgent agent;
     private AgentRunner runner;
     private DynamicCompositeAgent agents;
+    private NodeAgent nodeAgent;
     private volatile MembershipView view;
     private volatile boolean closed;
 
@@ -134,10 +135,11 @@ public final class ClusterNode implements AutoCloseable
         agent = new TransportAgent(config, aeron, driverInvoker, aeron.conductorAgentInvoker(), incarnation, handlers, counters, metrics,
             new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
         view = agent.view();
-        agents = new DynamicCompositeAgent("fusion-node-" + config.nodeId(), agent);
+        nodeAgent = new NodeAgent("fusion-node-" + config.nodeId(), agent);
+        agents = nodeAgent.attached();
         runner = new AgentRunner(
             new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()),
-            this::onAgentError, null, agents);
+            this::onAgentError, null, nodeAgent);
         AgentRunner.startOnThread(runner);
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
@@ -242,9 +244,9 @@ public final class ClusterNode implements AutoCloseable
     }
 
     /**
-     * Runs another agent on this node's thread, after the transport agent in each duty cycle: the way modules
-     * such as the directory avoid a thread (and a thread hand-off per message) of their own. Blocks until the
-     * agent is added.
+     * Runs another agent on this node's thread, in each duty cycle between the transport's receive and send halves:
+     * the way modules such as the directory avoid a thread (and a thread hand-off per message) of their own, and
+     * what they queue in reply to a message leaves in the cycle that received it. Blocks until the agent is added.
      *
      * @param other an agent; its {@code onStart} runs on the node's thread.
      * @throws IllegalStateException when the node is closed.

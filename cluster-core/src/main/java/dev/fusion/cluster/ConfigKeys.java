@@ -36,7 +36,8 @@ final class ConfigKeys
         KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));
         KEYS.put("idleMaxParkUs", (b, v) -> b.idleMaxParkUs = asLong("idleMaxParkUs", v));
         KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));
-        KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread = asBoolean("driverOnAgentThread", v));
+        KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread =
+            "auto".equalsIgnoreCase(String.valueOf(v).trim()) ? null : asBoolean("driverOnAgentThread", v));
         KEYS.put("socketBufferBytes", (b, v) -> b.socketBufferBytes = asInt("socketBufferBytes", v));
     }
 

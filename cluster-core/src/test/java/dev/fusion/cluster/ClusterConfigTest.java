@@ -57,6 +57,27 @@ class ClusterConfigTest
     }
 
     @Test
+    void theDriverRunsOnTheNodesThreadByDefaultOnlyOnASmallMachineWithAnEmbeddedDriver()
+    {
+        final boolean small = Runtime.getRuntime().availableProcessors() < ClusterConfig.AUTO_INVOKER_BELOW_CORES;
+        assertThat(valid().build().driverOnAgentThread()).isEqualTo(small);
+        assertThat(valid().driverOnAgentThread(false).build().driverOnAgentThread()).isFalse();
+        assertThat(valid().driverOnAgentThread(true).build().driverOnAgentThread()).isTrue();
+        assertThat(valid().embeddedMediaDriver(false).aeronDirectory("/dev/shm/x").build().driverOnAgentThread())
+            .isFalse();
+        assertThatThrownBy(() -> valid().embeddedMediaDriver(false).aeronDirectory("/dev/shm/x")
+            .driverOnAgentThread(true).build()).hasMessageContaining("driverOnAgentThread");
+        // a derived config keeps "unset", so it may still switch to an external driver
+        final ClusterConfig derived = valid().build().toBuilder().embeddedMediaDriver(false)
+            .aeronDirectory("/dev/shm/x").build();
+        assertThat(derived.driverOnAgentThread()).isFalse();
+        assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
+            "driverOnAgentThread", "auto")).driverOnAgentThread()).isEqualTo(small);
+        assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
+            "driverOnAgentThread", "false")).driverOnAgentThread()).isFalse();
+    }
+
+    @Test
     void loadsProperties(@TempDir final Path dir) throws IOException
     {
         final Path file = dir.resolve("node.properties");

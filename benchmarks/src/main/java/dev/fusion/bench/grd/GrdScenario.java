@@ -2,6 +2,7 @@ package dev.fusion.bench.grd;
 
 import dev.fusion.bench.Baselines;
 import dev.fusion.bench.JsonLine;
+import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.grd.GlobalResourceDirectory;
@@ -17,7 +18,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -176,72 +176,43 @@ public final class GrdScenario
 
     private void remoteGrant(final JsonLine json) throws Exception
     {
-        log("2/3 remote grant round trip (acquire EXCLUSIVE + release, master on the other node) vs raw Aeron");
+        log("2/3 remote grant round trip (acquire EXCLUSIVE + release, master on the other node) vs raw Aeron;");
+        log("    each node with its own embedded driver, on the node's thread (this machine's default: %s) and on a " +
+            "SHARED driver thread", ClusterConfig.builder().nodeId(1).member(1, "127.0.0.1", 1).build()
+            .driverOnAgentThread() ? "on the node's thread" : "a SHARED thread");
         final List<Double> grant50 = new ArrayList<>();
         final List<Double> grant99 = new ArrayList<>();
+        final List<Double> shared50 = new ArrayList<>();
+        final List<Double> shared99 = new ArrayList<>();
         final List<Double> raw50 = new ArrayList<>();
         final List<Double> allocCaller = new ArrayList<>();
         final List<Double> allocRequester = new ArrayList<>();
         final List<Double> allocMaster = new ArrayList<>();
         for (int round = 0; round < GRANT_ROUNDS; round++)
         {
-            try (LocalCluster cluster = LocalCluster.start(2, true,
-                b -> LocalCluster.smallMachineDefaults(b).idleMaxParkUs(IDLE_MAX_PARK_US)))
-            {
-                final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.builder().remastering(false).build());
-                try
-                {
-                    final GlobalResourceDirectory one = grds.get(0);
-                    long r = 0;
-                    while (one.masterOf(r) != 2)
-                    {
-                        r++;
-                    }
-                    final Histogram h = new Histogram(3);
-                    final long warm = System.nanoTime() + ns(0.5);
-                    final long end = warm + ns(2.5);
-                    final long[] threads = {Thread.currentThread().getId(), threadId("fusion-node-1"),
-                        threadId("fusion-node-2")};
-                    long[] allocatedAtWarm = null;
-                    long cycles = 0;
-                    while (System.nanoTime() < end)
-                    {
-                        final long start = System.nanoTime();
-                        if (null == allocatedAtWarm && start > warm)
-                        {
-                            allocatedAtWarm = ALLOCATIONS.getThreadAllocatedBytes(threads);
-                        }
-                        spin(one.acquire(r, LockMode.EXCLUSIVE));
-                        final long granted = System.nanoTime();
-                        spin(one.release(r));
-                        if (start > warm)
-                        {
-                            h.recordValue(granted - start);
-                            cycles++;
-                        }
-                    }
-                    final long[] allocated = ALLOCATIONS.getThreadAllocatedBytes(threads);
-                    grant50.add(us(h, 50));
-                    grant99.add(us(h, 99));
-                    allocCaller.add((allocated[0] - allocatedAtWarm[0]) / (double)cycles);
-                    allocRequester.add((allocated[1] - allocatedAtWarm[1]) / (double)cycles);
-                    allocMaster.add((allocated[2] - allocatedAtWarm[2]) / (double)cycles);
-                }
-                finally
-                {
-                    CloseHelper.quietCloseAll(grds);
-                }
-            }
+            final double[] onNode = grantRound(true);
+            final double[] sharedThread = grantRound(false);
+            grant50.add(onNode[0]);
+            grant99.add(onNode[1]);
+            allocCaller.add(onNode[2]);
+            allocRequester.add(onNode[3]);
+            allocMaster.add(onNode[4]);
+            shared50.add(sharedThread[0]);
+            shared99.add(sharedThread[1]);
             final int[] ports = LocalCluster.freeUdpPorts(2);
             final Histogram raw = Baselines.rawAeronRtt(ns(2), ports[0], ports[1]);
             raw50.add(us(raw, 50));
-            log("  round %d: grant p50 %.1f us p99 %.1f us | raw Aeron round trip p50 %.1f us", round + 1,
-                grant50.get(round), grant99.get(round), raw50.get(round));
+            log("  round %d: grant p50 %.1f us p99 %.1f us (SHARED driver thread: p50 %.1f p99 %.1f) | raw Aeron " +
+                "round trip p50 %.1f us", round + 1, onNode[0], onNode[1], sharedThread[0], sharedThread[1],
+                raw50.get(round));
         }
         json.put("remote_grant_p50_us", median(grant50));
         json.put("remote_grant_p99_us", median(grant99));
         json.put("raw_rtt_p50_us", median(raw50));
         json.put("remote_grant_vs_raw_rtt", median(grant50) / median(raw50));
+        json.put("remote_grant_p50_us_shared_driver", median(shared50));
+        json.put("remote_grant_p99_us_shared_driver", median(shared99));
+        json.put("remote_grant_vs_raw_rtt_shared_driver", median(shared50) / median(raw50));
         // bytes allocated per acquire + release cycle: by the calling thread (the API's futures), and on the
         // requesting and the mastering node's threads (transport, directory agent)
         json.put("alloc_bytes_per_grant_caller", median(allocCaller));
@@ -249,6 +220,63 @@ public final class GrdScenario
         json.put("alloc_bytes_per_grant_master_node", median(allocMaster));
         log("  allocated per acquire + release: caller %.0f B, requesting node's thread %.0f B, master's %.0f B",
             median(allocCaller), median(allocRequester), median(allocMaster));
+    }
+
+    /**
+     * One thread acquires and releases a resource the other node masters, one request in flight, waiting in
+     * {@code join()} as an engine's thread would.
+     *
+     * @return p50 and p99 of the acquire (us), then bytes allocated per acquire + release by the caller, the
+     * requesting node's thread and the master's.
+     */
+    private double[] grantRound(final boolean driverOnNodeThread) throws Exception
+    {
+        try (LocalCluster cluster = LocalCluster.start(2, false, b -> LocalCluster.smallMachineDefaults(b)
+            .idleMaxParkUs(IDLE_MAX_PARK_US).driverOnAgentThread(driverOnNodeThread)))
+        {
+            final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.builder().remastering(false).build());
+            try
+            {
+                final GlobalResourceDirectory one = grds.get(0);
+                long r = 0;
+                while (one.masterOf(r) != 2)
+                {
+                    r++;
+                }
+                final Histogram h = new Histogram(3);
+                final long warm = System.nanoTime() + ns(0.5);
+                final long end = warm + ns(2.5);
+                final long[] threads = {Thread.currentThread().getId(), threadId("fusion-node-1"),
+                    threadId("fusion-node-2")};
+                long[] allocatedAtWarm = null;
+                long cycles = 0;
+                while (System.nanoTime() < end)
+                {
+                    final long start = System.nanoTime();
+                    if (null == allocatedAtWarm && start > warm)
+                    {
+                        allocatedAtWarm = ALLOCATIONS.getThreadAllocatedBytes(threads);
+                    }
+                    one.acquire(r, LockMode.EXCLUSIVE).join();
+                    final long granted = System.nanoTime();
+                    one.release(r).join();
+                    if (start > warm)
+                    {
+                        h.recordValue(granted - start);
+                        cycles++;
+                    }
+                }
+                final long[] allocated = ALLOCATIONS.getThreadAllocatedBytes(threads);
+                return new double[]{us(h, 50), us(h, 99),
+                    (allocated[0] - allocatedAtWarm[0]) / (double)cycles,
+                    (allocated[1] - allocatedAtWarm[1]) / (double)cycles,
+                    (allocated[2] - allocatedAtWarm[2]) / (double)cycles};
+            }
+            finally
+            {
+                CloseHelper.quietCloseAll(grds);
+            }
+        }
     }
 
     private static final com.sun.management.ThreadMXBean ALLOCATIONS =
@@ -264,15 +292,6 @@ public final class GrdScenario
             }
         }
         throw new IllegalStateException("no thread named " + name);
-    }
-
-    private static void spin(final CompletableFuture<?> future)
-    {
-        while (!future.isDone())
-        {
-            Thread.yield();
-        }
-        future.join();
     }
 
     /** Each node touches its "own" object 90% of the time; the ring masters 2/3 of those elsewhere. */

@@ -29,11 +29,11 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
 /**
- * The single writer of a node's transport: each duty cycle it polls the control stream, sends queued
- * CRITICAL messages at once, beats the heart and runs the failure detector, turns the HIGH, NORMAL and LOW
- * queues into adaptively sized (and, when worth it, compressed) batch frames, and finally polls the bulk
- * stream, so control traffic is always served before bulk. Application threads only write to the per-peer
- * queues through {@link #offer}.
+ * The single writer of a node's transport. A duty cycle has two halves: {@link #receive} polls the control
+ * stream before the bulk stream (control traffic is always served first), beats the heart and runs the failure
+ * detector; {@link #send} sends queued CRITICAL messages at once and turns the HIGH, NORMAL and LOW queues into
+ * adaptively sized (and, when worth it, compressed) batch frames. Application threads only write to the
+ * per-peer queues through {@link #offer}.
  */
 public final class TransportAgent implements Agent
 {
@@ -243,16 +243,44 @@ public final class TransportAgent implements Agent
     @Override
     public int doWork()
     {
+        return receive() + send();
+    }
+
+    /**
+     * The first half of a duty cycle: runs the media driver's and the client conductor's duty when they live on
+     * this thread, polls the control stream and then the bulk stream (handlers run here), beats the heart and
+     * runs the failure detector. A node runs its attached agents between {@code receive} and {@link #send}, so
+     * a reply they queue to a message received in this cycle leaves in this cycle.
+     *
+     * @return work done.
+     */
+    public int receive()
+    {
         int work = null != driverInvoker ? driverInvoker.invoke() : 0;
         work += null != clientInvoker ? clientInvoker.invoke() : 0;
         nowNs = nanoClock.nanoTime();
         receiver.nowNs(nowNs);
         work += controlSubscription.poll(controlAssembler, CONTROL_FRAGMENT_LIMIT);
+        work += membershipDuty();
+        work += bulkSubscription.poll(bulkAssembler, BULK_FRAGMENT_LIMIT);
+        return work;
+    }
+
+    /**
+     * The second half of a duty cycle: sends the queued CRITICAL messages one by one, turns the HIGH, NORMAL and
+     * LOW queues into batch frames, and, when the media driver runs on this thread and something was offered,
+     * runs its duty once more so the frames go on the wire now rather than a cycle later.
+     *
+     * @return work done.
+     */
+    public int send()
+    {
+        nowNs = nanoClock.nanoTime();
+        int work = 0;
         for (final PeerChannel peer : peers)
         {
             work += peer.dead ? discard(peer) : sendCritical(peer);
         }
-        work += membershipDuty();
         for (final Priority priority : BATCHED)
         {
             for (final PeerChannel peer : peers)
@@ -263,7 +291,10 @@ public final class TransportAgent implements Agent
                 }
             }
         }
-        work += bulkSubscription.poll(bulkAssembler, BULK_FRAGMENT_LIMIT);
+        if (work > 0 && null != driverInvoker)
+        {
+            driverInvoker.invoke();
+        }
         return work;
     }
 
