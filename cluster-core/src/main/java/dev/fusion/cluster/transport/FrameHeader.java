@@ -25,7 +25,7 @@ import java.nio.ByteOrder;
 public final class FrameHeader
 {
     /** The only version this code reads and writes. */
-    public static final int VERSION = 1;
+    public static final int VERSION = 2;
     /** Bytes in the header. */
     public static final int LENGTH = 40;
     /** Bytes before each message in the payload: type and length. */
@@ -145,7 +145,7 @@ public final class FrameHeader
         return buffer.getByte(offset + PRIORITY_OFFSET) & 0xFF;
     }
 
-    /** @return the reserved byte, 0 in version 1. */
+    /** @return the reserved byte, 0 in this version. */
     public int reserved()
     {
         return buffer.getByte(offset + RESERVED_OFFSET) & 0xFF;

@@ -70,6 +70,45 @@ class FrameCompressorTest
             .as("truncated").isFalse();
     }
 
+    @Test
+    void payloadsLongerThanAChunkRoundTripInChunks()
+    {
+        for (final int size : new int[]{FrameCompressor.CHUNK, FrameCompressor.CHUNK + 1, 3 * FrameCompressor.CHUNK + 777})
+        {
+            final byte[] rows = rows(size);
+            final byte[] out = new byte[compressor.maxCompressedLength(rows.length)];
+            final int compressed = compressor.compress(rows, 0, rows.length, out, 0);
+            assertThat(compressed).as("%d bytes", size).isPositive().isLessThan(rows.length * 9 / 10);
+            final byte[] back = new byte[rows.length];
+            assertThat(compressor.decompress(new UnsafeBuffer(out), 0, compressed, back, rows.length)).isTrue();
+            assertThat(back).isEqualTo(rows);
+        }
+    }
+
+    @Test
+    void rejectsChunkLengthsThatLieAndBytesLeftOver()
+    {
+        final byte[] rows = rows(2 * FrameCompressor.CHUNK + 100);
+        final byte[] out = new byte[compressor.maxCompressedLength(rows.length) + 8];
+        final int compressed = compressor.compress(rows, 0, rows.length, out, 0);
+        final byte[] dst = new byte[rows.length];
+        final int firstChunk = ByteBuffer.wrap(out).order(java.nio.ByteOrder.LITTLE_ENDIAN).getInt(0);
+
+        for (final int lie : new int[]{0, -1, firstChunk + 1, compressed, Integer.MAX_VALUE})
+        {
+            final byte[] bad = out.clone();
+            ByteBuffer.wrap(bad).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(0, lie);
+            assertThat(compressor.decompress(new UnsafeBuffer(bad), 0, compressed, dst, rows.length))
+                .as("first chunk said to be %d bytes", lie).isFalse();
+        }
+        assertThat(compressor.decompress(new UnsafeBuffer(out), 0, compressed + 8, dst, rows.length))
+            .as("bytes after the last chunk").isFalse();
+        assertThat(compressor.decompress(new UnsafeBuffer(out), 0, compressed, dst, rows.length - FrameCompressor.CHUNK))
+            .as("declared one chunk short").isFalse();
+        assertThat(compressor.decompress(new UnsafeBuffer(out), 0, compressed, new byte[rows.length - 1], rows.length))
+            .as("destination too small").isFalse();
+    }
+
     private static byte[] rows(final int size)
     {
         final StringBuilder sb = new StringBuilder();
