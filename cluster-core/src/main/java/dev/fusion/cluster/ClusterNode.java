@@ -46,6 +46,7 @@ public final class ClusterNode implements AutoCloseable
     public static final int COUNTER_TYPE_ID = 1_700_000;
 
     private static final System.Logger LOG = System.getLogger(ClusterNode.class.getName());
+    private static final long AGENT_ERROR_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
 
     private final ClusterConfig config;
     private final String aeronDirectory;
@@ -59,9 +60,11 @@ public final class ClusterNode implements AutoCloseable
     private TransportAgent agent;
     private AgentRunner runner;
     private DynamicCompositeAgent agents;
-    private NodeAgent nodeAgent;
     private volatile MembershipView view;
     private volatile boolean closed;
+    private volatile long agentErrors;
+    private long agentErrorsLogged;
+    private long lastAgentErrorLogNs;
 
     private ClusterNode(final ClusterConfig config)
     {
@@ -135,7 +138,7 @@ public final class ClusterNode implements AutoCloseable
         agent = new TransportAgent(config, aeron, driverInvoker, aeron.conductorAgentInvoker(), incarnation, handlers, counters, metrics,
             new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
         view = agent.view();
-        nodeAgent = new NodeAgent("fusion-node-" + config.nodeId(), agent);
+        final NodeAgent nodeAgent = new NodeAgent("fusion-node-" + config.nodeId(), agent);
         agents = nodeAgent.attached();
         runner = new AgentRunner(
             new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()),
@@ -145,9 +148,25 @@ public final class ClusterNode implements AutoCloseable
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
     }
 
+    /** On the node's thread: an agent that throws on every cycle logs once per interval, with the count. */
     private void onAgentError(final Throwable error)
     {
-        LOG.log(System.Logger.Level.ERROR, "node " + config.nodeId() + " transport agent error", error);
+        agentErrors++;
+        final long now = System.nanoTime();
+        if (0 == lastAgentErrorLogNs || now - lastAgentErrorLogNs >= AGENT_ERROR_LOG_INTERVAL_NS)
+        {
+            final long suppressed = agentErrors - 1 - agentErrorsLogged;
+            agentErrorsLogged = agentErrors;
+            lastAgentErrorLogNs = now;
+            LOG.log(System.Logger.Level.ERROR, "node " + config.nodeId() + " agent error" +
+                (suppressed > 0 ? " (" + suppressed + " more since the last one logged)" : ""), error);
+        }
+    }
+
+    /** @return errors thrown by the node's agents (transport and attached) since start. */
+    public long agentErrors()
+    {
+        return agentErrors;
     }
 
     private void onViewChange(final MembershipView newView)

@@ -38,7 +38,18 @@ final class NodeAgent implements Agent
     @Override
     public int doWork() throws Exception
     {
-        return transport.receive() + attached.doWork() + transport.send();
+        final int received = transport.receive();
+        final int handled;
+        try
+        {
+            handled = attached.doWork();
+        }
+        catch (final Exception | Error ex)
+        {
+            transport.send(); // an attached agent that keeps throwing must not stop the node's sending
+            throw ex;
+        }
+        return received + handled + transport.send();
     }
 
     @Override

@@ -59,6 +59,58 @@ class ClusterNodeMessagingTest
     }
 
     @Test
+    void anAttachedAgentThatThrowsOnEveryCycleDoesNotStopTheNodeSending() throws Exception
+    {
+        final int type = 102;
+        final AtomicInteger arrived = new AtomicInteger();
+        cluster.node(2).registerHandler(type, (source, t, buffer, offset, length) -> arrived.incrementAndGet());
+        final java.util.concurrent.atomic.AtomicBoolean failing = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final org.agrona.concurrent.Agent faulty = new org.agrona.concurrent.Agent()
+        {
+            @Override
+            public int doWork()
+            {
+                if (failing.get())
+                {
+                    throw new IllegalStateException("a faulty attached agent");
+                }
+                return 0;
+            }
+
+            @Override
+            public String roleName()
+            {
+                return "faulty";
+            }
+        };
+        final ClusterNode one = cluster.node(1);
+        final long errorsBefore = one.agentErrors();
+        one.attach(faulty);
+        try
+        {
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[16]);
+            for (final Priority priority : Priority.values())
+            {
+                for (int i = 0; i < 10; i++)
+                {
+                    while (!one.send(2, type, priority, message, 0, message.capacity()))
+                    {
+                        Thread.yield();
+                    }
+                }
+            }
+            LocalCluster.await(() -> arrived.get() == 40, Duration.ofSeconds(10), "all 40 messages arrive");
+            assertThat(failing.get()).isTrue();
+            assertThat(one.agentErrors() - errorsBefore).as("it threw all along").isPositive();
+        }
+        finally
+        {
+            failing.set(false);
+            one.detach(faulty);
+        }
+    }
+
+    @Test
     void everyPriorityArrivesInOrderFromEveryPeer() throws Exception
     {
         final int perStream = 2_000;
