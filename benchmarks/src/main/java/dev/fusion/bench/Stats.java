@@ -19,7 +19,12 @@ public final class Stats
     public static double median(final List<Double> values)
     {
         final double[] sorted = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
-        return sorted.length == 0 ? Double.NaN : sorted[sorted.length / 2];
+        if (sorted.length == 0)
+        {
+            return Double.NaN;
+        }
+        final int middle = sorted.length / 2;
+        return sorted.length % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
     }
 
     /**

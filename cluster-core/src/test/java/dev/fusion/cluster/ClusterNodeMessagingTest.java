@@ -181,7 +181,8 @@ class ClusterNodeMessagingTest
         sent.add(pageLike(60_000, random));
         sent.add(new byte[0]);
         sent.add(new byte[]{1, 2, 3});
-        final long compressedBefore = cluster.node(2).metrics().counter("frames_compressed");
+        final long compressedBefore = cluster.node(2).metrics().counter("messages_compressed");
+        final long skippedBefore = cluster.node(2).metrics().counter("compression_skipped");
         for (final byte[] payload : sent)
         {
             final DirectBuffer buffer = new UnsafeBuffer(payload);
@@ -194,8 +195,39 @@ class ClusterNodeMessagingTest
             assertThat(BLOBS.get("3<-2#" + Arrays.hashCode(payload) + "/" + payload.length)).isEqualTo(payload);
         }
         final TransportMetrics metrics = cluster.node(2).metrics();
-        assertThat(metrics.counter("frames_compressed")).isGreaterThan(compressedBefore);
-        assertThat(metrics.counter("compression_skipped")).isPositive();
+        // the two compressible pages were compressed by the sending thread, the random one was sent raw
+        assertThat(metrics.counter("messages_compressed")).isEqualTo(compressedBefore + 2);
+        assertThat(metrics.counter("compression_skipped")).isGreaterThan(skippedBefore);
+    }
+
+    @Test
+    void smallCompressibleMessagesAreCompressedAsABatch()
+    {
+        final Random random = new Random(7);
+        final long framesBefore = cluster.node(1).metrics().counter("frames_compressed");
+        final List<byte[]> sent = new ArrayList<>();
+        // each message is below the threshold, so only a batch of them can be compressed; bursts until one
+        // batch filled past the threshold (the first message of a burst may go alone)
+        for (int burst = 0; burst < 20 && cluster.node(1).metrics().counter("frames_compressed") == framesBefore;
+            burst++)
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                final byte[] payload = pageLike(300, random);
+                sent.add(payload);
+                while (!cluster.node(1).send(3, BLOB, Priority.LOW, new UnsafeBuffer(payload), 0, payload.length))
+                {
+                    Thread.yield();
+                }
+            }
+            LocalCluster.await(() -> sent.stream().allMatch(p ->
+                BLOBS.containsKey("3<-1#" + Arrays.hashCode(p) + "/" + p.length)), Duration.ofSeconds(30), "rows");
+        }
+        assertThat(cluster.node(1).metrics().counter("frames_compressed")).isGreaterThan(framesBefore);
+        for (final byte[] payload : sent)
+        {
+            assertThat(BLOBS.get("3<-1#" + Arrays.hashCode(payload) + "/" + payload.length)).isEqualTo(payload);
+        }
     }
 
     /** Rows of text with repeated column values, like a heap page of a table. */

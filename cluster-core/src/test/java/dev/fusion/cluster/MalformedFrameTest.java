@@ -166,6 +166,36 @@ class MalformedFrameTest
     }
 
     @Test
+    void aCompressedMessageThatDoesNotInflateIsDroppedAndTheNextMessageOfItsFrameDelivered()
+    {
+        final int[][] lies = {{4096, 60}, {-1, 60}, {1 << 30, 60}, {4096, 2}};
+        for (final int[] lie : lies)
+        {
+            final int declaredRaw = lie[0];
+            final int badLength = lie[1];
+            final int raw = 2 * FrameHeader.MESSAGE_HEADER_LENGTH + badLength + 8;
+            final UnsafeBuffer frame = frame(0, Priority.NORMAL.ordinal(), 2, 2, cluster.node(2).incarnation(),
+                FrameHeader.LENGTH + raw, raw, raw);
+            int at = FrameHeader.LENGTH;
+            FrameHeader.putMessageHeader(frame, at, TYPE | FrameHeader.COMPRESSED_MESSAGE, badLength);
+            at += FrameHeader.MESSAGE_HEADER_LENGTH;
+            final byte[] garbage = new byte[badLength];
+            new Random(badLength).nextBytes(garbage);
+            frame.putBytes(at, garbage);
+            if (badLength >= 4)
+            {
+                frame.putInt(at, declaredRaw, java.nio.ByteOrder.LITTLE_ENDIAN);
+            }
+            at += badLength;
+            FrameHeader.putMessageHeader(frame, at, TYPE, 8);
+            final int before = DELIVERED.get();
+            expectDrop(DropCause.MALFORMED, frame);
+            LocalCluster.await(() -> DELIVERED.get() == before + 1, Duration.ofSeconds(10),
+                "the frame's other message");
+        }
+    }
+
+    @Test
     void anUnregisteredTypeIsDroppedAndARegisteredOneStillDelivered()
     {
         expectDrop(DropCause.UNKNOWN_TYPE, valid(555, 8));

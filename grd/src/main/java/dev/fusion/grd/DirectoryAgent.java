@@ -726,9 +726,11 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         waitingCount = queued;
         stats.set(WAITING, waitingCount);
-        stats.set(HOT, hot.size());
+        // the store's count and the demotions before the hot tier's: a reader that sees the hot tier shrink
+        // sees where its entries went
         stats.set(STORED, store.size());
         stats.addAndGet(DEMOTIONS, demoted);
+        stats.set(HOT, hot.size());
     }
 
     // ---------------------------------------------------------------- affinity remastering

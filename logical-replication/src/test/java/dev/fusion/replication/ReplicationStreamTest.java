@@ -240,6 +240,57 @@ class ReplicationStreamTest
             .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
     }
 
+    /**
+     * An engine that loses its last commits in a crash (H2 with its default write delay does) comes back with
+     * an older watermark than it had acknowledged: the publisher must stream again from there.
+     */
+    @Test
+    void aRestartedSubscriberWhoseStateWentBackResumesFromItsOlderWatermark(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(12, 256, 0.02, 0.01).next(4000);
+        final TableStore before = new TableStore(true, 0);
+        final TableStore rolledBack = new TableStore(true, 0);
+        for (final Transaction t : txns.subList(0, 500))
+        {
+            rolledBack.apply(t);
+            rolledBack.commit(t);
+        }
+        try (LocalCluster cluster = LocalCluster.start(2, LocalCluster::smallMachineDefaults);
+             ReplicationLog log = ReplicationLog.open(dir, 64 << 10, 1 << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 64))
+        {
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            final ParallelApplier first = new ParallelApplier(before, 4, true, 64, 100_000, 0);
+            final Subscriber firstSubscriber = new Subscriber(cluster.node(2), 1, first, 1024);
+            for (final Transaction t : txns.subList(0, 2000))
+            {
+                publisher.publish(t);
+            }
+            first.awaitWatermark(txns.get(1999).position(), 60_000);
+            firstSubscriber.close();
+            first.close();
+            final dev.fusion.cluster.ClusterConfig config = cluster.node(2).config();
+            cluster.node(2).close();
+            for (final Transaction t : txns.subList(2000, 4000))
+            {
+                publisher.publish(t);
+            }
+            try (ClusterNode restarted = ClusterNode.start(config);
+                 ParallelApplier second = new ParallelApplier(rolledBack, 8, true, 64, 100_000,
+                     txns.get(499).position());
+                 Subscriber secondSubscriber = new Subscriber(restarted, 1, second, 1024))
+            {
+                assertThat(second.awaitWatermark(txns.get(3999).position(), 60_000))
+                    .as("caught up from position %d after acknowledging %d; failure %s", txns.get(499).position(),
+                        txns.get(1999).position(), second.failure()).isTrue();
+                assertThat(secondSubscriber.fullSyncNeeded()).isFalse();
+            }
+        }
+        assertThat(rolledBack.snapshot()).isEqualTo(serial(txns).snapshot());
+        assertThat(rolledBack.commitOrder).as("nothing lost, nothing applied twice")
+            .containsExactlyElementsOf(txns.stream().map(Transaction::position).toList());
+    }
+
     @Test
     void aSubscriberBehindTheRetainedLogIsToldItNeedsAFullSync(@TempDir final Path dir) throws Exception
     {

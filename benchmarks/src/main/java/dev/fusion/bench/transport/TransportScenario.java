@@ -47,6 +47,11 @@ public final class TransportScenario
     private static final int BLOCK_SIZE = 8192;
     private static final int ROUNDS = 3;
     private static final int LIGHT_RATE = 5_000;
+    /**
+     * Threads sending pages in the streaming section: large bulk messages are compressed by the thread that sends
+     * them, as a database's several writer threads (RAC's LMS processes) would ship blocks.
+     */
+    private static final int BLOCK_SENDERS = 2;
     /** A producer whose queue is full backs off as an engine thread would, rather than spinning on a core. */
     private static final long BACK_OFF_NS = 20_000;
     private static final int JUMBO_MTU = 8992;
@@ -228,22 +233,26 @@ public final class TransportScenario
     private void blocks(final JsonLine json) throws Exception
     {
 
-        log("4/5 8 KiB page streaming (realistic rows), compression off and on, MTU 1408, jumbo %d and loopback %d",
-            JUMBO_MTU, LOOPBACK_MTU);
+        log("4/5 8 KiB page streaming (realistic rows) from %d sending threads, compression off and on, MTU 1408, " +
+            "jumbo %d and loopback %d; and from one sending thread at %d", BLOCK_SENDERS, JUMBO_MTU, LOOPBACK_MTU,
+            LOOPBACK_MTU);
         final Map<String, List<Double>> blocks = new LinkedHashMap<>();
         final List<Double> ratio = new ArrayList<>();
-        for (int round = 1; round <= 2; round++)
+        for (int round = 1; round <= ROUNDS; round++)
         {
             for (final int mtu : new int[]{1408, JUMBO_MTU, LOOPBACK_MTU})
             {
-                final double[] raw = blockStream(false, mtu);
-                final double[] lz4 = blockStream(true, mtu);
+                final double[] raw = blockStream(false, mtu, BLOCK_SENDERS);
+                final double[] lz4 = blockStream(true, mtu, BLOCK_SENDERS);
                 blocks.computeIfAbsent("off_" + mtu, k -> new ArrayList<>()).add(raw[0]);
                 blocks.computeIfAbsent("on_" + mtu, k -> new ArrayList<>()).add(lz4[0]);
                 ratio.add(lz4[1]);
                 log("  round %d mtu %5d off %7.1f MB/s | on %7.1f MB/s (wire %.2fx smaller)",
                     round, mtu, raw[0], lz4[0], lz4[1]);
             }
+            final double[] one = blockStream(true, LOOPBACK_MTU, 1);
+            blocks.computeIfAbsent("one_sender", k -> new ArrayList<>()).add(one[0]);
+            log("  round %d mtu %5d on, one sending thread %7.1f MB/s", round, LOOPBACK_MTU, one[0]);
         }
         json.put("block_mb_per_s", median(blocks.get("on_" + LOOPBACK_MTU)));
         json.put("block_mb_per_s_uncompressed", median(blocks.get("off_" + LOOPBACK_MTU)));
@@ -254,6 +263,8 @@ public final class TransportScenario
             json.put("block_mb_per_s_uncompressed_mtu" + mtu, median(blocks.get("off_" + mtu)));
         }
         json.put("block_compression_ratio", median(ratio));
+        json.put("block_senders", BLOCK_SENDERS);
+        json.put("block_mb_per_s_one_sender", median(blocks.get("one_sender")));
     }
 
     private void floors(final JsonLine json) throws Exception
@@ -284,37 +295,43 @@ public final class TransportScenario
             cluster.node(2).registerHandler(SMALL, (s, t, b, o, l) -> received.lazySet(received.get() + 1));
             cluster.awaitFullView(Duration.ofSeconds(30));
             return deliveredPerSecond(cluster.node(1), SMALL, new UnsafeBuffer[]{new UnsafeBuffer(new byte[SMALL_SIZE])},
-                received, 1.5);
+                received, 1.5, 1);
         }
     }
 
     /**
-     * One producer sends the payloads round-robin as fast as the sender's queue takes them (parking briefly
-     * when it is full); after a warm-up, counts what the receiver's handler saw.
+     * Producers send the payloads round-robin as fast as the sender's queue takes them (parking briefly when it
+     * is full); after a warm-up, counts what the receiver's handler saw.
      *
+     * @param senders how many producer threads.
      * @return messages delivered per second.
      */
     private double deliveredPerSecond(final ClusterNode sender, final int type, final UnsafeBuffer[] payloads,
-        final AtomicLong received, final double measureUnits) throws InterruptedException
+        final AtomicLong received, final double measureUnits, final int senders) throws InterruptedException
     {
         final AtomicBoolean running = new AtomicBoolean(true);
-        final Thread producer = new Thread(() ->
+        final Thread[] producers = new Thread[senders];
+        for (int p = 0; p < senders; p++)
         {
-            int i = 0;
-            while (running.get())
+            final int first = p;
+            producers[p] = new Thread(() ->
             {
-                final UnsafeBuffer payload = payloads[i % payloads.length];
-                if (sender.send(2, type, Priority.NORMAL, payload, 0, payload.capacity()))
+                int i = first;
+                while (running.get())
                 {
-                    i++;
+                    final UnsafeBuffer payload = payloads[i % payloads.length];
+                    if (sender.send(2, type, Priority.NORMAL, payload, 0, payload.capacity()))
+                    {
+                        i++;
+                    }
+                    else
+                    {
+                        LockSupport.parkNanos(BACK_OFF_NS);
+                    }
                 }
-                else
-                {
-                    LockSupport.parkNanos(BACK_OFF_NS);
-                }
-            }
-        }, "producer");
-        producer.start();
+            }, "producer-" + p);
+            producers[p].start();
+        }
         Thread.sleep(TimeUnit.NANOSECONDS.toMillis(ns(0.5)));
         final long r0 = received.get();
         final long t0 = System.nanoTime();
@@ -322,7 +339,10 @@ public final class TransportScenario
         final long r1 = received.get();
         final long t1 = System.nanoTime();
         running.set(false);
-        producer.join();
+        for (final Thread t : producers)
+        {
+            t.join();
+        }
         return (r1 - r0) / ((t1 - t0) / 1e9);
     }
 
@@ -427,10 +447,11 @@ public final class TransportScenario
     }
 
     /** @return MB/s of page payload delivered, and raw/wire bytes. */
-    private double[] blockStream(final boolean compression, final int mtu) throws InterruptedException
+    private double[] blockStream(final boolean compression, final int mtu, final int senders)
+        throws InterruptedException
     {
         final AtomicLong received = new AtomicLong();
-        try (LocalCluster cluster = LocalCluster.start(2, true, b -> b
+        try (LocalCluster cluster = LocalCluster.start(2, Boolean.parseBoolean(System.getProperty("fusion.bench.shared", "true")), b -> b
             .compressionThreshold(compression ? 4096 : 0).mtu(mtu).idleMaxParkUs(50)
             .controlTermLength(1 << 20).bulkTermLength(8 << 20).bulkQueueBytes(4 << 20).maxBatchBytes(64 << 10)))
         {
@@ -442,7 +463,7 @@ public final class TransportScenario
                 pages[i] = new UnsafeBuffer(Pages.realistic(BLOCK_SIZE, i));
             }
             final ClusterNode sender = cluster.node(1);
-            final double pagesPerSecond = deliveredPerSecond(sender, BLOCK, pages, received, 2);
+            final double pagesPerSecond = deliveredPerSecond(sender, BLOCK, pages, received, 2, senders);
             final TransportMetrics m = sender.metrics();
             final double wireRatio = (double)m.counter("bytes_sent_raw") / Math.max(1, m.counter("bytes_sent_wire"));
             return new double[]{pagesPerSecond * BLOCK_SIZE / 1e6, wireRatio};

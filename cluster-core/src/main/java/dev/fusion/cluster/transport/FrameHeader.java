@@ -28,6 +28,11 @@ public final class FrameHeader
     public static final int VERSION = 2;
     /** Bytes in the header. */
     public static final int LENGTH = 40;
+    /**
+     * Set in a message's type when its payload is {@code i32 raw length} then LZ4 chunks: a large bulk message
+     * compressed by the thread that sent it.
+     */
+    public static final int COMPRESSED_MESSAGE = 1 << 30;
     /** Bytes before each message in the payload: type and length. */
     public static final int MESSAGE_HEADER_LENGTH = 8;
     /** Set when the payload is LZ4 compressed. */

@@ -12,6 +12,8 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.EpochNanoClock;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.ByteOrder;
+
 /**
  * Validates each reassembled frame, decompresses it when flagged, and delivers its messages to the registered
  * handlers. A frame that fails any check is dropped whole, counted by cause and logged (rate-limited); a
@@ -31,6 +33,8 @@ final class FrameReceiver implements FragmentHandler
     private final EpochNanoClock epochClock;
     private final FrameHeader header = new FrameHeader();
     private final UnsafeBuffer decompressed;
+    /** A message its sender compressed, inflated; handlers read it before the next one is. */
+    private final UnsafeBuffer inflated;
     private long nowNs;
 
     FrameReceiver(
@@ -54,6 +58,7 @@ final class FrameReceiver implements FragmentHandler
         this.compressor = compressor;
         this.epochClock = epochClock;
         this.decompressed = new UnsafeBuffer(new byte[maxRawLength]);
+        this.inflated = new UnsafeBuffer(new byte[config.maxMessageLength()]);
     }
 
     void nowNs(final long nowNs)
@@ -179,12 +184,30 @@ final class FrameReceiver implements FragmentHandler
             final int type = FrameHeader.messageType(payload, at);
             final int length = FrameHeader.messageLength(payload, at);
             at += FrameHeader.MESSAGE_HEADER_LENGTH;
-            if (type != TransportAgent.HEARTBEAT_TYPE)
+            if ((type & FrameHeader.COMPRESSED_MESSAGE) != 0)
+            {
+                inflateAndDispatch(source, type & ~FrameHeader.COMPRESSED_MESSAGE, payload, at, length);
+            }
+            else if (type != TransportAgent.HEARTBEAT_TYPE)
             {
                 dispatch(source, type, payload, at, length);
             }
             at += length;
         }
+    }
+
+    private void inflateAndDispatch(
+        final int source, final int type, final DirectBuffer payload, final int at, final int length)
+    {
+        final int rawLength = length >= MessageCompression.PREFIX ? payload.getInt(at, ByteOrder.LITTLE_ENDIAN) : -1;
+        if (rawLength <= 0 || rawLength > inflated.capacity() || !compressor.decompress(
+            payload, at + MessageCompression.PREFIX, length - MessageCompression.PREFIX, inflated.byteArray(), rawLength))
+        {
+            dropLog.drop(DropCause.MALFORMED, 1, nowNs, () -> "from node " + source + ": compressed message of type " +
+                type + " (" + length + " bytes) does not inflate to its declared " + rawLength + " bytes");
+            return;
+        }
+        dispatch(source, type, inflated, 0, rawLength);
     }
 
     private void dispatch(final int source, final int type, final DirectBuffer payload, final int at, final int length)

@@ -15,6 +15,8 @@ final class OutboundBatch
 
     int payloadLength;
     int count;
+    /** Messages already compressed by their senders: such a batch is not compressed again. */
+    int precompressed;
     long oldestEnqueueNs;
 
     DirectBuffer sealed;
@@ -75,6 +77,7 @@ final class OutboundBatch
         sealedBacklog = backlog;
         payloadLength = 0;
         count = 0;
+        precompressed = 0;
     }
 
     void sent()
@@ -90,5 +93,6 @@ final class OutboundBatch
         sent();
         payloadLength = 0;
         count = 0;
+        precompressed = 0;
     }
 }

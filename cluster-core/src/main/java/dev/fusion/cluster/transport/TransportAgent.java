@@ -25,6 +25,7 @@ import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBuffer;
 
+import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -66,6 +67,8 @@ public final class TransportAgent implements Agent
     private final NanoClock nanoClock;
     private final EpochNanoClock epochClock;
     private final FrameCompressor compressor;
+    /** Large bulk messages are compressed by the thread that sends them, each with its own buffers. */
+    private final ThreadLocal<MessageCompression> senderCompression;
     private final FailureDetector failureDetector;
     private final FrameReceiver receiver;
     private final DropLog dropLog;
@@ -130,6 +133,8 @@ public final class TransportAgent implements Agent
         this.driverInvoker = driverInvoker;
         this.clientInvoker = clientInvoker;
         this.compressor = new FrameCompressor(config.compressionThreshold(), config.compressionMinSaving());
+        this.senderCompression = ThreadLocal.withInitial(() -> new MessageCompression(
+            config.compressionThreshold(), config.compressionMinSaving(), config.maxMessageLength()));
         this.dropLog = new DropLog(counters, DROP_LOG_INTERVAL_NS, self);
         this.nowNs = nanoClock.nanoTime();
 
@@ -221,7 +226,33 @@ public final class TransportAgent implements Agent
         {
             return false;
         }
+        if (priority.stream() == Priority.Stream.BULK && compressor.shouldTry(length))
+        {
+            final MessageCompression compression = senderCompression.get();
+            final int compressedLength = compression.compress(payload, offset, length);
+            if (compressedLength >= 0)
+            {
+                return enqueue(peer.queues[priority.ordinal()], type | FrameHeader.COMPRESSED_MESSAGE,
+                    compression.compressed(), compressedLength);
+            }
+            counters.compressionSkipped.increment();
+        }
         return enqueue(peer.queues[priority.ordinal()], type, payload, offset, length);
+    }
+
+    private boolean enqueue(final ManyToOneRingBuffer queue, final int type, final byte[] payload, final int length)
+    {
+        final int index = queue.tryClaim(type, PeerChannel.ENQUEUE_TIME_LENGTH + length);
+        if (index < 0)
+        {
+            counters.onSendQueueFull();
+            return false;
+        }
+        final MutableDirectBuffer buffer = queue.buffer();
+        buffer.putLong(index, nanoClock.nanoTime());
+        buffer.putBytes(index + PeerChannel.ENQUEUE_TIME_LENGTH, payload, 0, length);
+        queue.commit(index);
+        return true;
     }
 
     private boolean enqueue(
@@ -453,6 +484,15 @@ public final class TransportAgent implements Agent
         final long enqueueNs = buffer.getLong(index);
         current.enqueueTimes[currentPriority.ordinal()][batch.count] = enqueueNs;
         batch.append(type, buffer, index + PeerChannel.ENQUEUE_TIME_LENGTH, payloadLength, enqueueNs);
+        if ((type & FrameHeader.COMPRESSED_MESSAGE) != 0)
+        {
+            // counted here, on the single writer of these counters: the raw bytes the sender compressed away
+            batch.precompressed++;
+            counters.messagesCompressed.incrementRelease();
+            counters.bytesSentRaw.getAndAddRelease(
+                buffer.getInt(index + PeerChannel.ENQUEUE_TIME_LENGTH, ByteOrder.LITTLE_ENDIAN) -
+                payloadLength);
+        }
         appendBytes += payloadLength;
         return ControlledMessageHandler.Action.CONTINUE;
     }
@@ -467,7 +507,7 @@ public final class TransportAgent implements Agent
         final long sequence = ++peer.sequences[priority.ordinal()];
         final int rawLength = batch.payloadLength;
         final long epoch = view().epoch();
-        if (compressor.shouldTry(rawLength))
+        if (0 == batch.precompressed && compressor.shouldTry(rawLength))
         {
             final int compressedLength = compressor.compress(
                 batch.frame.byteArray(), FrameHeader.LENGTH, rawLength, batch.compressedFrame.byteArray(), FrameHeader.LENGTH);
@@ -481,7 +521,7 @@ public final class TransportAgent implements Agent
                 batch.seal(batch.compressedFrame, FrameHeader.LENGTH + compressedLength, reason, backlog);
                 return;
             }
-            counters.compressionSkipped.incrementRelease();
+            counters.compressionSkipped.increment(); // application threads count here too
         }
         header.wrap(batch.frame, 0).write(0, priority.ordinal(), self, batch.count, epoch, incarnation,
             FrameHeader.LENGTH + rawLength, rawLength, sequence, epochClock.nanoTime());

@@ -27,6 +27,7 @@ public final class TransportCounters implements AutoCloseable
     final AtomicCounter bytesSentWire;
     final AtomicCounter bytesReceivedWire;
     final AtomicCounter framesCompressed;
+    final AtomicCounter messagesCompressed;
     final AtomicCounter compressionSkipped;
     final AtomicCounter backPressured;
     final AtomicCounter adminAction;
@@ -52,6 +53,7 @@ public final class TransportCounters implements AutoCloseable
         bytesSentWire = add(allocator, "bytes_sent_wire");
         bytesReceivedWire = add(allocator, "bytes_received_wire");
         framesCompressed = add(allocator, "frames_compressed");
+        messagesCompressed = add(allocator, "messages_compressed");
         compressionSkipped = add(allocator, "compression_skipped");
         backPressured = add(allocator, "offer_back_pressured");
         adminAction = add(allocator, "offer_admin_action");

@@ -1,0 +1,75 @@
+package dev.fusion.cluster.transport;
+
+import org.agrona.DirectBuffer;
+
+/**
+ * One sending thread's means to compress a large bulk message before it is queued: {@code i32 raw length} then
+ * the LZ4 chunks of {@link FrameCompressor}. Compressing on the threads that send spreads the work over them, where
+ * compressing whole batches on the node's thread made that one thread the ceiling of a compressed stream.
+ * Not thread-safe: one per sending thread.
+ */
+final class MessageCompression
+{
+    /** Bytes before the compressed chunks: the raw length. */
+    static final int PREFIX = 4;
+
+    private final FrameCompressor compressor;
+    private final byte[] compressed;
+    private byte[] input = new byte[0];
+
+    MessageCompression(final int threshold, final double minSaving, final int maxMessageLength)
+    {
+        this.compressor = new FrameCompressor(threshold, minSaving);
+        this.compressed = new byte[PREFIX + compressor.maxCompressedLength(maxMessageLength)];
+    }
+
+    /**
+     * @param payload holding the message.
+     * @param offset  of the message.
+     * @param length  of the message, at most the maximum message length.
+     * @return bytes written to {@link #compressed()}, raw length prefix included; -1 when compressing saves too
+     * little and the raw message should be queued.
+     */
+    int compress(final DirectBuffer payload, final int offset, final int length)
+    {
+        final byte[] array = payload.byteArray();
+        final byte[] src;
+        final int srcOffset;
+        if (null != array)
+        {
+            src = array;
+            srcOffset = payload.wrapAdjustment() + offset;
+        }
+        else
+        {
+            if (input.length < length)
+            {
+                input = new byte[length];
+            }
+            payload.getBytes(offset, input, 0, length);
+            src = input;
+            srcOffset = 0;
+        }
+        final int chunks = compressor.compress(src, srcOffset, length, compressed, PREFIX);
+        if (chunks < 0)
+        {
+            return -1;
+        }
+        putRawLength(compressed, length);
+        return PREFIX + chunks;
+    }
+
+    byte[] compressed()
+    {
+        return compressed;
+    }
+
+    /** Little-endian, like every integer of a frame. */
+    private static void putRawLength(final byte[] b, final int value)
+    {
+        b[0] = (byte)value;
+        b[1] = (byte)(value >>> 8);
+        b[2] = (byte)(value >>> 16);
+        b[3] = (byte)(value >>> 24);
+    }
+}
