@@ -31,6 +31,8 @@ final class ConfigKeys
             (b, v) -> b.linkCapacityBytesPerSecond = asLong("linkCapacityBytesPerSecond", v));
         KEYS.put("compressionThreshold", (b, v) -> b.compressionThreshold = asInt("compressionThreshold", v));
         KEYS.put("compressionMinSaving", (b, v) -> b.compressionMinSaving = asDouble("compressionMinSaving", v));
+        KEYS.put("compressionAcceleration",
+            (b, v) -> b.compressionAcceleration = asInt("compressionAcceleration", v));
         KEYS.put("heartbeatIntervalMs", (b, v) -> b.heartbeatIntervalMs = asLong("heartbeatIntervalMs", v));
         KEYS.put("suspectTimeoutMs", (b, v) -> b.suspectTimeoutMs = asLong("suspectTimeoutMs", v));
         KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));

@@ -26,6 +26,7 @@ class ClusterConfigTest
         assertThat(config.batchMin()).isEqualTo(10);
         assertThat(config.batchMax()).isEqualTo(1000);
         assertThat(config.compressionThreshold()).isEqualTo(4096);
+        assertThat(config.compressionAcceleration()).isEqualTo(2);
         assertThat(config.batchBudgetNs(Priority.HIGH)).isEqualTo(50_000);
         assertThat(config.batchBudgetNs(Priority.NORMAL)).isEqualTo(500_000);
         assertThat(config.batchBudgetNs(Priority.LOW)).isEqualTo(2_000_000);
@@ -49,6 +50,8 @@ class ClusterConfigTest
             .hasMessageContaining("deadTimeoutMs").hasMessageContaining("2001..");
         assertThatThrownBy(() -> valid().compressionMinSaving(1.5).build())
             .hasMessageContaining("compressionMinSaving");
+        assertThatThrownBy(() -> valid().compressionAcceleration(0).build())
+            .hasMessage("invalid compressionAcceleration: 0 (accepted: 1..64)");
         assertThatThrownBy(() -> valid().embeddedMediaDriver(false).build())
             .hasMessageContaining("aeronDirectory");
         assertThatThrownBy(() -> valid().maxMessageLength(1 << 20).build())

@@ -6,27 +6,27 @@ import org.agrona.DirectBuffer;
  * One sending thread's means to compress a large bulk message before it is queued: {@code i32 raw length} then
  * the LZ4 chunks of {@link FrameCompressor}. Compressing on the threads that send spreads the work over them, where
  * compressing whole batches on the node's thread made that one thread the ceiling of a compressed stream.
- * Not thread-safe: one per sending thread.
+ * Its buffers grow to the largest message compressed. Not thread-safe: one per sending thread; the transport
+ * closes them all (freeing LZ4's native state) when it closes.
  */
-final class MessageCompression
+final class MessageCompression implements AutoCloseable
 {
     /** Bytes before the compressed chunks: the raw length. */
     static final int PREFIX = 4;
 
     private final FrameCompressor compressor;
-    private final byte[] compressed;
+    private byte[] compressed = new byte[0];
     private byte[] input = new byte[0];
 
-    MessageCompression(final int threshold, final double minSaving, final int maxMessageLength)
+    MessageCompression(final int threshold, final double minSaving, final int acceleration)
     {
-        this.compressor = new FrameCompressor(threshold, minSaving);
-        this.compressed = new byte[PREFIX + compressor.maxCompressedLength(maxMessageLength)];
+        this.compressor = new FrameCompressor(threshold, minSaving, acceleration);
     }
 
     /**
      * @param payload holding the message.
      * @param offset  of the message.
-     * @param length  of the message, at most the maximum message length.
+     * @param length  of the message.
      * @return bytes written to {@link #compressed()}, raw length prefix included; -1 when compressing saves too
      * little and the raw message should be queued.
      */
@@ -50,6 +50,11 @@ final class MessageCompression
             src = input;
             srcOffset = 0;
         }
+        final int capacity = PREFIX + compressor.maxCompressedLength(length);
+        if (compressed.length < capacity)
+        {
+            compressed = new byte[capacity];
+        }
         final int chunks = compressor.compress(src, srcOffset, length, compressed, PREFIX);
         if (chunks < 0)
         {
@@ -62,6 +67,12 @@ final class MessageCompression
     byte[] compressed()
     {
         return compressed;
+    }
+
+    @Override
+    public void close()
+    {
+        compressor.close();
     }
 
     /** Little-endian, like every integer of a frame. */

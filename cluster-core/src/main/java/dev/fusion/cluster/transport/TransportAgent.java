@@ -69,6 +69,9 @@ public final class TransportAgent implements Agent
     private final FrameCompressor compressor;
     /** Large bulk messages are compressed by the thread that sends them, each with its own buffers. */
     private final ThreadLocal<MessageCompression> senderCompression;
+    private final java.util.Queue<MessageCompression> senderCompressions =
+        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    private volatile boolean closed;
     private final FailureDetector failureDetector;
     private final FrameReceiver receiver;
     private final DropLog dropLog;
@@ -132,9 +135,15 @@ public final class TransportAgent implements Agent
         this.viewListener = viewListener;
         this.driverInvoker = driverInvoker;
         this.clientInvoker = clientInvoker;
-        this.compressor = new FrameCompressor(config.compressionThreshold(), config.compressionMinSaving());
-        this.senderCompression = ThreadLocal.withInitial(() -> new MessageCompression(
-            config.compressionThreshold(), config.compressionMinSaving(), config.maxMessageLength()));
+        this.compressor = new FrameCompressor(
+            config.compressionThreshold(), config.compressionMinSaving(), config.compressionAcceleration());
+        this.senderCompression = ThreadLocal.withInitial(() ->
+        {
+            final MessageCompression compression = new MessageCompression(
+                config.compressionThreshold(), config.compressionMinSaving(), config.compressionAcceleration());
+            senderCompressions.add(compression);
+            return compression;
+        });
         this.dropLog = new DropLog(counters, DROP_LOG_INTERVAL_NS, self);
         this.nowNs = nanoClock.nanoTime();
 
@@ -222,14 +231,22 @@ public final class TransportAgent implements Agent
             throw new IllegalArgumentException("payload of " + length + " bytes out of range 0.." + max +
                 " for priority " + priority + " (maxMessageLength)");
         }
-        if (peer.dead)
+        if (peer.dead || closed)
         {
             return false;
         }
         if (priority.stream() == Priority.Stream.BULK && compressor.shouldTry(length))
         {
             final MessageCompression compression = senderCompression.get();
-            final int compressedLength = compression.compress(payload, offset, length);
+            final int compressedLength;
+            try
+            {
+                compressedLength = compression.compress(payload, offset, length);
+            }
+            catch (final IllegalStateException closedMeanwhile)
+            {
+                return false; // the transport closed while this thread was sending
+            }
             if (compressedLength >= 0)
             {
                 return enqueue(peer.queues[priority.ordinal()], type | FrameHeader.COMPRESSED_MESSAGE,
@@ -621,5 +638,8 @@ public final class TransportAgent implements Agent
     {
         CloseHelper.quietCloseAll(peers);
         CloseHelper.quietCloseAll(controlSubscription, bulkSubscription);
+        closed = true;
+        compressor.close();
+        CloseHelper.quietCloseAll(senderCompressions);
     }
 }
