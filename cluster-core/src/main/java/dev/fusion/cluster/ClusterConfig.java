@@ -63,11 +63,17 @@ public final class ClusterConfig
     private final Boolean driverOnAgentThreadSetting;
 
     /**
-     * Below this many processors the embedded driver runs on the node's thread unless configured otherwise: its
-     * own SHARED thread would make two busy threads per node, and on a small machine a message then waits for a
+     * Below this many processors {@code driverOnAgentThread=auto} runs the embedded driver on the node's thread:
+     * its own SHARED thread makes two busy threads per node, and on a small machine a message then waits for a
      * scheduler slice at every hand-off (measured in docs/benchmarks.md).
      */
     public static final int AUTO_INVOKER_BELOW_CORES = 4;
+
+    /** @return true when this machine has fewer than {@link #AUTO_INVOKER_BELOW_CORES} processors. */
+    public static boolean fewCores()
+    {
+        return Runtime.getRuntime().availableProcessors() < AUTO_INVOKER_BELOW_CORES;
+    }
 
     private ClusterConfig(final Builder b)
     {
@@ -98,8 +104,7 @@ public final class ClusterConfig
         driverTimeoutMs = b.driverTimeoutMs;
         socketBufferBytes = b.socketBufferBytes;
         driverOnAgentThreadSetting = b.driverOnAgentThread;
-        driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread :
-            embeddedMediaDriver && Runtime.getRuntime().availableProcessors() < AUTO_INVOKER_BELOW_CORES;
+        driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread : embeddedMediaDriver && fewCores();
     }
 
     /** @return a builder with the defaults. */
@@ -382,8 +387,8 @@ public final class ClusterConfig
 
     /**
      * @return true when the embedded driver runs in Aeron's INVOKER mode on the node's thread (one thread per
-     * node in all); false for its own SHARED-mode thread. Unless set, true with the embedded driver on a machine
-     * with fewer than {@link #AUTO_INVOKER_BELOW_CORES} processors.
+     * node in all); false (the default) for its own SHARED-mode thread. With {@code auto}, true with the embedded
+     * driver on a machine with fewer than {@link #AUTO_INVOKER_BELOW_CORES} processors.
      */
     public boolean driverOnAgentThread()
     {
@@ -427,7 +432,8 @@ public final class ClusterConfig
         long idleMaxParkUs = 100;
         long driverTimeoutMs = 10_000;
         int socketBufferBytes = 2 << 20;
-        Boolean driverOnAgentThread;
+        /** null: auto. */
+        Boolean driverOnAgentThread = Boolean.FALSE;
 
         private Builder()
         {
@@ -610,14 +616,25 @@ public final class ClusterConfig
 
         /**
          * @param onAgentThread true to run the embedded driver's duty cycle on the node's thread (Aeron INVOKER
-         *                      mode: one busy thread per node); false for a SHARED driver thread. Unset: true
-         *                      with the embedded driver when the machine has fewer than
-         *                      {@link #AUTO_INVOKER_BELOW_CORES} processors.
+         *                      mode: one busy thread per node); false (the default) for a SHARED driver thread.
          * @return this
          */
         public Builder driverOnAgentThread(final boolean onAgentThread)
         {
             driverOnAgentThread = onAgentThread;
+            return this;
+        }
+
+        /**
+         * The embedded driver on the node's thread when the machine has fewer than
+         * {@link #AUTO_INVOKER_BELOW_CORES} processors, on a SHARED thread of its own otherwise (config files:
+         * {@code driverOnAgentThread=auto}).
+         *
+         * @return this
+         */
+        public Builder driverOnAgentThreadAuto()
+        {
+            driverOnAgentThread = null;
             return this;
         }
 

@@ -60,24 +60,24 @@ class ClusterConfigTest
     }
 
     @Test
-    void theDriverRunsOnTheNodesThreadByDefaultOnlyOnASmallMachineWithAnEmbeddedDriver()
+    void theDriverHasItsOwnThreadByDefaultAndAutoPutsItOnTheNodesThreadOnASmallMachine()
     {
-        final boolean small = Runtime.getRuntime().availableProcessors() < ClusterConfig.AUTO_INVOKER_BELOW_CORES;
-        assertThat(valid().build().driverOnAgentThread()).isEqualTo(small);
-        assertThat(valid().driverOnAgentThread(false).build().driverOnAgentThread()).isFalse();
+        final boolean small = ClusterConfig.fewCores();
+        assertThat(valid().build().driverOnAgentThread()).isFalse();
+        assertThat(valid().driverOnAgentThreadAuto().build().driverOnAgentThread()).isEqualTo(small);
         assertThat(valid().driverOnAgentThread(true).build().driverOnAgentThread()).isTrue();
-        assertThat(valid().embeddedMediaDriver(false).aeronDirectory("/dev/shm/x").build().driverOnAgentThread())
-            .isFalse();
+        assertThat(valid().embeddedMediaDriver(false).aeronDirectory("/dev/shm/x").driverOnAgentThreadAuto().build()
+            .driverOnAgentThread()).as("auto with an external driver").isFalse();
         assertThatThrownBy(() -> valid().embeddedMediaDriver(false).aeronDirectory("/dev/shm/x")
             .driverOnAgentThread(true).build()).hasMessageContaining("driverOnAgentThread");
-        // a derived config keeps "unset", so it may still switch to an external driver
-        final ClusterConfig derived = valid().build().toBuilder().embeddedMediaDriver(false)
+        // a derived config keeps "auto", so it may still switch to an external driver
+        final ClusterConfig derived = valid().driverOnAgentThreadAuto().build().toBuilder().embeddedMediaDriver(false)
             .aeronDirectory("/dev/shm/x").build();
         assertThat(derived.driverOnAgentThread()).isFalse();
         assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
             "driverOnAgentThread", "auto")).driverOnAgentThread()).isEqualTo(small);
         assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
-            "driverOnAgentThread", "false")).driverOnAgentThread()).isFalse();
+            "driverOnAgentThread", "true")).driverOnAgentThread()).isTrue();
     }
 
     @Test

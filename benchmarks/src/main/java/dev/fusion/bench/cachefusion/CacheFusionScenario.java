@@ -1,6 +1,7 @@
 package dev.fusion.bench.cachefusion;
 
 import dev.fusion.bench.Baselines;
+import dev.fusion.bench.BenchThreading;
 import dev.fusion.bench.JsonLine;
 import dev.fusion.cachefusion.BlockGrant;
 import dev.fusion.cachefusion.CacheFusion;
@@ -103,7 +104,7 @@ public final class CacheFusionScenario
         {
             dir = Files.createTempDirectory("fusion-bench-cf");
             disk = SharedDisk.format(dir, PAGES, 1_000);
-            cluster = LocalCluster.start(3, true, customize);
+            cluster = LocalCluster.start(3, true, b -> BenchThreading.recommended(customize.apply(b)));
             final UndoStore undo = new UndoStore(64);
             for (final ClusterNode node : cluster.nodes())
             {

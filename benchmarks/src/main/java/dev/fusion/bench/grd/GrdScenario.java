@@ -1,8 +1,8 @@
 package dev.fusion.bench.grd;
 
 import dev.fusion.bench.Baselines;
+import dev.fusion.bench.BenchThreading;
 import dev.fusion.bench.JsonLine;
-import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.grd.GlobalResourceDirectory;
@@ -95,7 +95,7 @@ public final class GrdScenario
     private void lookups(final JsonLine json) throws Exception
     {
         log("1/3 local lookups: masterOf + this node's held mode, lock-free, 1 and 2 threads");
-        try (LocalCluster cluster = LocalCluster.start(3, true, LocalCluster::smallMachineDefaults))
+        try (LocalCluster cluster = LocalCluster.start(3, true, BenchThreading::smallMachine))
         {
             final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.defaults());
             try
@@ -177,9 +177,7 @@ public final class GrdScenario
     private void remoteGrant(final JsonLine json) throws Exception
     {
         log("2/3 remote grant round trip (acquire EXCLUSIVE + release, master on the other node) vs raw Aeron;");
-        log("    each node with its own embedded driver, on the node's thread (this machine's default: %s) and on a " +
-            "SHARED driver thread", ClusterConfig.builder().nodeId(1).member(1, "127.0.0.1", 1).build()
-            .driverOnAgentThread() ? "on the node's thread" : "a SHARED thread");
+        log("    each node with its own embedded driver, on the node's thread and on a SHARED driver thread");
         final List<Double> grant50 = new ArrayList<>();
         final List<Double> grant99 = new ArrayList<>();
         final List<Double> shared50 = new ArrayList<>();
@@ -322,7 +320,7 @@ public final class GrdScenario
 
     private double[] affinityRun(final boolean remaster) throws Exception
     {
-        try (LocalCluster cluster = LocalCluster.start(3, true, LocalCluster::smallMachineDefaults))
+        try (LocalCluster cluster = LocalCluster.start(3, true, BenchThreading::smallMachine))
         {
             final List<GlobalResourceDirectory> grds = start(cluster,
                 GrdConfig.builder().remastering(remaster).remoteRequestsToRemaster(3).build());

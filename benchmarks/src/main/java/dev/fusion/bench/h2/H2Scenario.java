@@ -122,7 +122,7 @@ public final class H2Scenario
 
     private static List<Transaction> capture(final String url, final Path logDir, final int count) throws Exception
     {
-        try (LocalCluster cluster = LocalCluster.start(1, LocalCluster::smallMachineDefaults);
+        try (LocalCluster cluster = LocalCluster.start(1, dev.fusion.bench.BenchThreading::smallMachine);
              ReplicationLog log = ReplicationLog.open(logDir, 64 << 20, 1L << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 16);
              Connection c = DriverManager.getConnection(url))

@@ -203,7 +203,7 @@ public final class ReplicationScenario
         final java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("fusion-bench-log");
         final long intervalNs = rate > 0 ? (long)(1e9 / rate) : 0;
         try (dev.fusion.cluster.LocalCluster cluster = dev.fusion.cluster.LocalCluster.start(2, true,
-                dev.fusion.cluster.LocalCluster::smallMachineDefaults);
+                dev.fusion.bench.BenchThreading::smallMachine);
              ReplicationLog log = ReplicationLog.open(dir, 64 << 20, 1L << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 4096);
              ParallelApplier applier = new ParallelApplier(engine, 8, true, 256, 1_000_000, 0);
@@ -252,7 +252,7 @@ public final class ReplicationScenario
         final java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("fusion-bench-plot");
         final KeyValueEngine engine = new KeyValueEngine(IO_DELAY_NS);
         try (dev.fusion.cluster.LocalCluster cluster = dev.fusion.cluster.LocalCluster.start(2, true,
-                dev.fusion.cluster.LocalCluster::smallMachineDefaults);
+                dev.fusion.bench.BenchThreading::smallMachine);
              ReplicationLog log = ReplicationLog.open(dir, 64 << 20, 1L << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 4096);
              ParallelApplier applier = new ParallelApplier(engine, 8, true, 256, 1_000_000, 0);

@@ -1,6 +1,7 @@
 package dev.fusion.bench.transport;
 
 import dev.fusion.bench.Baselines;
+import dev.fusion.bench.BenchThreading;
 import dev.fusion.bench.JsonLine;
 import static dev.fusion.bench.Stats.log;
 import static dev.fusion.bench.Stats.median;
@@ -186,16 +187,15 @@ public final class TransportScenario
     {
 
         log("3/5 CRITICAL ping-pong round trip, idle and under a saturating 8 KiB bulk stream");
-        // this machine's default threading first (its figures carry the plain keys), then the other one
-        final boolean defaultOnNodeThread = ClusterConfig.builder().nodeId(1).member(1, "127.0.0.1", 1).build()
-            .driverOnAgentThread();
+        // the threading recommended for this machine first (its figures carry the plain keys), then the other one
+        final boolean defaultOnNodeThread = ClusterConfig.fewCores();
         for (final boolean invoker : new boolean[]{defaultOnNodeThread, !defaultOnNodeThread})
         {
             final String suffix = invoker == defaultOnNodeThread ? "" : invoker ? "_invoker" : "_shared_driver";
             log("  threading: %s%s", invoker ?
                 "driver and client conductor on each node's thread (INVOKER), one driver per node" :
                 "one SHARED-mode embedded driver thread for both nodes",
-                invoker == defaultOnNodeThread ? " (this machine's default)" : "");
+                invoker == defaultOnNodeThread ? " (driverOnAgentThread=auto on this machine)" : "");
             final List<Double> idle50 = new ArrayList<>();
             final List<Double> idle99 = new ArrayList<>();
             final List<Double> idle999 = new ArrayList<>();
@@ -291,7 +291,7 @@ public final class TransportScenario
     private double smallThroughput(final Mode mode) throws InterruptedException
     {
         final AtomicLong received = new AtomicLong();
-        try (LocalCluster cluster = LocalCluster.start(2, true, mode.apply()))
+        try (LocalCluster cluster = LocalCluster.start(2, true, b -> BenchThreading.recommended(mode.apply().apply(b))))
         {
             cluster.node(2).registerHandler(SMALL, (s, t, b, o, l) -> received.lazySet(received.get() + 1));
             cluster.awaitFullView(Duration.ofSeconds(30));
@@ -350,7 +350,7 @@ public final class TransportScenario
     private Histogram lightLatency(final Mode mode) throws InterruptedException
     {
         final Recorder latency = new Recorder(3);
-        try (LocalCluster cluster = LocalCluster.start(2, true, mode.apply()))
+        try (LocalCluster cluster = LocalCluster.start(2, true, b -> BenchThreading.recommended(mode.apply().apply(b))))
         {
             cluster.node(2).registerHandler(SMALL, (s, t, b, o, l) ->
                 latency.recordValue(Math.max(0, System.nanoTime() - b.getLong(o, ByteOrder.LITTLE_ENDIAN))));
@@ -359,7 +359,7 @@ public final class TransportScenario
             final UnsafeBuffer message = new UnsafeBuffer(new byte[SMALL_SIZE]);
             final long intervalNs = 1_000_000_000L / LIGHT_RATE;
             final long warmupEnd = System.nanoTime() + ns(0.3);
-            final long end = warmupEnd + ns(1.2);
+            final long end = warmupEnd + ns(3.0); // 30,000 latencies a round by default: a steadier p99
             long next = System.nanoTime();
             boolean warm = false;
             while (System.nanoTime() < end)
@@ -452,7 +452,7 @@ public final class TransportScenario
         throws InterruptedException
     {
         final AtomicLong received = new AtomicLong();
-        try (LocalCluster cluster = LocalCluster.start(2, Boolean.parseBoolean(System.getProperty("fusion.bench.shared", "true")), b -> b
+        try (LocalCluster cluster = LocalCluster.start(2, true, b -> BenchThreading.recommended(b)
             .compressionThreshold(compression ? 4096 : 0).mtu(mtu).idleMaxParkUs(50)
             .controlTermLength(1 << 20).bulkTermLength(8 << 20).bulkQueueBytes(4 << 20).maxBatchBytes(64 << 10)))
         {
