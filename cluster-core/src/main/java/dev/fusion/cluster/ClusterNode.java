@@ -263,9 +263,10 @@ public final class ClusterNode implements AutoCloseable
     }
 
     /**
-     * Runs another agent on this node's thread, in each duty cycle between the transport's receive and send halves:
-     * the way modules such as the directory avoid a thread (and a thread hand-off per message) of their own, and
-     * what they queue in reply to a message leaves in the cycle that received it. Blocks until the agent is added.
+     * Runs another agent on this node's thread, twice in each duty cycle, each time followed by the transport's
+     * send half: before the sockets are polled and after. The way modules such as the directory avoid a thread
+     * (and a thread hand-off per message) of their own; what they queue leaves at once, and a reply to a message
+     * leaves in the cycle that received it. Blocks until the agent is added.
      *
      * @param other an agent; its {@code onStart} runs on the node's thread.
      * @throws IllegalStateException when the node is closed.

@@ -5,10 +5,12 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.DynamicCompositeAgent;
 
 /**
- * A node's duty cycle on its one thread: the transport receives (and, when the media driver runs on this
- * thread, drives it), the attached agents (directory, cache fusion, ...) handle what arrived, then the transport
- * sends what they queued. A request received in a cycle is answered on the wire in the same cycle, where running
- * the transport as a whole before the attached agents would hold every reply for one or two more cycles.
+ * A node's duty cycle on its one thread: the attached agents (directory, cache fusion, ...) handle what application
+ * threads queued and the transport sends it, before the transport polls the sockets (and, when the media driver
+ * runs on this thread, drives it); then the attached agents handle what arrived and the transport sends their
+ * replies. A request is on the wire without waiting for the sockets to be polled, and a message received in a cycle
+ * is answered in the same cycle, where running the transport as a whole before the attached agents held every
+ * reply for one or two more cycles.
  */
 final class NodeAgent implements Agent
 {
@@ -38,7 +40,15 @@ final class NodeAgent implements Agent
     @Override
     public int doWork() throws Exception
     {
-        final int received = transport.receive();
+        // what application threads queued since the last cycle leaves before this cycle polls the sockets,
+        // then what arrives is handled and answered
+        int work = handleAndSend();
+        work += transport.receive();
+        return work + handleAndSend();
+    }
+
+    private int handleAndSend() throws Exception
+    {
         final int handled;
         try
         {
@@ -49,7 +59,7 @@ final class NodeAgent implements Agent
             transport.send(); // an attached agent that keeps throwing must not stop the node's sending
             throw ex;
         }
-        return received + handled + transport.send();
+        return handled + transport.send();
     }
 
     @Override

@@ -186,6 +186,10 @@ public final class GrdScenario
         final List<Double> allocCaller = new ArrayList<>();
         final List<Double> allocRequester = new ArrayList<>();
         final List<Double> allocMaster = new ArrayList<>();
+        // a fresh JVM compiles the whole path during its first round (its median was 3-5x the others'): one round
+        // of each threading before the measured ones, as JMH's warm-up iterations
+        grantRound(true);
+        grantRound(false);
         for (int round = 0; round < GRANT_ROUNDS; round++)
         {
             final double[] onNode = grantRound(true);
