@@ -1,6 +1,7 @@
 package dev.fusion.cluster.transport;
 
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 
 /**
  * One sending thread's means to compress a large bulk message before it is queued: {@code i32 raw length} then
@@ -16,6 +17,7 @@ final class MessageCompression implements AutoCloseable
 
     private final FrameCompressor compressor;
     private byte[] compressed = new byte[0];
+    private final UnsafeBuffer compressedView = new UnsafeBuffer(compressed);
     private byte[] input = new byte[0];
 
     MessageCompression(final int threshold, final double minSaving, final int acceleration)
@@ -54,6 +56,7 @@ final class MessageCompression implements AutoCloseable
         if (compressed.length < capacity)
         {
             compressed = new byte[capacity];
+            compressedView.wrap(compressed);
         }
         final int chunks = compressor.compress(src, srcOffset, length, compressed, PREFIX);
         if (chunks < 0)
@@ -64,9 +67,10 @@ final class MessageCompression implements AutoCloseable
         return PREFIX + chunks;
     }
 
-    byte[] compressed()
+    /** @return the last message compressed, from offset 0. */
+    DirectBuffer compressed()
     {
-        return compressed;
+        return compressedView;
     }
 
     @Override

@@ -250,26 +250,11 @@ public final class TransportAgent implements Agent
             if (compressedLength >= 0)
             {
                 return enqueue(peer.queues[priority.ordinal()], type | FrameHeader.COMPRESSED_MESSAGE,
-                    compression.compressed(), compressedLength);
+                    compression.compressed(), 0, compressedLength);
             }
             counters.compressionSkipped.increment();
         }
         return enqueue(peer.queues[priority.ordinal()], type, payload, offset, length);
-    }
-
-    private boolean enqueue(final ManyToOneRingBuffer queue, final int type, final byte[] payload, final int length)
-    {
-        final int index = queue.tryClaim(type, PeerChannel.ENQUEUE_TIME_LENGTH + length);
-        if (index < 0)
-        {
-            counters.onSendQueueFull();
-            return false;
-        }
-        final MutableDirectBuffer buffer = queue.buffer();
-        buffer.putLong(index, nanoClock.nanoTime());
-        buffer.putBytes(index + PeerChannel.ENQUEUE_TIME_LENGTH, payload, 0, length);
-        queue.commit(index);
-        return true;
     }
 
     private boolean enqueue(
