@@ -41,9 +41,17 @@ final class NodeAgent implements Agent
     public int doWork() throws Exception
     {
         // what application threads queued since the last cycle leaves before this cycle polls the sockets,
-        // then what arrives is handled and answered
-        int work = handleAndSend();
-        work += transport.receive();
+        // then what arrives is handled and answered; the sockets, heartbeats and failure detector are served even
+        // in a cycle whose attached agent threw
+        int work = 0;
+        try
+        {
+            work += handleAndSend();
+        }
+        finally
+        {
+            work += transport.receive();
+        }
         return work + handleAndSend();
     }
 

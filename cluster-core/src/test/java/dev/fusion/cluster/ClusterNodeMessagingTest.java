@@ -100,6 +100,13 @@ class ClusterNodeMessagingTest
                 }
             }
             LocalCluster.await(() -> arrived.get() == 40, Duration.ofSeconds(10), "all 40 messages arrive");
+            // and it goes on receiving and beating its heart: nobody declares it dead
+            final AtomicInteger back = new AtomicInteger();
+            one.registerHandler(type, (source, t, buffer, offset, length) -> back.incrementAndGet());
+            Thread.sleep(java.util.concurrent.TimeUnit.NANOSECONDS.toMillis(one.config().deadTimeoutNs()) + 500);
+            assertThat(cluster.node(2).view().members()).contains(1);
+            assertThat(cluster.node(2).send(1, type, Priority.HIGH, message, 0, message.capacity())).isTrue();
+            LocalCluster.await(() -> back.get() == 1, Duration.ofSeconds(10), "node 1 still receives");
             assertThat(failing.get()).isTrue();
             assertThat(one.agentErrors() - errorsBefore).as("it threw all along").isPositive();
         }

@@ -7,8 +7,8 @@ import org.agrona.concurrent.UnsafeBuffer;
  * One sending thread's means to compress a large bulk message before it is queued: {@code i32 raw length} then
  * the LZ4 chunks of {@link FrameCompressor}. Compressing on the threads that send spreads the work over them, where
  * compressing whole batches on the node's thread made that one thread the ceiling of a compressed stream.
- * Its buffers grow to the largest message compressed. Not thread-safe: one per sending thread; the transport
- * closes them all (freeing LZ4's native state) when it closes.
+ * Its buffers grow to the largest message compressed. Not thread-safe: a sending thread takes one from the
+ * transport's pool and gives it back; closing it frees LZ4's native state.
  */
 final class MessageCompression implements AutoCloseable
 {
@@ -34,6 +34,7 @@ final class MessageCompression implements AutoCloseable
      */
     int compress(final DirectBuffer payload, final int offset, final int length)
     {
+        payload.boundsCheck(offset, length);
         final byte[] array = payload.byteArray();
         final byte[] src;
         final int srcOffset;
@@ -59,9 +60,9 @@ final class MessageCompression implements AutoCloseable
             compressedView.wrap(compressed);
         }
         final int chunks = compressor.compress(src, srcOffset, length, compressed, PREFIX);
-        if (chunks < 0)
+        if (chunks < 0 || PREFIX + chunks >= length)
         {
-            return -1;
+            return -1; // with its prefix no smaller than the raw message (compressionMinSaving 0)
         }
         putRawLength(compressed, length);
         return PREFIX + chunks;

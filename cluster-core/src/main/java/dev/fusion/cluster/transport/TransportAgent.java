@@ -21,6 +21,7 @@ import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.ControlledMessageHandler;
 import org.agrona.concurrent.EpochNanoClock;
+import org.agrona.concurrent.ManyToManyConcurrentArrayQueue;
 import org.agrona.concurrent.NanoClock;
 import org.agrona.concurrent.ringbuffer.ManyToOneRingBuffer;
 import org.agrona.concurrent.ringbuffer.RingBuffer;
@@ -46,6 +47,7 @@ public final class TransportAgent implements Agent
     public static final int HEARTBEAT_TYPE = 1;
 
     private static final Priority[] BATCHED = {Priority.HIGH, Priority.NORMAL, Priority.LOW};
+    private static final int COMPRESSION_POOL = 16;
     private static final int CONTROL_FRAGMENT_LIMIT = 64;
     private static final int BULK_FRAGMENT_LIMIT = 32;
     private static final int CRITICAL_DRAIN_LIMIT = 64;
@@ -67,10 +69,12 @@ public final class TransportAgent implements Agent
     private final NanoClock nanoClock;
     private final EpochNanoClock epochClock;
     private final FrameCompressor compressor;
-    /** Large bulk messages are compressed by the thread that sends them, each with its own buffers. */
-    private final ThreadLocal<MessageCompression> senderCompression;
-    private final java.util.Queue<MessageCompression> senderCompressions =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /**
+     * Large bulk messages are compressed by the thread that sends them, with buffers and LZ4 state taken from this
+     * pool and given back: bounded by how many threads compress at once, not by how many ever did.
+     */
+    private final ManyToManyConcurrentArrayQueue<MessageCompression> compressions =
+        new ManyToManyConcurrentArrayQueue<>(COMPRESSION_POOL);
     private volatile boolean closed;
     private final FailureDetector failureDetector;
     private final FrameReceiver receiver;
@@ -137,13 +141,6 @@ public final class TransportAgent implements Agent
         this.clientInvoker = clientInvoker;
         this.compressor = new FrameCompressor(
             config.compressionThreshold(), config.compressionMinSaving(), config.compressionAcceleration());
-        this.senderCompression = ThreadLocal.withInitial(() ->
-        {
-            final MessageCompression compression = new MessageCompression(
-                config.compressionThreshold(), config.compressionMinSaving(), config.compressionAcceleration());
-            senderCompressions.add(compression);
-            return compression;
-        });
         this.dropLog = new DropLog(counters, DROP_LOG_INTERVAL_NS, self);
         this.nowNs = nanoClock.nanoTime();
 
@@ -174,6 +171,7 @@ public final class TransportAgent implements Agent
         {
             CloseHelper.quietCloseAll(channels);
             CloseHelper.quietCloseAll(control, bulk);
+            compressor.close();
             throw ex;
         }
         this.controlSubscription = control;
@@ -237,24 +235,61 @@ public final class TransportAgent implements Agent
         }
         if (priority.stream() == Priority.Stream.BULK && compressor.shouldTry(length))
         {
-            final MessageCompression compression = senderCompression.get();
-            final int compressedLength;
-            try
+            return offerCompressed(peer.queues[priority.ordinal()], type, payload, offset, length);
+        }
+        return enqueue(peer.queues[priority.ordinal()], type, payload, offset, length);
+    }
+
+    /** On the sending thread: compresses into pooled buffers, then queues the compressed or, if not worth it, raw. */
+    private boolean offerCompressed(
+        final ManyToOneRingBuffer queue, final int type, final DirectBuffer payload, final int offset, final int length)
+    {
+        MessageCompression compression = compressions.poll();
+        if (null == compression)
+        {
+            compression = new MessageCompression(
+                config.compressionThreshold(), config.compressionMinSaving(), config.compressionAcceleration());
+        }
+        try
+        {
+            final int compressedLength = compression.compress(payload, offset, length);
+            if (closed)
             {
-                compressedLength = compression.compress(payload, offset, length);
-            }
-            catch (final IllegalStateException closedMeanwhile)
-            {
-                return false; // the transport closed while this thread was sending
+                return false; // closed meanwhile: its counters may be gone
             }
             if (compressedLength >= 0)
             {
-                return enqueue(peer.queues[priority.ordinal()], type | FrameHeader.COMPRESSED_MESSAGE,
-                    compression.compressed(), 0, compressedLength);
+                return enqueue(queue, type | FrameHeader.COMPRESSED_MESSAGE, compression.compressed(), 0,
+                    compressedLength);
             }
             counters.compressionSkipped.increment();
+            return enqueue(queue, type, payload, offset, length);
         }
-        return enqueue(peer.queues[priority.ordinal()], type, payload, offset, length);
+        finally
+        {
+            giveBack(compression);
+        }
+    }
+
+    private void giveBack(final MessageCompression compression)
+    {
+        if (closed || !compressions.offer(compression))
+        {
+            compression.close();
+        }
+        else if (closed)
+        {
+            closePooled(); // onClose may have swept the pool before this one went back
+        }
+    }
+
+    private void closePooled()
+    {
+        MessageCompression pooled;
+        while (null != (pooled = compressions.poll()))
+        {
+            pooled.close();
+        }
     }
 
     private boolean enqueue(
@@ -625,6 +660,6 @@ public final class TransportAgent implements Agent
         CloseHelper.quietCloseAll(controlSubscription, bulkSubscription);
         closed = true;
         compressor.close();
-        CloseHelper.quietCloseAll(senderCompressions);
+        closePooled(); // those in use are closed by their threads as they give them back
     }
 }
