@@ -197,6 +197,32 @@ class ReplicationStreamTest
         return result;
     }
 
+    /**
+     * Publishes the first 2,000 transactions to node 2's subscriber, waits until it applied up to {@code applied},
+     * then stops the subscriber and node 2.
+     *
+     * @return node 2's config, to start it again.
+     */
+    private static dev.fusion.cluster.ClusterConfig publishThenStopTheReplica(final LocalCluster cluster,
+        final Publisher publisher, final TableStore replica, final List<Transaction> txns, final long applied)
+        throws Exception
+    {
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        final ParallelApplier first = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
+        final Subscriber firstSubscriber = new Subscriber(cluster.node(2), 1, first, 1024);
+        for (final Transaction t : txns.subList(0, 2000))
+        {
+            publisher.publish(t);
+        }
+        first.awaitWatermark(applied, 60_000);
+        firstSubscriber.close();
+        first.close();
+        final ClusterNode replicaNode = cluster.node(2);
+        final dev.fusion.cluster.ClusterConfig config = replicaNode.config();
+        replicaNode.close();
+        return config;
+    }
+
     @Test
     void aRestartedSubscriberResumesFromItsWatermarkWithNothingLostOrRepeated(@TempDir final Path dir) throws Exception
     {
@@ -206,19 +232,8 @@ class ReplicationStreamTest
              ReplicationLog log = ReplicationLog.open(dir, 64 << 10, 1 << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 64))
         {
-            cluster.awaitFullView(Duration.ofSeconds(20));
-            final ParallelApplier first = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
-            final Subscriber firstSubscriber = new Subscriber(cluster.node(2), 1, first, 1024);
-            for (final Transaction t : txns.subList(0, 2000))
-            {
-                publisher.publish(t);
-            }
-            first.awaitWatermark(txns.get(999).position(), 60_000);
-            firstSubscriber.close();
-            first.close();
-            final ClusterNode oldNode = cluster.node(2);
-            final dev.fusion.cluster.ClusterConfig config = oldNode.config();
-            oldNode.close();
+            final dev.fusion.cluster.ClusterConfig config =
+                publishThenStopTheReplica(cluster, publisher, replica, txns, txns.get(999).position());
 
             for (final Transaction t : txns.subList(2000, 4000))
             {
@@ -259,18 +274,8 @@ class ReplicationStreamTest
              ReplicationLog log = ReplicationLog.open(dir, 64 << 10, 1 << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 64))
         {
-            cluster.awaitFullView(Duration.ofSeconds(20));
-            final ParallelApplier first = new ParallelApplier(before, 4, true, 64, 100_000, 0);
-            final Subscriber firstSubscriber = new Subscriber(cluster.node(2), 1, first, 1024);
-            for (final Transaction t : txns.subList(0, 2000))
-            {
-                publisher.publish(t);
-            }
-            first.awaitWatermark(txns.get(1999).position(), 60_000);
-            firstSubscriber.close();
-            first.close();
-            final dev.fusion.cluster.ClusterConfig config = cluster.node(2).config();
-            cluster.node(2).close();
+            final dev.fusion.cluster.ClusterConfig config =
+                publishThenStopTheReplica(cluster, publisher, before, txns, txns.get(1999).position());
             for (final Transaction t : txns.subList(2000, 4000))
             {
                 publisher.publish(t);
