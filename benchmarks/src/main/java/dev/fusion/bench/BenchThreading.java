@@ -31,14 +31,4 @@ public final class BenchThreading
     {
         return recommended(LocalCluster.smallMachineDefaults(b));
     }
-
-    /** @return a line for a scenario's setup log. */
-    public static String describe()
-    {
-        return ClusterConfig.fewCores() ?
-            "embedded drivers on the nodes' threads (driverOnAgentThread=auto, " +
-                Runtime.getRuntime().availableProcessors() + " processors)" :
-            "embedded drivers on SHARED threads of their own (driverOnAgentThread=auto, " +
-                Runtime.getRuntime().availableProcessors() + " processors)";
-    }
 }

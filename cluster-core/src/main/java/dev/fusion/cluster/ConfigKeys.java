@@ -38,8 +38,7 @@ final class ConfigKeys
         KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));
         KEYS.put("idleMaxParkUs", (b, v) -> b.idleMaxParkUs = asLong("idleMaxParkUs", v));
         KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));
-        KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread =
-            "auto".equalsIgnoreCase(String.valueOf(v).trim()) ? null : asBoolean("driverOnAgentThread", v));
+        KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread = asBooleanOrAuto("driverOnAgentThread", v));
         KEYS.put("socketBufferBytes", (b, v) -> b.socketBufferBytes = asInt("socketBufferBytes", v));
     }
 
@@ -138,6 +137,21 @@ final class ConfigKeys
         {
             throw new ConfigException(key, "'" + value + "'", "a decimal number");
         }
+    }
+
+    /** @return null for {@code auto}. */
+    private static Boolean asBooleanOrAuto(final String key, final Object value)
+    {
+        final String text = String.valueOf(value).trim();
+        if ("auto".equalsIgnoreCase(text))
+        {
+            return null;
+        }
+        if (value instanceof Boolean || "true".equalsIgnoreCase(text) || "false".equalsIgnoreCase(text))
+        {
+            return asBoolean(key, value);
+        }
+        throw new ConfigException(key, "'" + value + "'", "true, false or auto");
     }
 
     private static boolean asBoolean(final String key, final Object value)

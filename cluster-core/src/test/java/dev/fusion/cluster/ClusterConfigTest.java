@@ -78,6 +78,9 @@ class ClusterConfigTest
             "driverOnAgentThread", "auto")).driverOnAgentThread()).isEqualTo(small);
         assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
             "driverOnAgentThread", "true")).driverOnAgentThread()).isTrue();
+        assertThatThrownBy(() -> ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
+            "driverOnAgentThread", "sometimes"))).hasMessage("invalid driverOnAgentThread: 'sometimes' " +
+            "(accepted: true, false or auto)");
     }
 
     @Test

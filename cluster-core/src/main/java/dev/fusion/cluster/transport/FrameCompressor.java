@@ -28,6 +28,7 @@ public final class FrameCompressor implements AutoCloseable
     private final int threshold;
     private final double minSaving;
     private byte[] input = new byte[0];
+    private int bytesOffset;
 
     /**
      * @param threshold payloads shorter than this are sent raw; 0 turns compression off.
@@ -127,6 +128,37 @@ public final class FrameCompressor implements AutoCloseable
     }
 
     /**
+     * As {@link #compress(byte[], int, int, byte[], int)}, for bytes held by a buffer on or off the heap.
+     *
+     * @throws IndexOutOfBoundsException when the range is outside the buffer.
+     */
+    public int compress(final DirectBuffer src, final int srcOffset, final int length, final byte[] dst,
+        final int dstOffset)
+    {
+        src.boundsCheck(srcOffset, length);
+        final byte[] in = bytes(src, srcOffset, length);
+        return compress(in, bytesOffset, length, dst, dstOffset);
+    }
+
+    /** The buffer's own array when it has one (offset in {@link #bytesOffset}), else a copy in a reused array. */
+    private byte[] bytes(final DirectBuffer src, final int offset, final int length)
+    {
+        final byte[] array = src.byteArray();
+        if (null != array)
+        {
+            bytesOffset = src.wrapAdjustment() + offset;
+            return array;
+        }
+        if (input.length < length)
+        {
+            input = new byte[Math.max(length, input.length * 2)];
+        }
+        src.getBytes(offset, input, 0, length);
+        bytesOffset = 0;
+        return input;
+    }
+
+    /**
      * Decompresses a received payload.
      *
      * @param src       holding the compressed bytes.
@@ -139,24 +171,8 @@ public final class FrameCompressor implements AutoCloseable
     public boolean decompress(
         final DirectBuffer src, final int srcOffset, final int length, final byte[] dst, final int rawLength)
     {
-        final byte[] array = src.byteArray();
-        final byte[] in;
-        final int inOffset;
-        if (null != array)
-        {
-            in = array;
-            inOffset = src.wrapAdjustment() + srcOffset;
-        }
-        else
-        {
-            if (input.length < length)
-            {
-                input = new byte[Math.max(length, input.length * 2)];
-            }
-            src.getBytes(srcOffset, input, 0, length);
-            in = input;
-            inOffset = 0;
-        }
+        final byte[] in = bytes(src, srcOffset, length);
+        final int inOffset = bytesOffset;
         if (rawLength < 0 || rawLength > dst.length)
         {
             return false;

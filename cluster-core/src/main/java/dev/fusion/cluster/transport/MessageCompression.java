@@ -3,6 +3,8 @@ package dev.fusion.cluster.transport;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.ByteOrder;
+
 /**
  * One sending thread's means to compress a large bulk message before it is queued: {@code i32 raw length} then
  * the LZ4 chunks of {@link FrameCompressor}. Compressing on the threads that send spreads the work over them, where
@@ -18,7 +20,6 @@ final class MessageCompression implements AutoCloseable
     private final FrameCompressor compressor;
     private byte[] compressed = new byte[0];
     private final UnsafeBuffer compressedView = new UnsafeBuffer(compressed);
-    private byte[] input = new byte[0];
 
     MessageCompression(final int threshold, final double minSaving, final int acceleration)
     {
@@ -34,37 +35,18 @@ final class MessageCompression implements AutoCloseable
      */
     int compress(final DirectBuffer payload, final int offset, final int length)
     {
-        payload.boundsCheck(offset, length);
-        final byte[] array = payload.byteArray();
-        final byte[] src;
-        final int srcOffset;
-        if (null != array)
-        {
-            src = array;
-            srcOffset = payload.wrapAdjustment() + offset;
-        }
-        else
-        {
-            if (input.length < length)
-            {
-                input = new byte[length];
-            }
-            payload.getBytes(offset, input, 0, length);
-            src = input;
-            srcOffset = 0;
-        }
         final int capacity = PREFIX + compressor.maxCompressedLength(length);
         if (compressed.length < capacity)
         {
             compressed = new byte[capacity];
             compressedView.wrap(compressed);
         }
-        final int chunks = compressor.compress(src, srcOffset, length, compressed, PREFIX);
+        final int chunks = compressor.compress(payload, offset, length, compressed, PREFIX);
         if (chunks < 0 || PREFIX + chunks >= length)
         {
             return -1; // with its prefix no smaller than the raw message (compressionMinSaving 0)
         }
-        putRawLength(compressed, length);
+        compressedView.putInt(0, length, ByteOrder.LITTLE_ENDIAN); // little-endian, like every integer of a frame
         return PREFIX + chunks;
     }
 
@@ -78,14 +60,5 @@ final class MessageCompression implements AutoCloseable
     public void close()
     {
         compressor.close();
-    }
-
-    /** Little-endian, like every integer of a frame. */
-    private static void putRawLength(final byte[] b, final int value)
-    {
-        b[0] = (byte)value;
-        b[1] = (byte)(value >>> 8);
-        b[2] = (byte)(value >>> 16);
-        b[3] = (byte)(value >>> 24);
     }
 }

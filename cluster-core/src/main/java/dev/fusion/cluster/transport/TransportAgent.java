@@ -317,8 +317,8 @@ public final class TransportAgent implements Agent
     /**
      * The first half of a duty cycle: runs the media driver's and the client conductor's duty when they live on
      * this thread, polls the control stream and then the bulk stream (handlers run here), beats the heart and
-     * runs the failure detector. A node runs its attached agents between {@code receive} and {@link #send}, so
-     * a reply they queue to a message received in this cycle leaves in this cycle.
+     * runs the failure detector. A node runs its attached agents and {@link #send} before and after it, so what
+     * they queue, in reply to a message received in this cycle or not, leaves in this cycle.
      *
      * @return work done.
      */
