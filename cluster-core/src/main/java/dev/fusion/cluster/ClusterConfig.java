@@ -53,6 +53,7 @@ public final class ClusterConfig
     private final int compressionThreshold;
     private final double compressionMinSaving;
     private final int compressionAcceleration;
+    private final boolean compressIdleLink;
     private final long heartbeatIntervalNs;
     private final long suspectTimeoutNs;
     private final long deadTimeoutNs;
@@ -97,6 +98,7 @@ public final class ClusterConfig
         compressionThreshold = b.compressionThreshold;
         compressionMinSaving = b.compressionMinSaving;
         compressionAcceleration = b.compressionAcceleration;
+        compressIdleLink = b.compressIdleLink;
         heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.heartbeatIntervalMs);
         suspectTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.suspectTimeoutMs);
         deadTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.deadTimeoutMs);
@@ -137,6 +139,7 @@ public final class ClusterConfig
         b.compressionThreshold = compressionThreshold;
         b.compressionMinSaving = compressionMinSaving;
         b.compressionAcceleration = compressionAcceleration;
+        b.compressIdleLink = compressIdleLink;
         b.heartbeatIntervalMs = TimeUnit.NANOSECONDS.toMillis(heartbeatIntervalNs);
         b.suspectTimeoutMs = TimeUnit.NANOSECONDS.toMillis(suspectTimeoutNs);
         b.deadTimeoutMs = TimeUnit.NANOSECONDS.toMillis(deadTimeoutNs);
@@ -349,6 +352,17 @@ public final class ClusterConfig
         return compressionAcceleration;
     }
 
+    /**
+     * @return true when bulk-stream messages and frames are compressed even while the link to the peer is idle;
+     * false (the default) compresses them only while it is busy (a send queue backlog, back pressure, or a send
+     * rate above half {@link #linkCapacityBytesPerSecond}): on an idle link compressing and inflating an 8 KiB
+     * page costs more time than the bytes it saves take on the wire, and a lone block image waits for neither.
+     */
+    public boolean compressIdleLink()
+    {
+        return compressIdleLink;
+    }
+
     /** @return the heartbeat interval in nanoseconds. */
     public long heartbeatIntervalNs()
     {
@@ -426,6 +440,7 @@ public final class ClusterConfig
         int compressionThreshold = 4096;
         double compressionMinSaving = 0.10;
         int compressionAcceleration = 2;
+        boolean compressIdleLink;
         long heartbeatIntervalMs = 100;
         long suspectTimeoutMs = 500;
         long deadTimeoutMs = 2000;
@@ -569,6 +584,16 @@ public final class ClusterConfig
         public Builder compressionAcceleration(final int acceleration)
         {
             compressionAcceleration = acceleration;
+            return this;
+        }
+
+        /**
+         * @param always compress bulk messages even while the link is idle (default false: only while it is busy).
+         * @return this
+         */
+        public Builder compressIdleLink(final boolean always)
+        {
+            compressIdleLink = always;
             return this;
         }
 

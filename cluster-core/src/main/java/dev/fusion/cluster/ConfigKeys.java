@@ -31,6 +31,7 @@ final class ConfigKeys
             (b, v) -> b.linkCapacityBytesPerSecond = asLong("linkCapacityBytesPerSecond", v));
         KEYS.put("compressionThreshold", (b, v) -> b.compressionThreshold = asInt("compressionThreshold", v));
         KEYS.put("compressionMinSaving", (b, v) -> b.compressionMinSaving = asDouble("compressionMinSaving", v));
+        KEYS.put("compressIdleLink", (b, v) -> b.compressIdleLink = asBoolean("compressIdleLink", v));
         KEYS.put("compressionAcceleration",
             (b, v) -> b.compressionAcceleration = asInt("compressionAcceleration", v));
         KEYS.put("heartbeatIntervalMs", (b, v) -> b.heartbeatIntervalMs = asLong("heartbeatIntervalMs", v));

@@ -32,7 +32,7 @@ class ClusterNodeMessagingTest
     @BeforeAll
     static void startCluster()
     {
-        cluster = LocalCluster.start(3, b -> b);
+        cluster = LocalCluster.start(3, b -> b.compressIdleLink(true)); // the tests below send lone pages
         for (final ClusterNode node : cluster.nodes())
         {
             node.registerHandler(SEQUENCED, (source, type, buffer, offset, length) ->

@@ -453,7 +453,7 @@ public final class TransportScenario
     {
         final AtomicLong received = new AtomicLong();
         try (LocalCluster cluster = LocalCluster.start(2, true, b -> BenchThreading.recommended(b)
-            .compressionThreshold(compression ? 4096 : 0).mtu(mtu).idleMaxParkUs(50)
+            .compressionThreshold(compression ? 4096 : 0).compressIdleLink(compression).mtu(mtu).idleMaxParkUs(50)
             .controlTermLength(1 << 20).bulkTermLength(8 << 20).bulkQueueBytes(4 << 20).maxBatchBytes(64 << 10)))
         {
             cluster.node(2).registerHandler(BLOCK, (s, t, b, o, l) -> received.lazySet(received.get() + 1));

@@ -151,6 +151,12 @@ public final class BatchSizeController
         }
     }
 
+    /** @return the measured arrival rate in payload bytes per second. */
+    public double byteRatePerSecond()
+    {
+        return bytesPerNs * 1e9;
+    }
+
     /** @return the measured arrival rate in messages per second. */
     public double arrivalRatePerSecond()
     {

@@ -36,6 +36,14 @@ final class PeerChannel implements AutoCloseable
     private ExclusivePublication bulk;
 
     volatile boolean dead;
+    /**
+     * The bulk stream to this peer is busy (a backlog, back pressure, or a high send rate): bulk messages are worth
+     * compressing. Written by the transport agent, read by sending threads.
+     */
+    volatile boolean bulkBusy;
+    /** The transport agent's own: this cycle sealed bulk frames, and one of them left a backlog behind it. */
+    boolean bulkDrained;
+    boolean bulkBacklog;
 
     PeerChannel(
         final Member member,

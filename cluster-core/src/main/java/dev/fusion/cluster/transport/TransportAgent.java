@@ -60,6 +60,8 @@ public final class TransportAgent implements Agent
     private static final int CONTROL_DRAIN_BATCHES = 4;
     private static final long DETECTOR_PERIOD_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
+    /** Above this share of the link's capacity the bulk stream counts as busy, and is compressed. */
+    private static final double BUSY_LINK_SHARE = 0.5;
 
     private final ClusterConfig config;
     private final int self;
@@ -233,7 +235,8 @@ public final class TransportAgent implements Agent
         {
             return false;
         }
-        if (priority.stream() == Priority.Stream.BULK && compressor.shouldTry(length))
+        if (priority.stream() == Priority.Stream.BULK && compressor.shouldTry(length) &&
+            (peer.bulkBusy || config.compressIdleLink()))
         {
             return offerCompressed(peer.queues[priority.ordinal()], type, payload, offset, length);
         }
@@ -359,6 +362,13 @@ public final class TransportAgent implements Agent
                 }
             }
         }
+        for (final PeerChannel peer : peers)
+        {
+            if (peer.bulkDrained)
+            {
+                updateBulkBusy(peer);
+            }
+        }
         if (work > 0 && null != driverInvoker)
         {
             driverInvoker.invoke();
@@ -460,6 +470,35 @@ public final class TransportAgent implements Agent
         return work;
     }
 
+    /**
+     * Whether the bulk stream to a peer is busy, after a cycle that took messages from its queues: a frame sealed
+     * with more queued behind it, back pressure, or a send rate above half the link's capacity (a quarter to stay
+     * busy).
+     */
+    private void updateBulkBusy(final PeerChannel peer)
+    {
+        peer.bulkDrained = false;
+        double bytesPerSecond = 0;
+        boolean backPressured = false;
+        for (final Priority priority : BATCHED)
+        {
+            if (priority.stream() == Priority.Stream.BULK)
+            {
+                bytesPerSecond += peer.controllers[priority.ordinal()].byteRatePerSecond();
+                backPressured |= peer.batches[priority.ordinal()].backPressured;
+            }
+        }
+        // hysteresis: busy from half the capacity, idle again below a quarter, so a stream does not flip-flop
+        final double share = peer.bulkBusy ? BUSY_LINK_SHARE / 2 : BUSY_LINK_SHARE;
+        final boolean busy = peer.bulkBacklog || backPressured ||
+            bytesPerSecond > share * config.linkCapacityBytesPerSecond();
+        peer.bulkBacklog = false;
+        if (busy != peer.bulkBusy)
+        {
+            peer.bulkBusy = busy;
+        }
+    }
+
     private int drainBatched(final PeerChannel peer, final Priority priority)
     {
         final OutboundBatch batch = peer.batches[priority.ordinal()];
@@ -496,6 +535,11 @@ public final class TransportAgent implements Agent
             if (null == reason)
             {
                 return work;
+            }
+            if (priority.stream() == Priority.Stream.BULK)
+            {
+                peer.bulkDrained = true;
+                peer.bulkBacklog |= queue.size() > 0; // more waits behind this frame
             }
             seal(peer, priority, batch, reason, !drained);
             work++;
@@ -544,7 +588,8 @@ public final class TransportAgent implements Agent
         final long sequence = ++peer.sequences[priority.ordinal()];
         final int rawLength = batch.payloadLength;
         final long epoch = view().epoch();
-        if (0 == batch.precompressed && compressor.shouldTry(rawLength))
+        if (0 == batch.precompressed && compressor.shouldTry(rawLength) &&
+            (priority.stream() == Priority.Stream.CONTROL || peer.bulkBusy || config.compressIdleLink()))
         {
             final int compressedLength = compressor.compress(
                 batch.frame.byteArray(), FrameHeader.LENGTH, rawLength, batch.compressedFrame.byteArray(), FrameHeader.LENGTH);
