@@ -69,12 +69,18 @@ public final class CacheFusion implements AutoCloseable
             {
                 return holder[0].givenTo(deadNode);
             }
+
+            @Override
+            public java.util.Map<Long, dev.fusion.grd.LockMode> unconfirmed()
+            {
+                return holder[0].unconfirmed();
+            }
         });
         this.agent = new FusionAgent(node, grd, cache, config, events);
         holder[0] = agent;
-        grd.blockingHandler((resource, requester, requested, keep, ship, requestId, holderGrant) ->
+        grd.blockingHandler((resource, requester, requested, keep, ship, requestId, holderGrant, granting) ->
             agent.submitAlways(new Commands.Notice(resource, requester, requested, keep, ship, requestId,
-                holderGrant, grd.masterOf(resource), System.nanoTime())));
+                holderGrant, granting, grd.masterOf(resource), System.nanoTime())));
         for (final int type : FusionMessages.TYPES)
         {
             node.registerHandler(type, (source, t, buffer, offset, length) ->

@@ -27,6 +27,10 @@ final class Commands
         final long deadlineNs;
         LockMode heldBefore = LockMode.NULL;
         boolean reported;
+        /** The directory request's id, once sent. */
+        long requestId = Long.MIN_VALUE;
+        /** Installed from an image that carried the grant; the master's grant itself has not arrived yet. */
+        boolean installed;
 
         Acquire(final long block, final LockMode mode, final CompletableFuture<BlockGrant> future,
             final long startNs, final long deadlineNs)
@@ -67,14 +71,18 @@ final class Commands
         final boolean ship;
         final long requestId;
         final long holderGrant;
+        /** The master grants the request as soon as this node gives way (or did): the image may carry the grant. */
+        final boolean granting;
         /** The block's master when the notice arrived (the node that sent it). */
         final int master;
         final long arrivedNs;
         boolean waited;
 
         Notice(final long block, final int requester, final LockMode requested, final LockMode keep,
-            final boolean ship, final long requestId, final long holderGrant, final int master, final long arrivedNs)
+            final boolean ship, final long requestId, final long holderGrant, final boolean granting, final int master,
+            final long arrivedNs)
         {
+            this.granting = granting;
             this.master = master;
             this.holderGrant = holderGrant;
             this.block = block;

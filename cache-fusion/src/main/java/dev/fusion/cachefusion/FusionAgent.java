@@ -190,7 +190,7 @@ final class FusionAgent implements Agent
                 if (BlockState.TRACE)
                 {
                     s.trace("notice from master for " + n.requester + "/" + n.requestId + " keep " + n.keep + " ship " +
-                        n.ship + " holderGrant " + n.holderGrant);
+                        n.ship + " holderGrant " + n.holderGrant + (n.granting ? " granting" : ""));
                 }
                 s.notices.add(n);
                 drive(s);
@@ -236,6 +236,9 @@ final class FusionAgent implements Agent
 
     /** Blocks this node shipped to another node and let go of, by receiver: read by the directory on a death. */
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> givenAway =
+        new java.util.concurrent.ConcurrentHashMap<>();
+    /** Blocks in use on an image that carried its grant, until the grant arrives: read by the directory. */
+    private final java.util.concurrent.ConcurrentHashMap<Long, LockMode> unconfirmed =
         new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Directory agent: the blocks this node gave a node that has died (their newest version may be here). */
@@ -356,8 +359,10 @@ final class FusionAgent implements Agent
         // The directory request itself does not time out with the caller: a grant that came after the caller
         // gave up would be handed back while its supplier already shipped (and dropped) the current image.
         // The caller's future fails at its deadline; the request goes on and its block is simply kept.
-        grd.acquireGrant(a.block, a.mode, DIRECTORY_TIMEOUT, a.heldBefore == LockMode.NULL)
-            .whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
+        final dev.fusion.grd.GrantRequest request =
+            grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, a.heldBefore == LockMode.NULL);
+        a.requestId = request.requestId();
+        request.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
     }
 
     private void onGrantDone(final GrantDone g)
@@ -367,6 +372,11 @@ final class FusionAgent implements Agent
         if (s.acquiring != a)
         {
             LOG.log(System.Logger.Level.WARNING, "node " + self + ": stray grant for block " + a.block);
+            return;
+        }
+        if (a.installed)
+        {
+            confirm(s, a, g);
             return;
         }
         if (null != g.error())
@@ -480,6 +490,14 @@ final class FusionAgent implements Agent
             return;
         }
         s.pin(a.mode);
+        complete(a, grant.mode(), kind, version, flags);
+        drive(s);
+    }
+
+    /** Hands a pinned block to the caller and counts the get. */
+    private void complete(final Acquire a, final LockMode mode, final GetKind kind, final long version,
+        final int flags)
+    {
         final long latencyNs = System.nanoTime() - a.startNs;
         events.increment(switch (kind)
         {
@@ -496,8 +514,7 @@ final class FusionAgent implements Agent
         {
             events.increment(WaitEventRecorder.CONGESTED);
         }
-        a.future.complete(new BlockGrant(a.block, grant.mode(), kind, version, latencyNs));
-        drive(s);
+        a.future.complete(new BlockGrant(a.block, mode, kind, version, latencyNs));
     }
 
     /** An application thread released a pin while the gate was closed: something may be waiting for it. */
@@ -604,6 +621,10 @@ final class FusionAgent implements Agent
             {
                 flags |= FusionMessages.CONGESTED;
             }
+            if (n.granting && null != current)
+            {
+                flags |= FusionMessages.GRANTED; // the requester may use it before the master's grant arrives
+            }
             ship(n.requester, n.block, n.requestId, current, null == current ? flags | FusionMessages.NONE : flags);
             s.shippedTo = n.requester;
             s.shippedRequestId = n.requestId;
@@ -696,7 +717,7 @@ final class FusionAgent implements Agent
         }
         final long id = ++giveUpIds;
         pendingGiveUps.put(id, g);
-        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, Long.MIN_VALUE, self,
+        s.notices.add(new Notice(g.block(), -1, LockMode.NULL, g.keep(), false, id, Long.MIN_VALUE, false, self,
             System.nanoTime()));
         drive(s);
     }
@@ -1068,9 +1089,18 @@ final class FusionAgent implements Agent
         {
             return; // late copy of an image already installed
         }
+        if (s.acquiring.installed)
+        {
+            return; // a second copy of the image installed already
+        }
         if (null != s.grant && (s.grant.requestId() != requestId || s.grant.supplier() != source))
         {
             return; // for an earlier request of this node, or from a holder that was not named supplier
+        }
+        if (null == s.grant && (flags & FusionMessages.GRANTED) != 0 && null != bytes &&
+            s.acquiring.requestId == requestId && installEarly(s, source, FusionMessages.third(b, at), flags, bytes))
+        {
+            return;
         }
         if (s.stashedRequestId == requestId && s.stashedFrom == source &&
             (null == bytes || (null != s.stashedImage && s.stashedImage.version() >= FusionMessages.third(b, at))))
@@ -1096,6 +1126,81 @@ final class FusionAgent implements Agent
         {
             installStashed(s);
         }
+    }
+
+    /**
+     * An image that carries its grant (the master grants this request as soon as the sender's release reaches it,
+     * and nothing can overtake it): installed and handed to the caller now, one message before the grant. The block
+     * stays "acquiring" until the grant arrives: notices, local waiters and releases wait for it, so the master
+     * never hears of this hold's end before its start. The hold is recorded for the directory's reports first and
+     * the master's liveness checked after: a reconfiguration either sees the record or is seen here.
+     *
+     * @return false when the master is gone (the image is stashed and waits for the new master's grant).
+     */
+    private boolean installEarly(final BlockState s, final int source, final long version, final int flags,
+        final byte[] bytes)
+    {
+        final Acquire a = s.acquiring;
+        final int master = grd.masterOf(a.block);
+        unconfirmed.put(a.block, a.mode);
+        if (!live(master))
+        {
+            unconfirmed.remove(a.block);
+            return false;
+        }
+        if (BlockState.TRACE)
+        {
+            s.trace("image from " + source + " for " + a.requestId + " carries the grant, version " + version);
+        }
+        final BlockImage image = new BlockImage(version, (flags & FusionMessages.DIRTY) != 0, bytes);
+        cache.install(a.block, image, a.mode);
+        a.installed = true;
+        s.held = a.mode;
+        s.grantRequestId = a.requestId;
+        s.stashedImage = null;
+        s.stashedRequestId = Long.MIN_VALUE;
+        givenAway.remove(s.block);
+        s.crInARow = 0;
+        if (a.future.isDone())
+        {
+            return true; // the caller gave up (timeout): the block is kept, unpinned
+        }
+        s.pin(a.mode);
+        events.increment(WaitEventRecorder.GRANTS_WITH_IMAGE);
+        final GetKind kind = source == master || master == self ? GetKind.TWO_WAY : GetKind.THREE_WAY;
+        complete(a, a.mode, kind, version, flags);
+        return true;
+    }
+
+    /** The grant of a request whose image carried it arrives: the hold is confirmed, and what waited goes on. */
+    private void confirm(final BlockState s, final Acquire a, final GrantDone g)
+    {
+        s.acquiring = null;
+        s.grant = null;
+        unconfirmed.remove(a.block);
+        if (null != g.error())
+        {
+            // the master promised this grant; only closing (or an hour's wait) breaks the promise
+            events.increment(WaitEventRecorder.FAILED);
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": block " + a.block + " was used on an image that " +
+                "carried its grant, but the grant failed: " + g.error());
+        }
+        else
+        {
+            s.held = g.grant().mode();
+            s.grantRequestId = g.grant().requestId();
+        }
+        if (BlockState.TRACE)
+        {
+            s.trace("grant confirmed " + g.grant());
+        }
+        drive(s);
+    }
+
+    /** Holds used before their grant arrived: for the directory's reports at a reconfiguration. */
+    java.util.Map<Long, LockMode> unconfirmed()
+    {
+        return java.util.Map.copyOf(unconfirmed);
     }
 
     /** A grantee did not get its image in time: answer from what this node still has. */

@@ -9,7 +9,8 @@ import java.nio.ByteOrder;
  * Cache fusion's messages on cluster-core; fixed little-endian headers, images after them.
  * <pre>
  * IMAGE     (40, NORMAL; HIGH when it carries no image): i64 block, i64 requestId, i64 version, u8 flags, u8 0,
- *           u16 0, i32 image length, image bytes. flags: 1 dirty, 2 busy, 4 congested, 8 none (read from disk)
+ *           u16 0, i32 image length, image bytes. flags: 1 dirty, 2 busy, 4 congested, 8 none (read from disk),
+ *           64 granted (the master grants the request once the sender's release reaches it: use it now)
  * FETCH     (41, HIGH):  i64 block, i64 requestId        (a grantee asks its supplier again)
  * CR        (42, HIGH):  i64 block, i64 scn, i64 crId, u16 requester, u8 hops, u8 0, i32 0
  * CR_IMAGE  (43, NORMAL): i64 block, i64 crId, i64 version, u8 flags, u8 0, u16 0, i32 length, bytes;
@@ -41,6 +42,7 @@ final class FusionMessages
     static final int NONE = 8;
     static final int BY_MASTER = 16;
     static final int FAIRNESS = 32;
+    static final int GRANTED = 64;
 
     static final ByteOrder ORDER = ByteOrder.LITTLE_ENDIAN;
 

@@ -16,7 +16,7 @@ final class WaitEventRecorder
     static final String[] NAMES = {"current_grant", "current_2way", "current_3way", "current_local", "cr_local",
         "cr_2way", "cr_3way", "cr_self_served", "busy", "congested", "image_retries", "conversion_retries",
         "fairness_answers", "images_shipped", "bytes_shipped", "past_images_kept", "past_images_discarded",
-        "recoveries", "failed", "stale_notices"};
+        "recoveries", "failed", "stale_notices", "grants_with_image"};
     static final int CURRENT_GRANT = 0;
     static final int CURRENT_2WAY = 1;
     static final int CURRENT_3WAY = 2;
@@ -37,6 +37,8 @@ final class WaitEventRecorder
     static final int RECOVERIES = 17;
     static final int FAILED = 18;
     static final int STALE_NOTICES = 19;
+    /** Gets served on an image that carried its grant, before the master's answer. */
+    static final int GRANTS_WITH_IMAGE = 20;
 
     static final String[] LATENCIES = {"current_grant", "current_2way", "current_3way", "cr", "current_local_queued"};
     static final int LOCAL_LATENCY = 4;

@@ -11,7 +11,8 @@ import java.util.Map;
  * @param counts     event counts by name (see {@link WaitEventRecorder} names: current_grant, current_2way,
  *                   current_3way, current_local, cr_local, cr_2way, cr_3way, cr_self_served, busy, congested,
  *                   image_retries, conversion_retries, fairness_answers, images_shipped, bytes_shipped,
- *                   past_images_kept, past_images_discarded, recoveries, failed, stale_notices).
+ *                   past_images_kept, past_images_discarded, recoveries, failed, stale_notices,
+ *                   grants_with_image: gets served on an image that carried its grant, before the master's answer).
  * @param latencies  latency histograms by kind: current_grant, current_2way, current_3way, cr.
  */
 public record WaitEvents(Map<String, Long> counts, Map<String, Histogram> latencies)

@@ -22,7 +22,11 @@ public interface BlockingHandler
      *                  {@link Long#MIN_VALUE} when the master does not know (after a reconfiguration): a notice
      *                  naming an older grant is stale (this node gave the resource up and got it again since) and
      *                  must be ignored.
+     * @param granting  the master grants the request as soon as this node gives way (this node is the only holder
+     *                  in its way, in EXCLUSIVE, and no request can overtake it), or has granted it already: the
+     *                  image shipped may carry the grant, and the requester use it before the master's answer
+     *                  arrives (one message fewer on a 3-way transfer).
      */
     void onBlocking(long resource, int requester, LockMode requested, LockMode keep, boolean ship, long requestId,
-        long holderGrant);
+        long holderGrant, boolean granting);
 }

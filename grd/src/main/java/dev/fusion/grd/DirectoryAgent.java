@@ -428,18 +428,19 @@ final class DirectoryAgent implements Agent, GrantListener
 
     @Override
     public void onBlocking(final long resource, final int holder, final LockMode keep, final int requester,
-        final LockMode requested, final long requestId, final boolean ship, final long holderGrant)
+        final LockMode requested, final long requestId, final boolean ship, final long holderGrant,
+        final boolean granting)
     {
         stats.incrementAndGet(BLOCKING_NOTICES);
         if (holder == self)
         {
-            notifyBlocking(resource, requester, requested, keep, ship, requestId, holderGrant);
+            notifyBlocking(resource, requester, requested, keep, ship, requestId, holderGrant, granting);
             return;
         }
         message.putByte(0, (byte)keep.ordinal());
         message.putByte(1, (byte)requested.ordinal());
         message.putByte(2, (byte)(ship ? 1 : 0));
-        message.putByte(3, (byte)0);
+        message.putByte(3, (byte)(granting ? GrdMessages.BLOCKING_GRANTING : 0));
         message.putShort(4, (short)requester, ByteOrder.LITTLE_ENDIAN);
         message.putShort(6, (short)0, ByteOrder.LITTLE_ENDIAN);
         message.putLong(8, requestId, ByteOrder.LITTLE_ENDIAN);
@@ -468,16 +469,17 @@ final class DirectoryAgent implements Agent, GrantListener
             throw new IllegalArgumentException("bad lock mode in a blocking notice");
         }
         notifyBlocking(GrdMessages.resource(b, at), GrdMessages.requester(b, at), requested, keep,
-            GrdMessages.hops(b, at) != 0, GrdMessages.id(b, at), b.getLong(at + 24, ByteOrder.LITTLE_ENDIAN));
+            GrdMessages.hops(b, at) != 0, GrdMessages.id(b, at), b.getLong(at + 24, ByteOrder.LITTLE_ENDIAN),
+            (GrdMessages.flags(b, at) & GrdMessages.BLOCKING_GRANTING) != 0);
     }
 
     private void notifyBlocking(final long resource, final int requester, final LockMode requested,
-        final LockMode keep, final boolean ship, final long requestId, final long holderGrant)
+        final LockMode keep, final boolean ship, final long requestId, final long holderGrant, final boolean granting)
     {
         final BlockingHandler handler = blockingHandler;
         if (null != handler)
         {
-            handler.onBlocking(resource, requester, requested, keep, ship, requestId, holderGrant);
+            handler.onBlocking(resource, requester, requested, keep, ship, requestId, holderGrant, granting);
         }
     }
 
@@ -1040,16 +1042,22 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 continue;
             }
-            final int master = masters.masterOf(resource);
-            GrdMessages.request(message, GrdMessages.OP_REPORT, mode, 0, self, 0, resource);
-            if (master == self)
+            report(resource, mode);
+        }
+        // holds used on an image that carried the grant, before the grant itself arrived
+        try
+        {
+            for (final java.util.Map.Entry<Long, LockMode> e : recovery.unconfirmed().entrySet())
             {
-                entry(resource).restoreHolder(self, mode);
+                if (!holdings.containsKey(e.getKey()))
+                {
+                    report(e.getKey(), e.getValue());
+                }
             }
-            else
-            {
-                send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
-            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": unconfirmed holds unavailable", ex);
         }
         // resources this node gave the dead node: their new masters check them like the dead node's own
         try
@@ -1088,6 +1096,20 @@ final class DirectoryAgent implements Agent, GrantListener
             route(p);
         }
         maybeFinishRebuild(deadNode);
+    }
+
+    private void report(final long resource, final LockMode mode)
+    {
+        final int master = masters.masterOf(resource);
+        GrdMessages.request(message, GrdMessages.OP_REPORT, mode, 0, self, 0, resource);
+        if (master == self)
+        {
+            entry(resource).restoreHolder(self, mode);
+        }
+        else
+        {
+            send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+        }
     }
 
     private void onReportsDone(final int reporter, final int deadNode)

@@ -528,14 +528,26 @@ public final class DirectoryEntry
 
     private void sendNotices(final LockRequest head, final GrantListener listener)
     {
+        int inTheWay = 0;
+        for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
+        {
+            if (holder.getKey() != head.node() && !head.mode().compatibleWith(holder.getValue()))
+            {
+                inTheWay++;
+            }
+        }
         for (final Map.Entry<Integer, LockMode> holder : holders.entrySet())
         {
             final int node = holder.getKey();
             if (node != head.node() && !head.mode().compatibleWith(holder.getValue()))
             {
                 final LockMode keep = head.mode() == LockMode.EXCLUSIVE ? LockMode.NULL : LockMode.SHARED;
+                final boolean supplier = node == noticedSupplier;
+                // The head is granted the moment its only blocker gives way: an EXCLUSIVE holder cannot convert
+                // ahead of it, and no other holder can (there is none); so the image may carry the grant.
+                final boolean granting = supplier && inTheWay == 1 && holder.getValue() == LockMode.EXCLUSIVE;
                 listener.onBlocking(resource, node, keep, head.node(), head.mode(), head.requestId(),
-                    node == noticedSupplier, holderGrant(node));
+                    supplier, holderGrant(node), granting);
             }
         }
     }
@@ -560,7 +572,7 @@ public final class DirectoryEntry
         if (supplier != -1)
         {
             listener.onBlocking(resource, supplier, holders.get(supplier), granted.node(), granted.mode(),
-                granted.requestId(), true, holderGrant(supplier));
+                granted.requestId(), true, holderGrant(supplier), true);
         }
         return supplier;
     }

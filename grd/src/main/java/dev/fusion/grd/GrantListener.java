@@ -37,9 +37,12 @@ public interface GrantListener
      * @param requestId the waiting request.
      * @param ship      whether this holder supplies the image.
      * @param holderGrant the request id of the holder's grant, or {@link Long#MIN_VALUE} when unknown.
+     * @param granting  the request is granted as soon as this holder gives way (it is the only one in the way,
+     *                  in EXCLUSIVE, and nothing can overtake the request), or is granted already: the image it
+     *                  ships may tell the requester so.
      */
     default void onBlocking(long resource, int holder, LockMode keep, int requester, LockMode requested,
-        long requestId, boolean ship, long holderGrant)
+        long requestId, boolean ship, long holderGrant, boolean granting)
     {
     }
 

@@ -14,8 +14,9 @@ import java.nio.ByteOrder;
  *          was given up and its release is late)
  * RESPONSE (type 33, 24 bytes): u8 status, u8 mode or reason, u16 supplier + 1 (0: none), u16 master, u16 0,
  *                               i64 requestId, i64 resource
- * BLOCKING (type 36, 32 bytes): u8 keep mode, u8 requested mode, u8 ship, u8 0, u16 requester, u16 0,
+ * BLOCKING (type 36, 32 bytes): u8 keep mode, u8 requested mode, u8 ship, u8 flags, u16 requester, u16 0,
  *                               i64 requestId, i64 resource, i64 holder's grant request id
+ *          flags: 1 granting (the request is granted as soon as this holder gives way, or already is)
  * MASTER   (type 34, 24 bytes): u16 new master, u16 0, i32 0, i64 version, i64 resource
  * HANDOFF  (type 35): i64 version, then an encoded directory entry
  * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration),
@@ -33,6 +34,7 @@ final class GrdMessages
     static final int FIXED_LENGTH = 24;
     static final int REQUEST_LENGTH = 32;
     static final int FLAG_FRESH = 1;
+    static final int BLOCKING_GRANTING = 1;
     static final long NO_GRANT = Long.MIN_VALUE;
 
     static final int OP_ACQUIRE = 1;

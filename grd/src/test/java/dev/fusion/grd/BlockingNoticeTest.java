@@ -13,7 +13,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** What a master tells holders and grantees so cache fusion can move a block's image. */
 class BlockingNoticeTest
 {
-    record Notice(int holder, LockMode keep, int requester, long requestId, boolean ship, long holderGrant)
+    record Notice(int holder, LockMode keep, int requester, long requestId, boolean ship, long holderGrant,
+        boolean granting)
     {
     }
 
@@ -42,9 +43,10 @@ class BlockingNoticeTest
 
         @Override
         public void onBlocking(final long resource, final int holder, final LockMode keep, final int requester,
-            final LockMode requested, final long requestId, final boolean ship, final long holderGrant)
+            final LockMode requested, final long requestId, final boolean ship, final long holderGrant,
+            final boolean granting)
         {
-            notices.add(new Notice(holder, keep, requester, requestId, ship, holderGrant));
+            notices.add(new Notice(holder, keep, requester, requestId, ship, holderGrant, granting));
         }
 
         @Override
@@ -63,9 +65,9 @@ class BlockingNoticeTest
         entry.acquire(10, 1, EXCLUSIVE, out);
         assertThat(out.grants).containsExactly(new Granted(10, 1, EXCLUSIVE, -1)); // nobody had it: disk
         entry.acquire(20, 2, EXCLUSIVE, out);
-        assertThat(out.notices).containsExactly(new Notice(1, NULL, 2, 20, true, 10));
+        assertThat(out.notices).containsExactly(new Notice(1, NULL, 2, 20, true, 10, true));
         entry.acquire(20, 2, EXCLUSIVE, out); // a retry: told again, same supplier
-        assertThat(out.notices).hasSize(2).last().isEqualTo(new Notice(1, NULL, 2, 20, true, 10));
+        assertThat(out.notices).hasSize(2).last().isEqualTo(new Notice(1, NULL, 2, 20, true, 10, true));
         entry.release(1, 10, out);
         assertThat(out.grants).last().isEqualTo(new Granted(20, 2, EXCLUSIVE, 1));
         entry.acquire(20, 2, EXCLUSIVE, out); // the grant's answer was lost: granted again, same supplier
@@ -78,12 +80,23 @@ class BlockingNoticeTest
         entry.acquire(1, 1, SHARED, out);
         entry.acquire(2, 2, SHARED, out);
         assertThat(out.grants.get(1).supplier()).as("a SHARED grant next to a holder is supplied by it").isEqualTo(1);
-        assertThat(out.notices).containsExactly(new Notice(1, SHARED, 2, 2, true, 1));
+        assertThat(out.notices).containsExactly(new Notice(1, SHARED, 2, 2, true, 1, true));
         out.notices.clear();
         entry.acquire(3, 3, EXCLUSIVE, out);
         assertThat(out.notices).extracting(Notice::holder).containsExactlyInAnyOrder(1, 2);
         assertThat(out.notices).extracting(Notice::keep).containsOnly(NULL);
         assertThat(out.notices).filteredOn(Notice::ship).hasSize(1);
+        assertThat(out.notices).as("two holders in the way: the grant waits for both").noneMatch(Notice::granting);
+    }
+
+    @Test
+    void aSharedRequestBehindAnExclusiveHolderIsGrantedWhenItKeepsShared()
+    {
+        entry.acquire(1, 1, EXCLUSIVE, out);
+        entry.acquire(2, 2, SHARED, out);
+        assertThat(out.notices).containsExactly(new Notice(1, SHARED, 2, 2, true, 1, true));
+        entry.downgrade(1, SHARED, 1, out);
+        assertThat(out.grants).last().isEqualTo(new Granted(2, 2, SHARED, 1));
     }
 
     @Test
@@ -93,7 +106,7 @@ class BlockingNoticeTest
         entry.acquire(2, 2, SHARED, out);
         out.notices.clear();
         entry.acquire(5, 1, EXCLUSIVE, out);
-        assertThat(out.notices).containsExactly(new Notice(2, NULL, 1, 5, false, 2));
+        assertThat(out.notices).containsExactly(new Notice(2, NULL, 1, 5, false, 2, false));
         entry.release(2, 2, out);
         assertThat(out.grants).last().isEqualTo(new Granted(5, 1, EXCLUSIVE, -1));
     }

@@ -174,6 +174,15 @@ public final class CacheFusionScenario
             {
                 final Histogram two = bounce(c, c.pageMasteredBy(2, 0), GetKind.TWO_WAY);
                 final Histogram three = bounce(c, c.pageMasteredBy(3, 0), GetKind.THREE_WAY);
+                long early = 0;
+                long remote = 0;
+                for (final CacheFusion f : c.fusions)
+                {
+                    final WaitEvents e = f.waitEvents();
+                    early += e.count("grants_with_image");
+                    remote += e.count("current_2way") + e.count("current_3way");
+                }
+                log("  %,d of %,d remote gets used an image that carried its grant", early, remote);
                 two50.add(us(two, 50));
                 two99.add(us(two, 99));
                 three50.add(us(three, 50));
@@ -248,7 +257,8 @@ public final class CacheFusionScenario
             {
                 try (Cluster c = new Cluster(noRemastering(),
                     b -> LocalCluster.smallMachineDefaults(b).compressionThreshold(compress ? 4096 : 0)
-                        .bulkTermLength(16 << 20).bulkQueueBytes(8 << 20).maxBatchBytes(32704), PAGES))
+                        .compressIdleLink(compress).bulkTermLength(16 << 20).bulkQueueBytes(8 << 20)
+                        .maxBatchBytes(32704), PAGES))
                 {
                     // make the pages dirty on node 1 so every transfer ships a real image
                     for (int page = 0; page < PAGES; page++)
