@@ -349,7 +349,7 @@ final class DirectoryAgent implements Agent, GrantListener
             // the reporter already computed that this node is the new master; this node may learn of the
             // death a moment later, so keep the report rather than forward it to the dead node
             final DirectoryEntry reported = entry(resource);
-            reported.restoreHolder(requester, mode);
+            reported.restoreHolder(requester, mode, grant);
             store.put(reported);
             return;
         }
@@ -1042,17 +1042,23 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 continue;
             }
-            report(resource, mode);
+            report(resource, mode, GrdMessages.NO_GRANT);
         }
-        // holds used on an image that carried the grant, before the grant itself arrived
+        // Holds used on an image that carried the grant, before the grant itself arrived: reported with the id of
+        // the request they are held under (still pending here, and sent again below), so the master records that
+        // grant. Without it, the request's "fresh" flag (this node holds nothing else) would make the master drop
+        // the reported hold as a stale one and grant it elsewhere while this node uses it.
         try
         {
             for (final java.util.Map.Entry<Long, LockMode> e : recovery.unconfirmed().entrySet())
             {
-                if (!holdings.containsKey(e.getKey()))
+                final long resource = e.getKey();
+                if (holdings.containsKey(resource) && null == pendingAcquire(resource))
                 {
-                    report(e.getKey(), e.getValue());
+                    continue; // the grant arrived meanwhile: reported above
                 }
+                final Pending acquire = pendingAcquire(resource);
+                report(resource, e.getValue(), null == acquire ? GrdMessages.NO_GRANT : acquire.requestId);
             }
         }
         catch (final RuntimeException ex)
@@ -1098,18 +1104,32 @@ final class DirectoryAgent implements Agent, GrantListener
         maybeFinishRebuild(deadNode);
     }
 
-    private void report(final long resource, final LockMode mode)
+    /** Reports a hold to the resource's master; {@code grant} is the request it is held under, when known. */
+    private void report(final long resource, final LockMode mode, final long grant)
     {
         final int master = masters.masterOf(resource);
         GrdMessages.request(message, GrdMessages.OP_REPORT, mode, 0, self, 0, resource);
+        GrdMessages.extras(message, 0, grant);
         if (master == self)
         {
-            entry(resource).restoreHolder(self, mode);
+            entry(resource).restoreHolder(self, mode, grant);
         }
         else
         {
             send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
         }
+    }
+
+    private Pending pendingAcquire(final long resource)
+    {
+        for (final Pending p : pending.values())
+        {
+            if (p.resource == resource && p.op == GrdMessages.OP_ACQUIRE)
+            {
+                return p;
+            }
+        }
+        return null;
     }
 
     private void onReportsDone(final int reporter, final int deadNode)

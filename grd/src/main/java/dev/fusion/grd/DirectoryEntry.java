@@ -453,9 +453,25 @@ public final class DirectoryEntry
      */
     public void restoreHolder(final int node, final LockMode mode)
     {
+        restoreHolder(node, mode, GrdMessages.NO_GRANT);
+    }
+
+    /**
+     * @param node  a surviving holder.
+     * @param mode  its mode.
+     * @param grant the request it holds the resource under (one whose grant had not reached it yet: the image
+     *              carried it), or {@link GrdMessages#NO_GRANT}. Recorded as its grant, so the request sent again
+     *              is answered as a retry of that grant instead of dropping the hold as a stale one.
+     */
+    void restoreHolder(final int node, final LockMode mode, final long grant)
+    {
         if (mode != LockMode.NULL)
         {
             holders.merge(node, mode, (a, b) -> a.covers(b) ? a : b);
+            if (grant != GrdMessages.NO_GRANT && !lastGrants.containsKey(node))
+            {
+                lastGrants.put(node, new long[]{grant, -1});
+            }
         }
     }
 

@@ -19,7 +19,8 @@ import java.nio.ByteOrder;
  *          flags: 1 granting (the request is granted as soon as this holder gives way, or already is)
  * MASTER   (type 34, 24 bytes): u16 new master, u16 0, i32 0, i64 version, i64 resource
  * HANDOFF  (type 35): i64 version, then an encoded directory entry
- * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration),
+ * ops: 1 acquire, 2 release, 3 downgrade, 4 cancel, 5 report a hold (reconfiguration; grant: the request an
+ *      unconfirmed hold is held under),
  *      6 reports done (reconfiguration; the resource field carries the dead node's id)
  * </pre>
  */

@@ -100,6 +100,22 @@ class BlockingNoticeTest
     }
 
     @Test
+    void aHoldReportedWithItsRequestSurvivesThatRequestSentAgainFresh()
+    {
+        // a master rebuilt after a death: node 2 reports a hold it uses on an image that carried the grant of its
+        // request 215 (the old master died before answering), then sends 215 again, "fresh" (it holds nothing else)
+        entry.restoreHolder(2, EXCLUSIVE, 215);
+        entry.acquire(551, 1, EXCLUSIVE, out, true);
+        assertThat(out.notices).containsExactly(new Notice(2, NULL, 1, 551, true, 215, true));
+        entry.acquire(215, 2, EXCLUSIVE, out, true);
+        assertThat(out.grants).containsExactly(new Granted(215, 2, EXCLUSIVE, -1));
+        assertThat(entry.modeOf(2)).isEqualTo(EXCLUSIVE);
+        assertThat(entry.modeOf(1)).as("not granted while node 2 holds it").isEqualTo(NULL);
+        entry.release(2, 215, out);
+        assertThat(out.grants).last().isEqualTo(new Granted(551, 1, EXCLUSIVE, 2));
+    }
+
+    @Test
     void aConverterKeepsItsCopyAndNobodyShips()
     {
         entry.acquire(1, 1, SHARED, out);
