@@ -3,7 +3,6 @@ package dev.fusion.cluster;
 import org.agrona.CloseHelper;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
 import java.time.Duration;
@@ -85,6 +84,23 @@ public final class LocalCluster implements AutoCloseable
         }
     }
 
+    private static final int FIXED_PORTS_FROM = 10_000;
+
+    /** @return the lowest ephemeral port (Linux's ip_local_port_range), or 0 when unknown. */
+    private static int ephemeralLow()
+    {
+        try
+        {
+            final String range = java.nio.file.Files.readString(
+                java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
+            return Integer.parseInt(range.split("\\s+")[0]);
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            return 0;
+        }
+    }
+
     /**
      * Small terms, 16 KiB batches and short failure-detector timeouts: what a small machine running several
      * nodes wants.
@@ -107,19 +123,34 @@ public final class LocalCluster implements AutoCloseable
     }
 
     /**
+     * Ports are picked below the kernel's ephemeral range when it leaves room: a port the OS handed out as
+     * ephemeral and took back may be handed out again, to a publication's sending socket of a node started a
+     * moment earlier, before the node it was picked for binds it ("Address already in use").
+     *
      * @param count how many.
      * @return distinct UDP ports p that were free a moment ago, with p + 1 free too (a member's bulk port).
      */
     public static int[] freeUdpPorts(final int count)
     {
         final DatagramSocket[] sockets = new DatagramSocket[count * 2];
+        final int ephemeralLow = ephemeralLow();
+        final java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         try
         {
             final int[] ports = new int[count];
             int found = 0;
             for (int attempt = 0; found < count && attempt < 1000; attempt++)
             {
-                final DatagramSocket control = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+                final DatagramSocket control;
+                try
+                {
+                    control = new DatagramSocket(ephemeralLow > FIXED_PORTS_FROM + 1000 ?
+                        random.nextInt(FIXED_PORTS_FROM, ephemeralLow - 1) : 0, InetAddress.getLoopbackAddress());
+                }
+                catch (final IOException busy)
+                {
+                    continue;
+                }
                 final int port = control.getLocalPort();
                 if (port >= 65535)
                 {
@@ -143,10 +174,6 @@ public final class LocalCluster implements AutoCloseable
                 throw new IllegalStateException("could not find " + count + " free UDP port pairs on loopback");
             }
             return ports;
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException(ex);
         }
         finally
         {

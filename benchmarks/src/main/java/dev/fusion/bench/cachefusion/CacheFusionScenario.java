@@ -167,6 +167,7 @@ public final class CacheFusionScenario
         final List<Double> three50 = new ArrayList<>();
         final List<Double> three99 = new ArrayList<>();
         final List<Double> raw50 = new ArrayList<>();
+        final List<Double> earlyShares = new ArrayList<>();
         for (int round = 0; round < ROUNDS; round++)
         {
             try (Cluster c = new Cluster(noRemastering(),
@@ -183,6 +184,7 @@ public final class CacheFusionScenario
                     remote += e.count("current_2way") + e.count("current_3way");
                 }
                 log("  %,d of %,d remote gets used an image that carried its grant", early, remote);
+                earlyShares.add(remote == 0 ? 0.0 : (double)early / remote);
                 two50.add(us(two, 50));
                 two99.add(us(two, 99));
                 three50.add(us(three, 50));
@@ -202,6 +204,7 @@ public final class CacheFusionScenario
         json.put("raw_rtt_p50_us", median(raw50));
         json.put("two_way_vs_raw_rtt", median(two50) / median(raw50));
         json.put("three_way_vs_raw_rtt", median(three50) / median(raw50));
+        json.put("grants_with_image_share", median(earlyShares));
     }
 
     private Histogram bounce(final Cluster c, final int page, final GetKind expected) throws Exception
