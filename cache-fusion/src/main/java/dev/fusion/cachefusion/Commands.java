@@ -31,6 +31,10 @@ final class Commands
         long requestId = Long.MIN_VALUE;
         /** Installed from an image that carried the grant; the master's grant itself has not arrived yet. */
         boolean installed;
+        /** The directory's count of membership changes when the request was sent. */
+        long viewChanges;
+        /** Directory requests sent again after the grant an installed image carried failed. */
+        int regrants;
 
         Acquire(final long block, final LockMode mode, final CompletableFuture<BlockGrant> future,
             final long startNs, final long deadlineNs)

@@ -44,6 +44,7 @@ final class FusionAgent implements Agent
     private static final long SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
     private static final long SLOW_NS = TimeUnit.SECONDS.toNanos(5);
     private static final java.time.Duration DIRECTORY_TIMEOUT = java.time.Duration.ofHours(1);
+    private static final int MAX_REGRANTS = 10;
 
     private final ClusterNode node;
     private final int self;
@@ -362,6 +363,7 @@ final class FusionAgent implements Agent
         final dev.fusion.grd.GrantRequest request =
             grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, a.heldBefore == LockMode.NULL);
         a.requestId = request.requestId();
+        a.viewChanges = request.viewChanges();
         request.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
     }
 
@@ -1143,7 +1145,10 @@ final class FusionAgent implements Agent
         final Acquire a = s.acquiring;
         final int master = grd.masterOf(a.block);
         unconfirmed.put(a.block, a.mode);
-        if (!live(master))
+        // A membership change since the request left may have killed the master that promised the grant (the
+        // ring then names its successor, alive), and the directory may have sent its reports before the record
+        // above: the image waits for the new master's grant instead.
+        if (grd.viewChanges() != a.viewChanges || !live(master))
         {
             unconfirmed.remove(a.block);
             return false;
@@ -1175,17 +1180,33 @@ final class FusionAgent implements Agent
     /** The grant of a request whose image carried it arrives: the hold is confirmed, and what waited goes on. */
     private void confirm(final BlockState s, final Acquire a, final GrantDone g)
     {
+        if (null != g.error())
+        {
+            final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
+                g.error().getCause() : g.error();
+            final boolean closed = cause instanceof GrdException ge && ge.reason() == RejectReason.CLOSED;
+            if (!closed && a.regrants++ < MAX_REGRANTS)
+            {
+                // refused on the way (a forward beyond its hops during a reconfiguration, say): the image is the
+                // block's newest, so the hold is asked for again, and everything waits for it as before
+                LOG.log(System.Logger.Level.WARNING, "node " + self + ": the grant of block " + a.block +
+                    " its image carried failed (" + cause + "); asking the directory again");
+                events.increment(WaitEventRecorder.IMAGE_RETRIES);
+                final dev.fusion.grd.GrantRequest again =
+                    grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, false);
+                a.requestId = again.requestId();
+                s.grantRequestId = a.requestId;
+                again.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
+                return;
+            }
+            events.increment(WaitEventRecorder.FAILED);
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": block " + a.block + " was used on an image that " +
+                "carried its grant, but the grant failed: " + cause);
+        }
         s.acquiring = null;
         s.grant = null;
         unconfirmed.remove(a.block);
-        if (null != g.error())
-        {
-            // the master promised this grant; only closing (or an hour's wait) breaks the promise
-            events.increment(WaitEventRecorder.FAILED);
-            LOG.log(System.Logger.Level.ERROR, "node " + self + ": block " + a.block + " was used on an image that " +
-                "carried its grant, but the grant failed: " + g.error());
-        }
-        else
+        if (null == g.error())
         {
             s.held = g.grant().mode();
             s.grantRequestId = g.grant().requestId();
@@ -1235,7 +1256,10 @@ final class FusionAgent implements Agent
     private void onPastImageQuery(final int source, final long block, final long recoveryId)
     {
         final BlockState s = blocks.get(block);
-        if (null != s && s.held == LockMode.EXCLUSIVE && !s.notices.isEmpty())
+        // A hold still waiting for the grant its image carried answers at once: its notices wait for that grant,
+        // which may wait for this very recovery; its current image is the newest, and stays so.
+        if (null != s && s.held == LockMode.EXCLUSIVE && !s.notices.isEmpty() &&
+            !(null != s.acquiring && s.acquiring.installed))
         {
             for (int i = 0; i < s.deferredPiQueries.size(); i += 2)
             {

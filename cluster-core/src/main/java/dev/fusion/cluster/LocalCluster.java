@@ -89,11 +89,12 @@ public final class LocalCluster implements AutoCloseable
     /** @return the lowest ephemeral port (Linux's ip_local_port_range), or 0 when unknown. */
     private static int ephemeralLow()
     {
-        try
+        // read line by line: Files.readAllBytes trusts the size a /proc file reports and returned "3" here
+        try (java.io.BufferedReader reader = java.nio.file.Files.newBufferedReader(
+            java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")))
         {
-            final String range = java.nio.file.Files.readString(
-                java.nio.file.Path.of("/proc/sys/net/ipv4/ip_local_port_range")).trim();
-            return Integer.parseInt(range.split("\\s+")[0]);
+            final String range = reader.readLine();
+            return null == range ? 0 : Integer.parseInt(range.trim().split("\\s+")[0]);
         }
         catch (final IOException | RuntimeException ex)
         {

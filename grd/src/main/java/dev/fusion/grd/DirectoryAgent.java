@@ -85,6 +85,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Int2ObjectHashMap<IntHashSet> reportsEarly = new Int2ObjectHashMap<>();
     private final ExpandableArrayBuffer handoff = new ExpandableArrayBuffer(256);
     private final AtomicLongArray stats;
+    private final java.util.concurrent.atomic.AtomicLong viewChanges = new java.util.concurrent.atomic.AtomicLong();
     private final long timeoutNs;
     private MembershipView view;
     private final Int2ObjectHashMap<Int2ObjectHashMap<long[]>> objectRequests = new Int2ObjectHashMap<>();
@@ -483,6 +484,12 @@ final class DirectoryAgent implements Agent, GrantListener
         }
     }
 
+    /** Any thread: membership changes this agent has started to handle. */
+    long viewChanges()
+    {
+        return viewChanges.get();
+    }
+
     void blockingHandler(final BlockingHandler handler)
     {
         blockingHandler = handler;
@@ -873,6 +880,7 @@ final class DirectoryAgent implements Agent, GrantListener
 
     private void onViewChange(final MembershipView previous, final MembershipView current)
     {
+        viewChanges.incrementAndGet(); // before the unconfirmed holds are read (reconfigure): see requestGrant
         view = current;
         final List<Integer> dead = new ArrayList<>();
         for (final int member : previous.states().keySet())

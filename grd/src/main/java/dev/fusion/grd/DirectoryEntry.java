@@ -28,6 +28,8 @@ public final class DirectoryEntry
     private long scn;
     private int lastWriter = -1;
     private boolean recovering;
+    /** A node reported holding EXCLUSIVE on an image that carried its grant (reconfiguration), or -1. */
+    private int unconfirmedExclusive = -1;
     /** The queue head whose blocking holders were told (one notice per head; a retry of it notifies again). */
     private long noticedRequestId = Long.MIN_VALUE;
     private int noticedNode = -1;
@@ -295,6 +297,7 @@ public final class DirectoryEntry
         {
             return false;
         }
+        forgetUnconfirmed(node);
         lastGrants.remove(node);
         grantWaiting(listener);
         return true;
@@ -340,6 +343,7 @@ public final class DirectoryEntry
         {
             holders.put(node, mode);
         }
+        forgetUnconfirmed(node);
         grantWaiting(listener);
         return true;
     }
@@ -417,6 +421,7 @@ public final class DirectoryEntry
     public boolean removeNode(final int node, final GrantListener listener)
     {
         final LockMode held = holders.remove(node);
+        forgetUnconfirmed(node);
         lastGrants.remove(node);
         latestRequests.remove(node);
         queue.removeIf(r -> r.node() == node);
@@ -465,14 +470,46 @@ public final class DirectoryEntry
      */
     void restoreHolder(final int node, final LockMode mode, final long grant)
     {
-        if (mode != LockMode.NULL)
+        if (mode == LockMode.NULL)
         {
-            holders.merge(node, mode, (a, b) -> a.covers(b) ? a : b);
-            if (grant != GrdMessages.NO_GRANT && !lastGrants.containsKey(node))
+            return;
+        }
+        if (grant != GrdMessages.NO_GRANT)
+        {
+            if (mode == LockMode.EXCLUSIVE)
+            {
+                // The node uses an image its holder shipped with the grant: another EXCLUSIVE report is that
+                // holder's, sent before its release (it has given the block up; its release will find nothing).
+                // Kept, it could be named supplier and ship its older past image.
+                final Iterator<Map.Entry<Integer, LockMode>> it = holders.entrySet().iterator();
+                while (it.hasNext())
+                {
+                    final Map.Entry<Integer, LockMode> holder = it.next();
+                    if (holder.getKey() != node && holder.getValue() == LockMode.EXCLUSIVE)
+                    {
+                        lastGrants.remove(holder.getKey());
+                        it.remove();
+                    }
+                }
+                unconfirmedExclusive = node;
+            }
+            if (!lastGrants.containsKey(node))
             {
                 lastGrants.put(node, new long[]{grant, -1});
             }
+            // the request is granted (the resent copy is answered as a retry): it waits no more
+            queue.removeIf(r -> r.node() == node && r.requestId() == grant);
+            if (noticedNode == node && noticedRequestId == grant)
+            {
+                noticedRequestId = Long.MIN_VALUE;
+            }
         }
+        else if (mode == LockMode.EXCLUSIVE && unconfirmedExclusive != -1 && unconfirmedExclusive != node &&
+            holders.get(unconfirmedExclusive) == LockMode.EXCLUSIVE)
+        {
+            return; // a late report of the holder that shipped the block to that node
+        }
+        holders.merge(node, mode, (a, b) -> a.covers(b) ? a : b);
     }
 
     /**
@@ -621,6 +658,14 @@ public final class DirectoryEntry
         noticedSupplier = supplier;
         lastGrants.clear();
         lastGrants.putAll(grants);
+    }
+
+    private void forgetUnconfirmed(final int node)
+    {
+        if (unconfirmedExclusive == node)
+        {
+            unconfirmedExclusive = -1;
+        }
     }
 
     private boolean isGrant(final int node, final long requestId)

@@ -175,18 +175,31 @@ public final class GlobalResourceDirectory implements AutoCloseable
     public GrantRequest requestGrant(final long resource, final LockMode mode, final Duration timeout,
         final boolean fresh)
     {
+        final long viewChanges = agent.viewChanges();
         Objects.requireNonNull(mode, "mode");
         if (mode == LockMode.NULL)
         {
             return new GrantRequest(0, CompletableFuture.failedFuture(
-                new GrdException(RejectReason.INVALID_MODE, resource, mode)));
+                new GrdException(RejectReason.INVALID_MODE, resource, mode)), viewChanges);
         }
         final CompletableFuture<Grant> grant = new CompletableFuture<>();
         final DirectoryAgent.Pending p = pending(GrdMessages.OP_ACQUIRE, resource, mode, timeout, null);
         p.grantFuture = grant;
         p.fresh = fresh;
         submit(p);
-        return new GrantRequest(p.requestId, grant);
+        return new GrantRequest(p.requestId, grant, viewChanges);
+    }
+
+    /**
+     * Lock-free: how many membership changes this node's directory has started to handle. A change counts before
+     * the directory reads {@link RecoveryHandler#unconfirmed()}, so a hold recorded there and then found under an
+     * unchanged count is in the next reconfiguration's reports.
+     *
+     * @return the count.
+     */
+    public long viewChanges()
+    {
+        return agent.viewChanges();
     }
 
     /**

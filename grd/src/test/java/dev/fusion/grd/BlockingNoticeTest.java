@@ -116,6 +116,34 @@ class BlockingNoticeTest
     }
 
     @Test
+    void aHoldReportedWithItsGrantOverridesTheShippersStaleExclusiveReport()
+    {
+        // node 1 shipped the block to node 2 with the grant and reported before its release was sent
+        entry.restoreHolder(1, EXCLUSIVE);
+        entry.restoreHolder(2, EXCLUSIVE, 215);
+        assertThat(entry.holders()).containsExactly(java.util.Map.entry(2, EXCLUSIVE));
+        entry.restoreHolder(1, EXCLUSIVE); // its report arriving after node 2's
+        assertThat(entry.holders()).containsExactly(java.util.Map.entry(2, EXCLUSIVE));
+        entry.acquire(300, 3, EXCLUSIVE, out);
+        assertThat(out.notices).containsExactly(new Notice(2, NULL, 3, 300, true, 215, true));
+    }
+
+    @Test
+    void aSurvivingMasterGrantsAReportedRequestOnceOnly()
+    {
+        entry.acquire(534, 1, EXCLUSIVE, out);
+        entry.acquire(215, 2, EXCLUSIVE, out);
+        assertThat(out.notices).containsExactly(new Notice(1, NULL, 2, 215, true, 534, true));
+        // node 2 got the image with the grant; another node died, and node 2 reports before node 1's release lands
+        entry.restoreHolder(2, EXCLUSIVE, 215);
+        assertThat(entry.queue()).isEmpty();
+        entry.acquire(215, 2, EXCLUSIVE, out, true); // sent again: a retry of the recorded grant
+        assertThat(entry.release(1, 534, out)).as("node 1 no longer counted").isFalse();
+        assertThat(out.grants).containsExactly(new Granted(534, 1, EXCLUSIVE, -1), new Granted(215, 2, EXCLUSIVE, -1));
+        assertThat(entry.modeOf(2)).isEqualTo(EXCLUSIVE);
+    }
+
+    @Test
     void aConverterKeepsItsCopyAndNobodyShips()
     {
         entry.acquire(1, 1, SHARED, out);
