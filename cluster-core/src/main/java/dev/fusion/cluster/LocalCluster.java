@@ -17,14 +17,6 @@ import java.util.function.UnaryOperator;
  */
 public final class LocalCluster implements AutoCloseable
 {
-    /**
-     * The MTU of a local cluster's publications. Loopback carries datagrams of up to 64 KiB, so a whole 16 KiB
-     * batch frame, or an 8 KiB block image, goes as one datagram: with Aeron's default of 1408 an image is cut in
-     * 6, and each piece costs the receiving driver a duty cycle (an image's hop took 30 us instead of 12 in the
-     * cache fusion bench). Real interconnects want the same with jumbo frames: docs/configuration.md.
-     */
-    public static final int LOOPBACK_MTU = 16 * 1024 + 64;
-
     private final List<ClusterNode> nodes = new ArrayList<>();
     private final List<ClusterConfig> configs = new ArrayList<>();
 
@@ -59,8 +51,7 @@ public final class LocalCluster implements AutoCloseable
             final String sharedDirectory = ClusterNode.defaultAeronDirectory(0);
             for (int i = 1; i <= size; i++)
             {
-                final ClusterConfig.Builder b = smallMachineDefaults(ClusterConfig.builder().nodeId(i))
-                    .mtu(LOOPBACK_MTU);
+                final ClusterConfig.Builder b = smallMachineDefaults(ClusterConfig.builder().nodeId(i));
                 for (int j = 1; j <= size; j++)
                 {
                     b.member(j, "127.0.0.1", ports[j - 1]);

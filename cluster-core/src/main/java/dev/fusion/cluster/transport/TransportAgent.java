@@ -49,7 +49,11 @@ public final class TransportAgent implements Agent
     private static final Priority[] BATCHED = {Priority.HIGH, Priority.NORMAL, Priority.LOW};
     private static final int COMPRESSION_POOL = 16;
     private static final int CONTROL_FRAGMENT_LIMIT = 64;
-    private static final int BULK_FRAGMENT_LIMIT = 32;
+    /**
+     * Bulk bytes one receive half takes (in whole fragments, at least one): the control stream is polled again
+     * only after them, so the budget is in bytes, not in fragments, whose size follows the MTU (32 at 1408).
+     */
+    private static final int BULK_BYTES_PER_POLL = 32 * 1408;
     private static final int CRITICAL_DRAIN_LIMIT = 64;
     /**
      * Work one duty cycle may do per (peer, priority): bounding the bytes a drain sends keeps the wait of a
@@ -95,6 +99,7 @@ public final class TransportAgent implements Agent
     private final ControlledMessageHandler criticalSender = this::onCritical;
     private final ControlledMessageHandler appender = this::onAppend;
 
+    private final int bulkFragmentLimit;
     private long nowNs;
     private long nextHeartbeatNs;
     private long nextDetectorPollNs;
@@ -131,6 +136,7 @@ public final class TransportAgent implements Agent
         final EpochNanoClock epochClock,
         final Consumer<MembershipView> viewListener)
     {
+        this.bulkFragmentLimit = Math.max(1, BULK_BYTES_PER_POLL / config.mtu());
         this.config = config;
         this.self = config.nodeId();
         this.incarnation = incarnation;
@@ -333,7 +339,7 @@ public final class TransportAgent implements Agent
         receiver.nowNs(nowNs);
         work += controlSubscription.poll(controlAssembler, CONTROL_FRAGMENT_LIMIT);
         work += membershipDuty();
-        work += bulkSubscription.poll(bulkAssembler, BULK_FRAGMENT_LIMIT);
+        work += bulkSubscription.poll(bulkAssembler, bulkFragmentLimit);
         return work;
     }
 
