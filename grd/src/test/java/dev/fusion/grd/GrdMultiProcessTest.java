@@ -71,7 +71,16 @@ class GrdMultiProcessTest
                     }
                 }
             }
-            events.add(new long[]{killedAt, 3, -1, 0, 0});
+            // SIGKILL lands a moment after killedAt, and node 3 may grant in between: it died after its last event
+            long diedAt = killedAt;
+            for (final long[] e : events)
+            {
+                if (e[1] == 3)
+                {
+                    diedAt = Math.max(diedAt, e[0] + 1);
+                }
+            }
+            events.add(new long[]{diedAt, 3, -1, 0, 0});
             events.sort(Comparator.comparingLong(e -> e[0]));
             final HolderInvariant invariant = new HolderInvariant();
             long survivorGrantsAfterDeath = 0;
