@@ -640,8 +640,12 @@ final class FusionAgent implements Agent
                 {
                     current = cache.current(n.block);
                 }
-                if (null != current && current.dirty() && n.ship)
+                if (null != current && current.dirty())
                 {
+                    // Shipped: the requester's copy is this version until it is written. Not shipped (another
+                    // holder was named supplier, which happens only when the directory counted two EXCLUSIVE
+                    // holders): this may be the newest version, kept for recovery and FETCH rather than dropped
+                    // (not written: the disk may already hold a newer one)
                     cache.keepPastImage(n.block);
                     events.increment(WaitEventRecorder.PAST_IMAGES_KEPT);
                 }

@@ -89,6 +89,36 @@ class CacheFusionTest
     }
 
     @Test
+    void anImageThatCarriesItsGrantIsUsedAtOnceAndItsHoldIsConfirmed() throws Exception
+    {
+        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
+        final int page = pageMasteredBy(3);
+        final long block = ReferenceEngine.block(page);
+        final long account = (long)page * AccountPage.ROWS;
+        final int transfers = 200;
+        for (int i = 0; i < transfers; i++)
+        {
+            // nodes 1 and 2 take the block in turn from each other: 3-way gets through master 3
+            c.engine(1 + i % 2).transfer(account, account + 1, 1, 5_000);
+        }
+        long early = 0;
+        for (int node = 1; node <= 3; node++)
+        {
+            early += c.fusion(node).waitEvents().count("grants_with_image");
+        }
+        assertThat(early).as("gets served on an image that carried its grant").isPositive();
+        final int last = 1 + (transfers - 1) % 2;
+        dev.fusion.cluster.LocalCluster.await(
+            () -> c.fusion(last).directory().heldMode(block) == LockMode.EXCLUSIVE,
+            java.time.Duration.ofSeconds(5), "the last holder's grant confirmed by its directory");
+        final BlockGrant read = c.fusion(3).acquire(block, LockMode.SHARED).get(5, TimeUnit.SECONDS);
+        assertThat(read.kind()).isNotEqualTo(GetKind.LOCAL);
+        assertThat(AccountPage.balance(c.engine(3).current(block).bytes(), 0)).isEqualTo(1000 - transfers);
+        assertThat(AccountPage.balance(c.engine(3).current(block).bytes(), 1)).isEqualTo(1000 + transfers);
+        c.fusion(3).release(block);
+    }
+
+    @Test
     void consistentReadsReturnExactlyTheImageAsOfTheirScnWhileWritersContinue() throws Exception
     {
         c = new FusionCluster(3, 8, dir, grd(), CacheFusionConfig.defaults().withCrFairnessLimit(5), 64);
