@@ -71,7 +71,7 @@ public final class CacheFusion implements AutoCloseable
             }
 
             @Override
-            public java.util.Map<Long, dev.fusion.grd.LockMode> unconfirmed()
+            public java.util.Map<Long, dev.fusion.grd.UnconfirmedHold> unconfirmed()
             {
                 return holder[0].unconfirmed();
             }

@@ -239,7 +239,7 @@ final class FusionAgent implements Agent
     private final java.util.concurrent.ConcurrentHashMap<Long, Integer> givenAway =
         new java.util.concurrent.ConcurrentHashMap<>();
     /** Blocks in use on an image that carried its grant, until the grant arrives: read by the directory. */
-    private final java.util.concurrent.ConcurrentHashMap<Long, LockMode> unconfirmed =
+    private final java.util.concurrent.ConcurrentHashMap<Long, dev.fusion.grd.UnconfirmedHold> unconfirmed =
         new java.util.concurrent.ConcurrentHashMap<>();
 
     /** Directory agent: the blocks this node gave a node that has died (their newest version may be here). */
@@ -1148,7 +1148,7 @@ final class FusionAgent implements Agent
     {
         final Acquire a = s.acquiring;
         final int master = grd.masterOf(a.block);
-        unconfirmed.put(a.block, a.mode);
+        unconfirmed.put(a.block, new dev.fusion.grd.UnconfirmedHold(a.mode, a.requestId));
         // A membership change since the request left may have killed the master that promised the grant (the
         // ring then names its successor, alive), and the directory may have sent its reports before the record
         // above: the image waits for the new master's grant instead.
@@ -1200,6 +1200,7 @@ final class FusionAgent implements Agent
                     grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, false);
                 a.requestId = again.requestId();
                 s.grantRequestId = a.requestId;
+                unconfirmed.put(a.block, new dev.fusion.grd.UnconfirmedHold(a.mode, a.requestId));
                 again.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
                 return;
             }
@@ -1223,7 +1224,7 @@ final class FusionAgent implements Agent
     }
 
     /** Holds used before their grant arrived: for the directory's reports at a reconfiguration. */
-    java.util.Map<Long, LockMode> unconfirmed()
+    java.util.Map<Long, dev.fusion.grd.UnconfirmedHold> unconfirmed()
     {
         return java.util.Map.copyOf(unconfirmed);
     }

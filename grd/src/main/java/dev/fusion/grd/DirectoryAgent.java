@@ -533,10 +533,12 @@ final class DirectoryAgent implements Agent, GrantListener
         final Pending p = pending.remove(requestId);
         if (null == p)
         {
-            if (status == GrdMessages.STATUS_GRANTED && !holdings.containsKey(resource))
+            if (status == GrdMessages.STATUS_GRANTED && !holdings.containsKey(resource) &&
+                null == pendingAcquire(resource))
             {
                 // granted after the request timed out or was cancelled: hand it back (a duplicate answer for
-                // a resource this node holds is the same node-level lock, and is ignored)
+                // a resource this node holds is the same node-level lock, and is ignored; so is one while a newer
+                // acquire of the resource is out: the master answers that one as the same hold, under its id)
                 stats.incrementAndGet(LATE_GRANTS);
                 final Pending giveBack = new Pending(nextInternalId(), resource, GrdMessages.OP_RELEASE,
                     LockMode.NULL, System.nanoTime() + timeoutNs, new CompletableFuture<>());
@@ -1058,15 +1060,14 @@ final class DirectoryAgent implements Agent, GrantListener
         // the reported hold as a stale one and grant it elsewhere while this node uses it.
         try
         {
-            for (final java.util.Map.Entry<Long, LockMode> e : recovery.unconfirmed().entrySet())
+            for (final java.util.Map.Entry<Long, UnconfirmedHold> e : recovery.unconfirmed().entrySet())
             {
                 final long resource = e.getKey();
                 if (holdings.containsKey(resource) && null == pendingAcquire(resource))
                 {
                     continue; // the grant arrived meanwhile: reported above
                 }
-                final Pending acquire = pendingAcquire(resource);
-                report(resource, e.getValue(), null == acquire ? GrdMessages.NO_GRANT : acquire.requestId);
+                report(resource, e.getValue().mode(), e.getValue().requestId());
             }
         }
         catch (final RuntimeException ex)

@@ -227,6 +227,12 @@ public final class DirectoryEntry
         {
             final long[] last = lastGrants.get(node);
             final boolean retry = null != last && last[0] == requestId;
+            if (!retry)
+            {
+                // the node now holds it under this request (its directory records this id): notices and
+                // releases name it from here on
+                lastGrants.put(node, new long[]{requestId, -1});
+            }
             listener.onGrant(resource, requestId, node, held, retry ? (int)last[1] : -1);
             return;
         }

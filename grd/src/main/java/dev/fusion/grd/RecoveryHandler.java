@@ -48,14 +48,15 @@ public interface RecoveryHandler
 
     /**
      * The resources this node uses before the master's grant has reached it (cache fusion: an image shipped with a
-     * granting notice's promise), with their modes. They are reported to the masters at a reconfiguration like
-     * confirmed holds: a master rebuilt without them would grant the resource to another node. Called on the
+     * granting notice's promise), with their modes and the requests they are used under. They are reported to the
+     * masters at a reconfiguration like confirmed holds, with those request ids: a master rebuilt without them
+     * would grant the resource to another node. Called on the
      * directory agent when a death is seen, after the view that says so is published: the engine records a hold
      * here before it checks the master is alive and uses the image only if it is.
      *
-     * @return the holds; empty by default.
+     * @return the holds by resource, each with the request it is used under; empty by default.
      */
-    default java.util.Map<Long, LockMode> unconfirmed()
+    default java.util.Map<Long, UnconfirmedHold> unconfirmed()
     {
         return java.util.Map.of();
     }

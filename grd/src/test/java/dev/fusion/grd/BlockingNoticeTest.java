@@ -144,6 +144,21 @@ class BlockingNoticeTest
     }
 
     @Test
+    void aNewRequestForAModeHeldAlreadyBecomesTheHoldersGrant()
+    {
+        entry.acquire(10, 1, EXCLUSIVE, out);
+        entry.acquire(11, 1, EXCLUSIVE, out); // e.g. asked again after a copy of 10 was refused on the way
+        assertThat(out.grants).containsExactly(new Granted(10, 1, EXCLUSIVE, -1), new Granted(11, 1, EXCLUSIVE, -1));
+        entry.acquire(20, 2, EXCLUSIVE, out);
+        assertThat(out.notices).as("the notice names the grant node 1 now holds under")
+            .containsExactly(new Notice(1, NULL, 2, 20, true, 11, true));
+        entry.release(1, 10, out);
+        assertThat(entry.modeOf(1)).as("a release of the older grant is stale").isEqualTo(EXCLUSIVE);
+        entry.release(1, 11, out);
+        assertThat(out.grants).last().isEqualTo(new Granted(20, 2, EXCLUSIVE, 1));
+    }
+
+    @Test
     void aConverterKeepsItsCopyAndNobodyShips()
     {
         entry.acquire(1, 1, SHARED, out);
