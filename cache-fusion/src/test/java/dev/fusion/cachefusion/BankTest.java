@@ -199,7 +199,19 @@ class BankTest
 
         assertThat(dropped.get()).isPositive();
         assertThat(bank.failures.get()).as("failures: %s", bank.failureSamples).isZero();
-        assertThat(bank.differences(bank.balances(1))).isEmpty();
+        final List<String> differences = bank.differences(bank.balances(1));
+        if (!differences.isEmpty())
+        {
+            for (int page = 0; page < c.disk.pages(); page++)
+            {
+                final long block = dev.fusion.cachefusion.reference.ReferenceEngine.block(page);
+                for (int node = 1; node <= 3; node++)
+                {
+                    System.out.println("PAGE " + page + " node" + node + " " + c.fusion(node).describe(block));
+                }
+            }
+        }
+        assertThat(differences).isEmpty();
         assertThat(bank.consistentTotal(2)).isEqualTo(c.expectedTotal());
         long retries = 0;
         for (int node = 1; node <= 3; node++)

@@ -542,6 +542,9 @@ final class DirectoryAgent implements Agent, GrantListener
                 stats.incrementAndGet(LATE_GRANTS);
                 final Pending giveBack = new Pending(nextInternalId(), resource, GrdMessages.OP_RELEASE,
                     LockMode.NULL, System.nanoTime() + timeoutNs, new CompletableFuture<>());
+                // naming the late grant: when this node holds the resource under another grant at the master by
+                // now (a copy of an answered request, answered again), the master finds it stale and keeps that
+                giveBack.grantId = requestId;
                 pending.put(giveBack.requestId, giveBack);
                 route(giveBack);
             }
