@@ -33,6 +33,13 @@ class CacheFusionTest
         return GrdConfig.builder().remastering(false).build();
     }
 
+    /** Three nodes; a page node 3 masters (the third node when nodes 1 and 2 take it from each other). */
+    private int startWithAPageMasteredByNode3()
+    {
+        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
+        return pageMasteredBy(3);
+    }
+
     /** A page whose master is {@code master}. */
     private int pageMasteredBy(final int master)
     {
@@ -48,8 +55,7 @@ class CacheFusionTest
     @Test
     void blocksMoveByGrantTwoWayAndThreeWayAndCarryTheirChanges() throws Exception
     {
-        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
-        final int page = pageMasteredBy(3);
+        final int page = startWithAPageMasteredByNode3();
         final long block = ReferenceEngine.block(page);
         final long account = (long)page * AccountPage.ROWS;
 
@@ -91,8 +97,7 @@ class CacheFusionTest
     @Test
     void anImageThatCarriesItsGrantIsUsedAtOnceAndItsHoldIsConfirmed() throws Exception
     {
-        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
-        final int page = pageMasteredBy(3);
+        final int page = startWithAPageMasteredByNode3();
         final long block = ReferenceEngine.block(page);
         final long account = (long)page * AccountPage.ROWS;
         final int transfers = 200;
