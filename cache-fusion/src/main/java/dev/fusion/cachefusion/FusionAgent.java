@@ -360,11 +360,21 @@ final class FusionAgent implements Agent
         // The directory request itself does not time out with the caller: a grant that came after the caller
         // gave up would be handed back while its supplier already shipped (and dropped) the current image.
         // The caller's future fails at its deadline; the request goes on and its block is simply kept.
-        final dev.fusion.grd.GrantRequest request =
-            grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, a.heldBefore == LockMode.NULL);
+        requestGrant(a, a.heldBefore == LockMode.NULL);
+    }
+
+    /** Sends an acquire's directory request; its grant comes back as a {@link GrantDone} command. */
+    private void requestGrant(final Acquire a, final boolean fresh)
+    {
+        final dev.fusion.grd.GrantRequest request = grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, fresh);
         a.requestId = request.requestId();
         a.viewChanges = request.viewChanges();
         request.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
+    }
+
+    private static Throwable cause(final Throwable error)
+    {
+        return error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
     }
 
     private void onGrantDone(final GrantDone g)
@@ -388,8 +398,7 @@ final class FusionAgent implements Agent
                 s.trace("grant failed " + g.error());
             }
             s.acquiring = null;
-            final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
-                g.error().getCause() : g.error();
+            final Throwable cause = cause(g.error());
             if (cause instanceof GrdException ge && ge.reason() == RejectReason.CONVERSION_DEADLOCK)
             {
                 // another holder converts first; its notice makes this node give its copy up, then this
@@ -738,7 +747,7 @@ final class FusionAgent implements Agent
 
     private void logFailure(final String what, final long block, final Throwable error)
     {
-        final Throwable cause = error instanceof java.util.concurrent.CompletionException ? error.getCause() : error;
+        final Throwable cause = cause(error);
         if (null != cause && !(cause instanceof GrdException ge && ge.reason() == RejectReason.NOT_HELD))
         {
             // NOT_HELD: a repeated release after the first one's answer was lost; nothing to do
@@ -1141,7 +1150,8 @@ final class FusionAgent implements Agent
      * never hears of this hold's end before its start. The hold is recorded for the directory's reports first and
      * the master's liveness checked after: a reconfiguration either sees the record or is seen here.
      *
-     * @return false when the master is gone (the image is stashed and waits for the new master's grant).
+     * @return false when the promise may be void: the master is gone, or the membership changed since the request
+     *         left (the image is stashed and waits for the new master's grant).
      */
     private boolean installEarly(final BlockState s, final int source, final long version, final int flags,
         final byte[] bytes)
@@ -1186,8 +1196,7 @@ final class FusionAgent implements Agent
     {
         if (null != g.error())
         {
-            final Throwable cause = g.error() instanceof java.util.concurrent.CompletionException ?
-                g.error().getCause() : g.error();
+            final Throwable cause = cause(g.error());
             final boolean closed = cause instanceof GrdException ge && ge.reason() == RejectReason.CLOSED;
             if (!closed && a.regrants++ < MAX_REGRANTS)
             {
@@ -1196,12 +1205,9 @@ final class FusionAgent implements Agent
                 LOG.log(System.Logger.Level.WARNING, "node " + self + ": the grant of block " + a.block +
                     " its image carried failed (" + cause + "); asking the directory again");
                 events.increment(WaitEventRecorder.IMAGE_RETRIES);
-                final dev.fusion.grd.GrantRequest again =
-                    grd.requestGrant(a.block, a.mode, DIRECTORY_TIMEOUT, false);
-                a.requestId = again.requestId();
+                requestGrant(a, false);
                 s.grantRequestId = a.requestId;
                 unconfirmed.put(a.block, new dev.fusion.grd.UnconfirmedHold(a.mode, a.requestId));
-                again.grant().whenComplete((grant, error) -> submitAlways(new GrantDone(a, grant, error)));
                 return;
             }
             events.increment(WaitEventRecorder.FAILED);

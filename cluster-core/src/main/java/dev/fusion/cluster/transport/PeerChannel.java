@@ -42,7 +42,7 @@ final class PeerChannel implements AutoCloseable
      */
     volatile boolean bulkBusy;
     /** The transport agent's own: this cycle sealed bulk frames, and one of them left a backlog behind it. */
-    boolean bulkDrained;
+    boolean bulkSealed;
     boolean bulkBacklog;
 
     PeerChannel(

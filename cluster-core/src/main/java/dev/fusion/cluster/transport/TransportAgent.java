@@ -370,7 +370,7 @@ public final class TransportAgent implements Agent
         }
         for (final PeerChannel peer : peers)
         {
-            if (peer.bulkDrained)
+            if (peer.bulkSealed)
             {
                 updateBulkBusy(peer);
             }
@@ -483,7 +483,7 @@ public final class TransportAgent implements Agent
      */
     private void updateBulkBusy(final PeerChannel peer)
     {
-        peer.bulkDrained = false;
+        peer.bulkSealed = false;
         double bytesPerSecond = 0;
         boolean backPressured = false;
         for (final Priority priority : BATCHED)
@@ -544,7 +544,7 @@ public final class TransportAgent implements Agent
             }
             if (priority.stream() == Priority.Stream.BULK)
             {
-                peer.bulkDrained = true;
+                peer.bulkSealed = true;
                 peer.bulkBacklog |= queue.size() > 0; // more waits behind this frame
             }
             seal(peer, priority, batch, reason, !drained);
