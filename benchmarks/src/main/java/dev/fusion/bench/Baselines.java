@@ -26,6 +26,9 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class Baselines
 {
+    private static final int PING_BYTES = 32;
+    private static final int DEFAULT_MTU = 1408;
+
     private Baselines()
     {
     }
@@ -40,6 +43,24 @@ public final class Baselines
      */
     public static Histogram rawAeronRtt(final long measureNs, final int pingPort, final int pongPort)
     {
+        return rawAeronRtt(measureNs, pingPort, pongPort, PING_BYTES, DEFAULT_MTU);
+    }
+
+    /**
+     * Round trips between two Aeron clients over UDP loopback, one in flight: a 32-byte ping answered by a pong of
+     * {@code pongBytes}. With a block-sized pong this is what a block get costs with no Fusion code on the path: a
+     * small request out, the block back.
+     *
+     * @param measureNs how long.
+     * @param pingPort  a free UDP port.
+     * @param pongPort  another.
+     * @param pongBytes the answer's length (at least 32).
+     * @param mtu       the channels' MTU.
+     * @return the round-trip histogram, ns.
+     */
+    public static Histogram rawAeronRtt(
+        final long measureNs, final int pingPort, final int pongPort, final int pongBytes, final int mtu)
+    {
         final String dir = "/dev/shm/fusion-bench-raw-" + UUID.randomUUID();
         final Histogram rtt = new Histogram(3);
         final AtomicBoolean running = new AtomicBoolean(true);
@@ -48,8 +69,8 @@ public final class Baselines
                 .sharedIdleStrategy(new BackoffIdleStrategy(10, 20, 1000, 10_000)).termBufferSparseFile(true));
              Aeron aeron = Aeron.connect(new Aeron.Context().aeronDirectoryName(dir)))
         {
-            final String pingChannel = "aeron:udp?endpoint=127.0.0.1:" + pingPort + "|term-length=256k";
-            final String pongChannel = "aeron:udp?endpoint=127.0.0.1:" + pongPort + "|term-length=256k";
+            final String pingChannel = "aeron:udp?endpoint=127.0.0.1:" + pingPort + "|term-length=256k|mtu=" + mtu;
+            final String pongChannel = "aeron:udp?endpoint=127.0.0.1:" + pongPort + "|term-length=1m|mtu=" + mtu;
             final Publication pingPub = aeron.addExclusivePublication(pingChannel, 1);
             final Subscription pingSub = aeron.addSubscription(pingChannel, 1);
             final Publication pongPub = aeron.addExclusivePublication(pongChannel, 2);
@@ -61,9 +82,11 @@ public final class Baselines
             final Thread echo = new Thread(() ->
             {
                 final BackoffIdleStrategy idle = new BackoffIdleStrategy(10, 20, 1000, 10_000);
+                final UnsafeBuffer pong = new UnsafeBuffer(new byte[Math.max(PING_BYTES, pongBytes)]);
                 final FragmentAssembler handler = new FragmentAssembler((buffer, offset, length, header) ->
                 {
-                    while (pongPub.offer(buffer, offset, length) < 0)
+                    pong.putBytes(0, buffer, offset, length);
+                    while (pongPub.offer(pong, 0, pong.capacity()) < 0)
                     {
                         Thread.yield();
                     }
@@ -74,7 +97,7 @@ public final class Baselines
                 }
             }, "raw-aeron-echo");
             echo.start();
-            final UnsafeBuffer message = new UnsafeBuffer(new byte[32]);
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[PING_BYTES]);
             final long[] received = new long[1];
             final FragmentAssembler onPong = new FragmentAssembler((b, o, l, h) -> received[0]++);
             final long end = System.nanoTime() + measureNs;
@@ -84,7 +107,7 @@ public final class Baselines
             {
                 final long start = System.nanoTime();
                 message.putLong(0, start);
-                while (pingPub.offer(message, 0, 32) < 0)
+                while (pingPub.offer(message, 0, PING_BYTES) < 0)
                 {
                     Thread.yield();
                 }

@@ -14,8 +14,10 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Properties;
 import java.util.TreeMap;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -58,6 +60,8 @@ public final class ClusterConfig
     private final long suspectTimeoutNs;
     private final long deadTimeoutNs;
     private final long idleMaxParkNs;
+    private final IdleMode idleMode;
+    private final ThreadFactory agentThreadFactory;
     private final long driverTimeoutMs;
     private final int socketBufferBytes;
     private final boolean driverOnAgentThread;
@@ -103,6 +107,8 @@ public final class ClusterConfig
         suspectTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.suspectTimeoutMs);
         deadTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.deadTimeoutMs);
         idleMaxParkNs = TimeUnit.MICROSECONDS.toNanos(b.idleMaxParkUs);
+        idleMode = b.idleMode;
+        agentThreadFactory = b.agentThreadFactory;
         driverTimeoutMs = b.driverTimeoutMs;
         socketBufferBytes = b.socketBufferBytes;
         driverOnAgentThreadSetting = b.driverOnAgentThread;
@@ -144,6 +150,8 @@ public final class ClusterConfig
         b.suspectTimeoutMs = TimeUnit.NANOSECONDS.toMillis(suspectTimeoutNs);
         b.deadTimeoutMs = TimeUnit.NANOSECONDS.toMillis(deadTimeoutNs);
         b.idleMaxParkUs = TimeUnit.NANOSECONDS.toMicros(idleMaxParkNs);
+        b.idleMode = idleMode;
+        b.agentThreadFactory = agentThreadFactory;
         b.driverTimeoutMs = driverTimeoutMs;
         b.socketBufferBytes = socketBufferBytes;
         b.driverOnAgentThread = driverOnAgentThreadSetting;
@@ -387,6 +395,18 @@ public final class ClusterConfig
         return idleMaxParkNs;
     }
 
+    /** @return what the node's thread (and the embedded driver's SHARED thread) does when idle. */
+    public IdleMode idleMode()
+    {
+        return idleMode;
+    }
+
+    /** @return makes the thread the node's agent runs on (default: a plain thread). */
+    public ThreadFactory agentThreadFactory()
+    {
+        return agentThreadFactory;
+    }
+
     /** @return the media driver liveness timeout, in milliseconds. */
     public long driverTimeoutMs()
     {
@@ -445,6 +465,8 @@ public final class ClusterConfig
         long suspectTimeoutMs = 500;
         long deadTimeoutMs = 2000;
         long idleMaxParkUs = 100;
+        IdleMode idleMode = IdleMode.BACKOFF;
+        ThreadFactory agentThreadFactory = Thread::new;
         long driverTimeoutMs = 10_000;
         int socketBufferBytes = 2 << 20;
         /** null: auto. */
@@ -452,6 +474,12 @@ public final class ClusterConfig
 
         private Builder()
         {
+        }
+
+        /** @return the node id set so far, -1 when none (lets a customizer tell the nodes of a cluster apart). */
+        public int nodeId()
+        {
+            return nodeId;
         }
 
         /** @param id this node's id, 1..65535. @return this */
@@ -622,6 +650,30 @@ public final class ClusterConfig
         public Builder idleMaxParkUs(final long us)
         {
             idleMaxParkUs = us;
+            return this;
+        }
+
+        /**
+         * @param mode what the node's thread (and the embedded driver's SHARED thread) does when a duty cycle
+         *             found no work; {@link IdleMode#BACKOFF} by default.
+         * @return this
+         */
+        public Builder idleMode(final IdleMode mode)
+        {
+            idleMode = Objects.requireNonNull(mode, "idleMode");
+            return this;
+        }
+
+        /**
+         * Code only (no config key): where the node's agent thread comes from, e.g. a factory whose threads pin
+         * themselves to a CPU. The thread is named {@code fusion-node-<id>} after it is made.
+         *
+         * @param factory makes the node's thread; it must not start it.
+         * @return this
+         */
+        public Builder agentThreadFactory(final ThreadFactory factory)
+        {
+            agentThreadFactory = Objects.requireNonNull(factory, "agentThreadFactory");
             return this;
         }
 

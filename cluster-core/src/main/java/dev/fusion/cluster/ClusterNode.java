@@ -13,7 +13,6 @@ import org.agrona.IoUtil;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.DynamicCompositeAgent;
 import org.agrona.concurrent.SystemEpochNanoClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -116,8 +115,7 @@ public final class ClusterNode implements AutoCloseable
             driver = MediaDriver.launch(new MediaDriver.Context()
                 .aeronDirectoryName(aeronDirectory)
                 .threadingMode(config.driverOnAgentThread() ? ThreadingMode.INVOKER : ThreadingMode.SHARED)
-                .sharedIdleStrategy(new BackoffIdleStrategy(
-                    10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()))
+                .sharedIdleStrategy(config.idleMode().newStrategy(config.idleMaxParkNs()))
                 .dirDeleteOnStart(true)
                 .dirDeleteOnShutdown(true)
                 .termBufferSparseFile(true)
@@ -140,10 +138,9 @@ public final class ClusterNode implements AutoCloseable
         view = agent.view();
         final NodeAgent nodeAgent = new NodeAgent("fusion-node-" + config.nodeId(), agent);
         agents = nodeAgent.attached();
-        runner = new AgentRunner(
-            new BackoffIdleStrategy(10, 20, TimeUnit.MICROSECONDS.toNanos(1), config.idleMaxParkNs()),
-            this::onAgentError, null, nodeAgent);
-        AgentRunner.startOnThread(runner);
+        runner = new AgentRunner(config.idleMode().newStrategy(config.idleMaxParkNs()), this::onAgentError, null,
+            nodeAgent);
+        AgentRunner.startOnThread(runner, config.agentThreadFactory());
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
     }

@@ -38,6 +38,7 @@ final class ConfigKeys
         KEYS.put("suspectTimeoutMs", (b, v) -> b.suspectTimeoutMs = asLong("suspectTimeoutMs", v));
         KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));
         KEYS.put("idleMaxParkUs", (b, v) -> b.idleMaxParkUs = asLong("idleMaxParkUs", v));
+        KEYS.put("idleMode", (b, v) -> b.idleMode = asIdleMode(v));
         KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));
         KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread = asBooleanOrAuto("driverOnAgentThread", v));
         KEYS.put("socketBufferBytes", (b, v) -> b.socketBufferBytes = asInt("socketBufferBytes", v));
@@ -141,6 +142,18 @@ final class ConfigKeys
     }
 
     /** @return null for {@code auto}. */
+    private static IdleMode asIdleMode(final Object value)
+    {
+        try
+        {
+            return value instanceof IdleMode ? (IdleMode)value : IdleMode.parse(String.valueOf(value));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new ConfigException("idleMode", "'" + value + "'", "backoff or yielding");
+        }
+    }
+
     private static Boolean asBooleanOrAuto(final String key, final Object value)
     {
         final String text = String.valueOf(value).trim();

@@ -84,6 +84,19 @@ class ClusterConfigTest
     }
 
     @Test
+    void nodesBackOffWhenIdleUnlessToldToYield()
+    {
+        assertThat(valid().build().idleMode()).isEqualTo(IdleMode.BACKOFF);
+        assertThat(valid().idleMode(IdleMode.YIELDING).build().toBuilder().build().idleMode())
+            .isEqualTo(IdleMode.YIELDING);
+        assertThat(ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
+            "idleMode", " Yielding")).idleMode()).isEqualTo(IdleMode.YIELDING);
+        assertThatThrownBy(() -> ClusterConfig.fromMap(Map.of("nodeId", 1, "members", "1@127.0.0.1:20001",
+            "idleMode", "spin"))).hasMessage("invalid idleMode: 'spin' (accepted: backoff or yielding)");
+        assertThatThrownBy(() -> valid().agentThreadFactory(null)).hasMessageContaining("agentThreadFactory");
+    }
+
+    @Test
     void loadsProperties(@TempDir final Path dir) throws IOException
     {
         final Path file = dir.resolve("node.properties");

@@ -73,6 +73,33 @@ class NodeLifecycleTest
     }
 
     @Test
+    void aNodesThreadComesFromItsFactoryAndAYieldingNodeWorksLikeABackingOffOne() throws Exception
+    {
+        final List<Thread> made = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (LocalCluster cluster = LocalCluster.start(2, b -> LocalCluster.smallMachineDefaults(b)
+            .idleMode(IdleMode.YIELDING)
+            .agentThreadFactory(r ->
+            {
+                final Thread t = new Thread(r);
+                made.add(t);
+                return t;
+            })))
+        {
+            cluster.awaitFullView(Duration.ofSeconds(20));
+            assertThat(made).extracting(Thread::getName).containsExactlyInAnyOrder("fusion-node-1", "fusion-node-2");
+            final java.util.concurrent.CompletableFuture<Integer> got = new java.util.concurrent.CompletableFuture<>();
+            cluster.node(2).registerHandler(100, (source, type, buffer, offset, length) ->
+                got.complete(buffer.getInt(offset)));
+            final UnsafeBuffer message = new UnsafeBuffer(new byte[4]);
+            message.putInt(0, 42);
+            LocalCluster.await(() -> cluster.node(1).send(2, 100, Priority.HIGH, message, 0, 4),
+                Duration.ofSeconds(10), "the message to be taken");
+            assertThat(got.get(10, java.util.concurrent.TimeUnit.SECONDS)).isEqualTo(42);
+        }
+        assertThat(made).noneMatch(Thread::isAlive);
+    }
+
+    @Test
     void runsOnAnExternalMediaDriverAndLeavesItRunning()
     {
         final String dir = "/dev/shm/fusion-external-" + java.util.UUID.randomUUID();

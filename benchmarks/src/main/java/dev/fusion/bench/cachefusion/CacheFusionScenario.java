@@ -2,6 +2,7 @@ package dev.fusion.bench.cachefusion;
 
 import dev.fusion.bench.Baselines;
 import dev.fusion.bench.BenchThreading;
+import dev.fusion.bench.CpuPlacement;
 import dev.fusion.bench.JsonLine;
 import dev.fusion.cachefusion.BlockGrant;
 import dev.fusion.cachefusion.CacheFusion;
@@ -14,6 +15,7 @@ import dev.fusion.cachefusion.reference.SharedDisk;
 import dev.fusion.cachefusion.reference.UndoStore;
 import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.IdleMode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.grd.GrdConfig;
 import dev.fusion.grd.LockMode;
@@ -50,7 +52,6 @@ public final class CacheFusionScenario
     private static final int PAGES = 48;
     /** Developers' switch: {@code -Dfusion.bench.only=2} runs section 2 only. */
     private static final String ONLY = System.getProperty("fusion.bench.only", "123");
-    private static final long IDLE_MAX_PARK_US = 10;
     /**
      * Jumbo frames, as RAC advises for its interconnect: an 8 KiB image is one datagram (at Aeron's default 1408
      * it is cut in 6 and its hop took 30 us instead of 12 here).
@@ -172,11 +173,19 @@ public final class CacheFusionScenario
         final List<Double> three50 = new ArrayList<>();
         final List<Double> three99 = new ArrayList<>();
         final List<Double> raw50 = new ArrayList<>();
+        final List<Double> rawBlock50 = new ArrayList<>();
         final List<Double> earlyShares = new ArrayList<>();
+        // 3 nodes and the caller: node 1 (which runs the driver for all) and the caller on CPU 0, nodes 2 and 3 on
+        // CPU 1, none parking. The raw round trip is not pinned: pinned, or yielding, it was no faster (27-42 us
+        // with its pinger and driver on one CPU), and a floor must be the fastest measured
+        final CpuPlacement placement = CpuPlacement.forBusyThreads(4);
+        log("  threads %s; idle: yield, never park", placement.pinning() ?
+            "pinned (node 1, its driver and the caller on CPU 0; nodes 2 and 3 on CPU 1)" : "not pinned");
         for (int round = 0; round < ROUNDS; round++)
         {
-            try (Cluster c = new Cluster(noRemastering(),
-                b -> LocalCluster.smallMachineDefaults(b).idleMaxParkUs(IDLE_MAX_PARK_US), PAGES))
+            try (Cluster c = new Cluster(noRemastering(), b -> LocalCluster.smallMachineDefaults(b)
+                .idleMode(IdleMode.YIELDING).agentThreadFactory(placement.threadsOn(b.nodeId() == 1 ? 0 : 1)), PAGES);
+                 CpuPlacement.Pinned caller = placement.pinCurrentThread(0))
             {
                 final Histogram two = bounce(c, c.pageMasteredBy(2, 0), GetKind.TWO_WAY);
                 final Histogram three = bounce(c, c.pageMasteredBy(3, 0), GetKind.THREE_WAY);
@@ -196,11 +205,11 @@ public final class CacheFusionScenario
                 three99.add(us(three, 99));
             }
             final int[] ports = LocalCluster.freeUdpPorts(2);
-            final Histogram raw = Baselines.rawAeronRtt(ns(2), ports[0], ports[1]);
-            raw50.add(us(raw, 50));
+            raw50.add(us(Baselines.rawAeronRtt(ns(2), ports[0], ports[1]), 50));
+            rawBlock50.add(us(Baselines.rawAeronRtt(ns(2), ports[0], ports[1], AccountPage.SIZE, JUMBO_MTU), 50));
             log("  round %d: 2-way p50 %.1f us p99 %.1f us | 3-way p50 %.1f us p99 %.1f us | raw Aeron round trip " +
-                "p50 %.1f us", round + 1, two50.get(round), two99.get(round), three50.get(round), three99.get(round),
-                raw50.get(round));
+                "p50 %.1f us (32 B each way), %.1f us (32 B out, an 8 KiB block back)", round + 1, two50.get(round),
+                two99.get(round), three50.get(round), three99.get(round), raw50.get(round), rawBlock50.get(round));
         }
         json.put("two_way_p50_us", median(two50));
         json.put("two_way_p99_us", median(two99));
@@ -209,6 +218,10 @@ public final class CacheFusionScenario
         json.put("raw_rtt_p50_us", median(raw50));
         json.put("two_way_vs_raw_rtt", median(two50) / median(raw50));
         json.put("three_way_vs_raw_rtt", median(three50) / median(raw50));
+        json.put("raw_block_rtt_p50_us", median(rawBlock50));
+        json.put("two_way_vs_raw_block_rtt", median(two50) / median(rawBlock50));
+        json.put("three_way_vs_raw_block_rtt", median(three50) / median(rawBlock50));
+        json.put("threads_pinned", placement.pinning());
         json.put("grants_with_image_share", median(earlyShares));
     }
 
