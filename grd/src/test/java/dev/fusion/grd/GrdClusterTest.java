@@ -147,6 +147,58 @@ class GrdClusterTest
     }
 
     @Test
+    void survivorsAgreeOnMastersWhenTheNodeAResourceMovedToDiesBeforeAnnouncingIt() throws Exception
+    {
+        start(3, GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO).build(),
+            RecoveryHandler.NONE);
+        // a resource the ring gives node 3, and node 2 once node 3 is gone
+        final MasterRing survivors = MasterRing.of(List.of(1, 2), GrdConfig.builder().build().virtualNodes());
+        long found = -1;
+        for (int block = 0; found < 0; block++)
+        {
+            final long candidate = ResourceId.of(9, block);
+            if (grd(1).masterOf(candidate) == 3 && survivors.masterOf(candidate) == 2)
+            {
+                found = candidate;
+            }
+        }
+        final long r = found;
+        moveTo(1, r);
+        // node 3 takes it back, and its announcement to node 2 is lost: node 2 still believes node 1 masters it
+        final AtomicBoolean dropAnnouncements = new AtomicBoolean(true);
+        cluster.node(2).receiveFilter((source, type, buffer, offset, length) ->
+            !(dropAnnouncements.get() && source == 3 && type == GrdMessages.MASTER));
+        moveTo(3, r);
+        assertThat(grd(2).masterOf(r)).as("node 2 missed the move").isEqualTo(1);
+        grds.get(2).close();
+        cluster.stop(3);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
+            Duration.ofSeconds(10), "node 3 declared dead");
+        LocalCluster.await(() -> grd(1).masterOf(r) == grd(2).masterOf(r), Duration.ofSeconds(10),
+            "the survivors to agree on the master (node 1 says " + grd(1).masterOf(r) + ", node 2 says " +
+                grd(2).masterOf(r) + ")");
+        for (final int node : new int[]{1, 2})
+        {
+            assertThat(grd(node).acquire(r, EXCLUSIVE, Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS))
+                .as("node %d is granted after the reconfiguration", node).isEqualTo(EXCLUSIVE);
+            grd(node).release(r).get(5, TimeUnit.SECONDS);
+        }
+    }
+
+    /** Node {@code node} uses {@code r} until the resource is moved to it, and its own directory knows. */
+    private void moveTo(final int node, final long r) throws Exception
+    {
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (grd(node).masterOf(r) != node)
+        {
+            assertThat(System.nanoTime()).as("resource moved to node " + node).isLessThan(deadline);
+            grd(node).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS);
+            grd(node).release(r).get(5, TimeUnit.SECONDS);
+        }
+        LocalCluster.await(() -> grd(1).masterOf(r) == node, Duration.ofSeconds(10), "node 1 to see the move");
+    }
+
+    @Test
     void anObjectUsedMostlyByOneNodeMovesToItWholesale() throws Exception
     {
         start(3, GrdConfig.builder().remoteRequestsToRemaster(1000).objectRule(0.8, Duration.ofSeconds(30), 10)
