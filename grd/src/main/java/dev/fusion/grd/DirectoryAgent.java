@@ -99,7 +99,7 @@ final class DirectoryAgent implements Agent, GrantListener
     /** The request id of the grant behind each of this node's holdings (releases name it). */
     private final Long2LongHashMap holdingGrants = new Long2LongHashMap(GrdMessages.NO_GRANT);
     private final Int2ObjectHashMap<List<Long>> orphansToCheck = new Int2ObjectHashMap<>();
-    /** Per dead node, resources to report to their new masters as possibly held by it (see dropMoves). */
+    /** Per dead node, resources it mastered that this node reports to their new masters (see onViewChange). */
     private final Int2ObjectHashMap<List<Long>> givenAway = new Int2ObjectHashMap<>();
 
     /** A request of this node waiting for its master's answer. */
@@ -840,7 +840,7 @@ final class DirectoryAgent implements Agent, GrantListener
     private void handOff(final DirectoryEntry entry, final int newMaster)
     {
         final long resource = entry.resource();
-        final long version = MasterMap.nextVersion(masters.moveVersion(resource), view.epoch());
+        final long version = masters.moveVersion(resource) + 1;
         handoff.putLong(0, version, ByteOrder.LITTLE_ENDIAN);
         final int length = 8 + EntryCodec.encode(entry, handoff, 8);
         masters.overrideResource(resource, newMaster, version);
@@ -849,6 +849,17 @@ final class DirectoryAgent implements Agent, GrantListener
         arrivedAt.remove(resource);
         stats.incrementAndGet(REMASTERS_OUT);
         send(newMaster, GrdMessages.HANDOFF, handoff, length);
+        // the new master announces the move too, but it may die before it does (or before the hand-off reaches
+        // it): told only by it, a survivor would keep pointing at this node while this node, having dropped its
+        // override to the dead one, points at the ring, and the two would forward the resource to each other
+        GrdMessages.master(message, newMaster, version, resource);
+        for (final int member : masteringNodes(view))
+        {
+            if (member != self && member != newMaster)
+            {
+                send(member, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
+            }
+        }
     }
 
     private void onHandoff(final int source, final DirectBuffer b, final int at, final int size)
@@ -860,15 +871,6 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             LOG.log(System.Logger.Level.WARNING, "node " + self + ": stale hand-off of " +
                 ResourceId.toString(resource) + " from node " + source + " (version " + version + ")");
-            // made before a death this node has seen: the survivors' reports rebuild the entry at its master,
-            // except what a dead holder had, which only this copy still tells
-            for (final int holder : entry.holders().keySet())
-            {
-                if (!live(holder))
-                {
-                    reportGiven(resource, holder);
-                }
-            }
             return;
         }
         entry.lastAccessNs = System.nanoTime();
@@ -913,11 +915,7 @@ final class DirectoryAgent implements Agent, GrantListener
             orphans.put(deadNode, orphansOf(deadNode));
         }
         final List<Integer> ring = masteringNodes(current);
-        if (!dead.isEmpty())
-        {
-            dropMoves(MasterRing.of(ring, config.virtualNodes()), current.epoch(), dead);
-        }
-        else if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
+        if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
         {
             masters.replaceRing(MasterRing.of(ring, config.virtualNodes()));
         }
@@ -933,7 +931,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 }
                 else
                 {
-                    // its master now may not know the dead node mastered it (a move it was not told of)
+                    // its new master may not know the dead node mastered it (a move it was not told of yet)
                     givenAway.computeIfAbsent(deadNode, k -> new ArrayList<>()).add(resource);
                 }
             }
@@ -943,71 +941,9 @@ final class DirectoryAgent implements Agent, GrantListener
         releaseFrozen();
     }
 
-    /**
-     * At a death: every move made before it is dropped (see {@link MasterMap#afterDeath}), so resources this node
-     * mastered by a move go to their ring masters. Their entries leave this node; a dead holder in one is reported to
-     * the new master like a resource given to the dead node (what the survivors held, they report themselves).
-     */
-    private void dropMoves(final MasterRing ring, final long epoch, final List<Integer> dead)
-    {
-        final List<DirectoryEntry> moved = new ArrayList<>();
-        for (final DirectoryEntry entry : hot.values())
-        {
-            if (masters.moved(entry.resource()) && masters.masterOf(entry.resource()) == self)
-            {
-                moved.add(entry);
-            }
-        }
-        masters.afterDeath(ring, epoch);
-        for (final DirectoryEntry entry : moved)
-        {
-            final long resource = entry.resource();
-            if (masters.masterOf(resource) == self)
-            {
-                continue; // the ring gives it to this node too, or it moved here in this epoch
-            }
-            hot.remove(resource);
-            store.remove(resource);
-            arrivedAt.remove(resource);
-            for (final int deadNode : dead)
-            {
-                if (entry.holders().containsKey(deadNode))
-                {
-                    givenAway.computeIfAbsent(deadNode, k -> new ArrayList<>()).add(resource);
-                }
-            }
-        }
-        stats.set(HOT, hot.size());
-    }
-
-    /** Tells a resource's master that a dead node may have held it (or checks it here when this node masters it). */
-    private void reportGiven(final long resource, final int deadNode)
-    {
-        final int master = masters.masterOf(resource);
-        if (master == self)
-        {
-            onGiven(resource, deadNode);
-        }
-        else
-        {
-            GrdMessages.request(message, GrdMessages.OP_REPORT_GIVEN, LockMode.NULL, 0, self, 0, resource);
-            GrdMessages.extras(message, 0, deadNode);
-            send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
-        }
-    }
-
     /** A resource a survivor gave the dead node: frozen and checked once the reports are in. */
     private void onGiven(final long resource, final int deadNode)
     {
-        if (!live(deadNode) && !reportsAwaited.containsKey(deadNode) && !orphansToCheck.containsKey(deadNode))
-        {
-            // told after this node's rebuild for that death (a stale hand-off): checked now
-            if (entry(resource).holders().isEmpty() && !recovering.contains(resource))
-            {
-                startRecovery(resource, deadNode);
-            }
-            return;
-        }
         final List<Long> orphans = orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>());
         if (!orphans.contains(resource))
         {
@@ -1159,8 +1095,8 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             LOG.log(System.Logger.Level.ERROR, "node " + self + ": unconfirmed holds unavailable", ex);
         }
-        // resources this node gave the dead node, or knew the dead node mastered or held under a dropped move:
-        // their new masters check them like the dead node's own
+        // resources this node gave the dead node, or knew the dead node mastered: their new masters check them like
+        // the dead node's own (sent before this node's REPORTS_DONE, which the new master waits for)
         final List<Long> known = givenAway.remove(deadNode);
         if (null != known)
         {
@@ -1195,6 +1131,22 @@ final class DirectoryAgent implements Agent, GrantListener
             route(p);
         }
         maybeFinishRebuild(deadNode);
+    }
+
+    /** Tells a resource's master that a dead node may have held it (or checks it here when this node masters it). */
+    private void reportGiven(final long resource, final int deadNode)
+    {
+        final int master = masters.masterOf(resource);
+        if (master == self)
+        {
+            onGiven(resource, deadNode);
+        }
+        else
+        {
+            GrdMessages.request(message, GrdMessages.OP_REPORT_GIVEN, LockMode.NULL, 0, self, 0, resource);
+            GrdMessages.extras(message, 0, deadNode);
+            send(master, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+        }
     }
 
     /** Reports a hold to the resource's master; {@code grant} is the request it is held under, when known. */

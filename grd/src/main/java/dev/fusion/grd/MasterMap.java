@@ -15,9 +15,8 @@ public final class MasterMap
 
     private volatile Snapshot snapshot;
 
-    /** @param floor moves with a lower version were made before the last death and are refused. */
-    private record Snapshot(MasterRing ring, Long2LongHashMap resources, Long2LongHashMap versions,
-        Int2IntHashMap objects, long version, long floor)
+    private record Snapshot(
+        MasterRing ring, Long2LongHashMap resources, Long2LongHashMap versions, Int2IntHashMap objects, long version)
     {
     }
 
@@ -26,36 +25,7 @@ public final class MasterMap
      */
     public MasterMap(final MasterRing ring)
     {
-        snapshot = new Snapshot(ring, new Long2LongHashMap(NONE), new Long2LongHashMap(0), new Int2IntHashMap(NONE), 1,
-            0);
-    }
-
-    /**
-     * The version of a move made in a membership epoch: above the resource's last one, and at least the epoch's
-     * floor, so a death (which drops every move made before it) orders it after every earlier move.
-     *
-     * @param previous the resource's last move version ({@link #moveVersion}).
-     * @param epoch    the membership epoch the move is made in.
-     * @return the new move's version.
-     */
-    public static long nextVersion(final long previous, final long epoch)
-    {
-        return Math.max(previous + 1, floorOf(epoch));
-    }
-
-    private static long floorOf(final long epoch)
-    {
-        return epoch << 32;
-    }
-
-    /**
-     * @param resource a resource.
-     * @return true when it is mastered by a move rather than by the ring.
-     */
-    public boolean moved(final long resource)
-    {
-        final Snapshot s = snapshot;
-        return s.resources.get(resource) != NONE || s.objects.get(ResourceId.objectId(resource)) != NONE;
+        snapshot = new Snapshot(ring, new Long2LongHashMap(NONE), new Long2LongHashMap(0), new Int2IntHashMap(NONE), 1);
     }
 
     /**
@@ -115,7 +85,9 @@ public final class MasterMap
     }
 
     /**
-     * Records that a resource is mastered by {@code master} (directory agent only).
+     * Records that a resource is mastered by {@code master} (directory agent only). A move to a node no longer on
+     * the ring (an announcement that arrives after the new master's death) leaves the resource with its ring
+     * master, as {@link #replaceRing} left the others, and still counts as the resource's latest move.
      *
      * @param resource the resource.
      * @param master   its new master.
@@ -125,15 +97,22 @@ public final class MasterMap
     public boolean overrideResource(final long resource, final int master, final long version)
     {
         final Snapshot s = snapshot;
-        if (version <= s.versions.get(resource) || version < s.floor)
+        if (version <= s.versions.get(resource))
         {
             return false;
         }
         final Long2LongHashMap resources = copy(s.resources, NONE);
-        resources.put(resource, master);
+        if (s.ring.contains(master))
+        {
+            resources.put(resource, master);
+        }
+        else
+        {
+            resources.remove(resource);
+        }
         final Long2LongHashMap versions = copy(s.versions, 0);
         versions.put(resource, version);
-        snapshot = new Snapshot(s.ring, resources, versions, s.objects, s.version + 1, s.floor);
+        snapshot = new Snapshot(s.ring, resources, versions, s.objects, s.version + 1);
         return true;
     }
 
@@ -162,32 +141,7 @@ public final class MasterMap
                 objects.put(object, master);
             }
         });
-        snapshot = new Snapshot(ring, resources, copy(s.versions, 0), objects, s.version + 1, s.floor);
-    }
-
-    /**
-     * After a member's death (directory agent only): the ring of the survivors, and every move made before the
-     * death dropped, here and on every survivor alike. A move is announced to the members by the node it moved
-     * to, so when that node dies before announcing it, or dies after a move away from it, the survivors' overrides
-     * would disagree for good (each forwarding the resource's requests to the other); the ring they share does
-     * not. Moves carrying an older epoch are refused from now on, however late they arrive.
-     *
-     * @param ring  the survivors' ring.
-     * @param epoch the epoch of the view without the dead member.
-     */
-    public void afterDeath(final MasterRing ring, final long epoch)
-    {
-        final Snapshot s = snapshot;
-        final long floor = Math.max(s.floor, floorOf(epoch));
-        final Long2LongHashMap resources = new Long2LongHashMap(NONE);
-        s.resources.forEachLong((resource, master) ->
-        {
-            if (ring.contains((int)master) && s.versions.get(resource) >= floor)
-            {
-                resources.put(resource, master); // moved in this epoch already, by a node that saw the death first
-            }
-        });
-        snapshot = new Snapshot(ring, resources, copy(s.versions, 0), new Int2IntHashMap(NONE), s.version + 1, floor);
+        snapshot = new Snapshot(ring, resources, copy(s.versions, 0), objects, s.version + 1);
     }
 
     private static Long2LongHashMap copy(final Long2LongHashMap source, final long missing)
