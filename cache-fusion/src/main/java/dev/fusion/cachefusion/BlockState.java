@@ -10,6 +10,7 @@ import java.util.ArrayDeque;
 final class BlockState
 {
     final long block;
+    final int node;
     /** The directory lock this node holds (kept after local users release: it leaves only when asked). */
     LockMode held = LockMode.NULL;
     /** The request id of the grant {@link #held} came with: notices naming another one are stale. */
@@ -48,15 +49,17 @@ final class BlockState
     /** The last events of this block on this node, for the slow-get warning (diagnostics, off the hot path). */
     final ArrayDeque<String> trace = new ArrayDeque<>();
 
-    BlockState(final long block)
+    BlockState(final long block, final int node)
     {
         this.block = block;
+        this.node = node;
         this.pins = new PinWord(block);
     }
 
     /** Callers guard with {@code if (BlockState.TRACE)}, so the message is not even built when tracing is off. */
     void trace(final String event)
     {
+        dev.fusion.grd.GrdTrace.record(block, node, "cf " + event);
         if (TRACE)
         {
             if (trace.size() == 40)

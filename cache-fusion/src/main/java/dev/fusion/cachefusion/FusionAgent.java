@@ -228,7 +228,7 @@ final class FusionAgent implements Agent
         BlockState s = blocks.get(block);
         if (null == s)
         {
-            s = new BlockState(block);
+            s = new BlockState(block, self);
             blocks.put(block, s);
             pinWords.put(block, s.pins);
         }

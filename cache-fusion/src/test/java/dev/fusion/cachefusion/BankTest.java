@@ -75,6 +75,11 @@ class BankTest
                 {
                     System.out.println("PAGE " + page + " node" + node + " " + c.fusion(node).describe(block));
                 }
+                if (dev.fusion.grd.GrdTrace.ENABLED)
+                {
+                    System.out.println("TIMELINE page " + page + " (-Dfusion.grd.trace=true):\n" +
+                        dev.fusion.grd.GrdTrace.dump(block));
+                }
             }
         }
         assertThat(samples).containsOnly(c.expectedTotal());

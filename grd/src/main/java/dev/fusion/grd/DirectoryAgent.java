@@ -283,6 +283,11 @@ final class DirectoryAgent implements Agent, GrantListener
         final int master = masters.masterOf(p.resource);
         p.sentTo = master;
         p.sentNs = System.nanoTime();
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(p.resource, self, "request op " + p.op + " req " + p.requestId + " " + p.mode + " fresh " +
+                p.fresh + " grant " + p.grantId + " to " + master);
+        }
         if (master == self)
         {
             serve(self, p.requestId, p.resource, p.op, p.mode, 0, p.fresh ? GrdMessages.FLAG_FRESH : 0, p.grantId);
@@ -359,6 +364,11 @@ final class DirectoryAgent implements Agent, GrantListener
         final int master = masters.masterOf(resource);
         if (master != self)
         {
+            if (GrdTrace.ENABLED)
+            {
+                GrdTrace.record(resource, self, "forward op " + op + " from " + requester + " req " + requestId +
+                    " to " + master);
+            }
             if (hops >= GrdMessages.MAX_HOPS || !live(master))
             {
                 reject(requester, requestId, resource, RejectReason.NOT_MASTER);
@@ -382,6 +392,12 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         final DirectoryEntry entry = entry(resource);
         entry.touch(System.nanoTime(), System.currentTimeMillis());
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "serve op " + op + " from " + requester + " req " + requestId + " " + mode +
+                " flags " + flags + " grant " + grant + " hops " + hops + " holders " + entry.holders() + " queue " +
+                entry.queueLength());
+        }
         switch (op)
         {
             case GrdMessages.OP_ACQUIRE ->
@@ -426,6 +442,11 @@ final class DirectoryAgent implements Agent, GrantListener
         final long resource, final long requestId, final int requester, final LockMode mode, final int supplier)
     {
         stats.incrementAndGet(GRANTS_SERVED);
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "grant " + mode + " to " + requester + " req " + requestId + " supplier " +
+                supplier);
+        }
         respond(requester, GrdMessages.STATUS_GRANTED, mode.ordinal(), supplier, requestId, resource);
     }
 
@@ -435,6 +456,11 @@ final class DirectoryAgent implements Agent, GrantListener
         final boolean granting)
     {
         stats.incrementAndGet(BLOCKING_NOTICES);
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "notice to " + holder + " keep " + keep + " for " + requester + " req " +
+                requestId + " ship " + ship + " holderGrant " + holderGrant + " granting " + granting);
+        }
         if (holder == self)
         {
             notifyBlocking(resource, requester, requested, keep, ship, requestId, holderGrant, granting);
@@ -532,6 +558,11 @@ final class DirectoryAgent implements Agent, GrantListener
     private void onAnswer(final int status, final int modeOrReason, final int supplier, final int responder,
         final long requestId, final long resource, final boolean local)
     {
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "answer status " + status + " mode/reason " + modeOrReason + " supplier " +
+                supplier + " from " + responder + " req " + requestId);
+        }
         final Pending p = pending.remove(requestId);
         if (null == p)
         {
@@ -848,6 +879,11 @@ final class DirectoryAgent implements Agent, GrantListener
         store.remove(resource);
         arrivedAt.remove(resource);
         stats.incrementAndGet(REMASTERS_OUT);
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "hand-off to " + newMaster + " v" + version + " holders " +
+                entry.holders() + " queue " + entry.queueLength());
+        }
         send(newMaster, GrdMessages.HANDOFF, handoff, length);
         // the new master announces the move too, but it may die before it does (or before the hand-off reaches
         // it): told only by it, a survivor would keep pointing at this node while this node, having dropped its
@@ -872,6 +908,11 @@ final class DirectoryAgent implements Agent, GrantListener
             LOG.log(System.Logger.Level.WARNING, "node " + self + ": stale hand-off of " +
                 ResourceId.toString(resource) + " from node " + source + " (version " + version + ")");
             return;
+        }
+        if (GrdTrace.ENABLED)
+        {
+            GrdTrace.record(resource, self, "hand-off from " + source + " v" + version + " holders " +
+                entry.holders() + " queue " + entry.queueLength());
         }
         entry.lastAccessNs = System.nanoTime();
         hot.put(resource, entry);

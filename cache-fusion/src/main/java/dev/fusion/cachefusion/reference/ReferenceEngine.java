@@ -277,6 +277,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         {
             // a newer version was committed (by a node sharing this undo store): this image is stale
             staleInstalls.incrementAndGet();
+            dev.fusion.grd.GrdTrace.freeze(block); // keeps the timeline up to this moment for the test to print
             LOG.log(System.Logger.Level.ERROR, "node " + nodeId + ": installing version " + image.version() +
                 " of page " + ResourceId.block(block) + " but version " + newest + " was committed", new Throwable());
         }
