@@ -580,8 +580,10 @@ final class FusionAgent implements Agent
                 final BlockImage pi = cache.pastImage(n.block);
                 ship(n.requester, n.block, n.requestId, pi, null == pi ? flags | FusionMessages.NONE : flags);
             }
-            // the master still counts this node a holder: its release was lost (or refused on the way); again
-            grd.release(n.block).whenComplete((m, e) -> logFailure("release", n.block, e));
+            // the master still counts this node a holder: its release was lost (or overtaken); again, naming the
+            // grant the master named, so that a hold granted to this node since (its next acquire may be answered
+            // before this release arrives) is not the one released
+            grd.releaseGrant(n.block, n.holderGrant).whenComplete((m, e) -> logFailure("release", n.block, e));
             return;
         }
         final boolean givingUp = n.ship && n.keep == LockMode.NULL;

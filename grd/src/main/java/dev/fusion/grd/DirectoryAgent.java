@@ -247,9 +247,10 @@ final class DirectoryAgent implements Agent, GrantListener
         if (command instanceof Submit submit)
         {
             final Pending p = submit.pending();
-            if (p.op == GrdMessages.OP_RELEASE || p.op == GrdMessages.OP_DOWNGRADE)
+            if ((p.op == GrdMessages.OP_RELEASE || p.op == GrdMessages.OP_DOWNGRADE) &&
+                p.grantId == GrdMessages.NO_GRANT)
             {
-                p.grantId = holdingGrants.get(p.resource);
+                p.grantId = holdingGrants.get(p.resource); // unless the caller named the grant (releaseGrant)
             }
             pending.put(p.requestId, p);
             route(p);

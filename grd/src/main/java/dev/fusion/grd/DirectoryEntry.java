@@ -656,6 +656,18 @@ public final class DirectoryEntry
         return lastGrants;
     }
 
+    Map<Integer, long[]> latestRequests()
+    {
+        return latestRequests;
+    }
+
+    /** Restores each node's latest request (id, refused), handed over or stored with the entry. */
+    void restoreLatestRequests(final Map<Integer, long[]> latest)
+    {
+        latestRequests.clear();
+        latestRequests.putAll(latest);
+    }
+
     /** Restores the transfer state (who was told to supply whom, each holder's grant) handed over with the entry. */
     void restoreTransfers(final long noticed, final int node, final int supplier, final Map<Integer, long[]> grants)
     {

@@ -19,7 +19,11 @@ import java.util.TreeMap;
  * i64 accessCount, i64 firstAccessMs, i64 lastAccessMs   (for the tiers)
  * i64 noticed request, u16 noticed node + 1, u16 noticed supplier + 1,
  * u16 lastGrants x (u16 node, i64 requestId, u16 supplier + 1)   (cache fusion; absent in older entries)
+ * u16 latestRequests x (u16 node, i64 requestId, u8 refused)      (absent in older entries)
  * </pre>
+ * Each node's latest request travels with the entry: without it the new master (or this one, after the entry
+ * was demoted to the store) took a late copy of an older, "fresh" request for a new one, dropped the hold the node
+ * had been granted since, and granted the next requester from disk.
  */
 final class EntryCodec
 {
@@ -32,7 +36,7 @@ final class EntryCodec
     static int maxLength(final DirectoryEntry entry)
     {
         return 21 + 6 + 3 * entry.holders().size() + 12 * entry.queue().size() + 2 * entry.pastImageHolders().size() +
-            24 + 14 + 12 * entry.lastGrants().size();
+            24 + 14 + 12 * entry.lastGrants().size() + 2 + 11 * entry.latestRequests().size();
     }
 
     static int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
@@ -68,6 +72,13 @@ final class EntryCodec
             buffer.putLong(at + 2, g[0], ORDER);
             buffer.putShort(at + 10, (short)(g[1] + 1), ORDER);
             at += 12;
+        };
+        private final java.util.function.BiConsumer<Integer, long[]> latest = (node, r) ->
+        {
+            buffer.putShort(at, (short)(int)node, ORDER);
+            buffer.putLong(at + 2, r[0], ORDER);
+            buffer.putByte(at + 10, (byte)r[1]);
+            at += 11;
         };
 
         int encode(final DirectoryEntry entry, final MutableDirectBuffer buffer, final int offset)
@@ -105,6 +116,9 @@ final class EntryCodec
             buffer.putShort(at + 12, (short)entry.lastGrants().size(), ORDER);
             at += 14;
             entry.lastGrants().forEach(grant);
+            buffer.putShort(at, (short)entry.latestRequests().size(), ORDER);
+            at += 2;
+            entry.latestRequests().forEach(latest);
             this.buffer = null;
             return at - offset;
         }
@@ -172,6 +186,21 @@ final class EntryCodec
                 at += 12;
             }
             entry.restoreTransfers(noticed, noticedNode, noticedSupplier, lastGrants);
+        }
+        if (at < end)
+        {
+            need(at, 2, end);
+            final int count = buffer.getShort(at, ORDER) & 0xFFFF;
+            at += 2;
+            need(at, count * 11, end);
+            final Map<Integer, long[]> latest = new TreeMap<>();
+            for (int i = 0; i < count; i++)
+            {
+                latest.put(buffer.getShort(at, ORDER) & 0xFFFF, new long[]{buffer.getLong(at + 2, ORDER),
+                    buffer.getByte(at + 10)});
+                at += 11;
+            }
+            entry.restoreLatestRequests(latest);
         }
         if (at != end)
         {

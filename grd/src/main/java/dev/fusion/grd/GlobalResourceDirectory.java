@@ -240,6 +240,27 @@ public final class GlobalResourceDirectory implements AutoCloseable
     }
 
     /**
+     * Gives up the hold the master records for this node under {@code grant}, as a blocking notice named it, when
+     * this node holds nothing (it gave the hold up and its release was lost or overtaken). A hold the master granted
+     * this node since, under another request, is kept: a release naming no grant removes whatever hold the node has
+     * there, and that dropped a hold granted after this release was sent (the master then granted the next
+     * requester from disk while this node had the newest image).
+     *
+     * @param resource a resource.
+     * @param grant    the request id the master's notice named as this node's grant; {@code Long.MIN_VALUE} when it
+     *                 named none (the release then names none either).
+     * @return completes when the master has answered.
+     */
+    public CompletableFuture<LockMode> releaseGrant(final long resource, final long grant)
+    {
+        final DirectoryAgent.Pending p = pending(GrdMessages.OP_RELEASE, resource, LockMode.NULL, null,
+            new CompletableFuture<>());
+        p.grantId = grant;
+        submit(p);
+        return p.future;
+    }
+
+    /**
      * @param resource a resource this node holds.
      * @param mode     a weaker mode (SHARED, or NULL to release).
      * @return completes when the master has recorded it.

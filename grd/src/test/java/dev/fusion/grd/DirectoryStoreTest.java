@@ -43,6 +43,31 @@ class DirectoryStoreTest
     }
 
     @Test
+    void aHandedOffEntryStillKnowsEachNodesLatestRequest()
+    {
+        // node 1 held the block under request 1 (a retry of it still in flight), gave it up and holds it again
+        // under request 5; then the entry moved to another master
+        final DirectoryEntryTest.Outcomes out = new DirectoryEntryTest.Outcomes();
+        final DirectoryEntry e = new DirectoryEntry(ResourceId.of(3, 5));
+        e.acquire(1, 1, LockMode.EXCLUSIVE, out, true);
+        e.release(1, 1, out);
+        e.acquire(5, 1, LockMode.EXCLUSIVE, out, true);
+        e.acquire(6, 2, LockMode.SHARED, out, true);
+        e.cancel(6, 2, out);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[EntryCodec.maxLength(e)]);
+        final DirectoryEntry moved = EntryCodec.decode(buffer, 0, EntryCodec.encode(e, buffer, 0));
+        out.events.clear();
+        // the late copy of request 1, flagged fresh, must not drop the hold under request 5: that left the master
+        // with no holder while node 1 had the newest (dirty) image, and the next requester read the disk's (a lost
+        // update in the bank test with remastering on)
+        moved.acquire(1, 1, LockMode.EXCLUSIVE, out, true);
+        assertThat(out.events).as("a stale copy is ignored").isEmpty();
+        assertThat(moved.holders()).containsEntry(1, LockMode.EXCLUSIVE);
+        moved.acquire(6, 2, LockMode.SHARED, out, true);
+        assertThat(out.rejected).as("a copy of a cancelled request is refused again").containsKey(6L);
+    }
+
+    @Test
     void aPersistedStoreIsReloadedAfterARestart(@TempDir final Path dir)
     {
         final File file = dir.resolve("grd.dat").toFile();

@@ -187,6 +187,26 @@ class GrdClusterTest
         }
     }
 
+    @Test
+    void aReleaseNamingAnOlderGrantKeepsTheHoldGrantedSince() throws Exception
+    {
+        start(2, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(1, 7);
+        final GrantRequest first = grd(2).requestGrant(r, EXCLUSIVE, Duration.ofSeconds(5), true);
+        first.grant().get(5, TimeUnit.SECONDS);
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+        final GrantRequest second = grd(2).requestGrant(r, EXCLUSIVE, Duration.ofSeconds(5), true);
+        second.grant().get(5, TimeUnit.SECONDS);
+        // a give-back of the first grant, overtaken by the second (cache fusion sends one when a notice finds the
+        // block gone): the hold under the second grant stays
+        grd(2).releaseGrant(r, first.requestId()).handle((m, e) -> null).get(5, TimeUnit.SECONDS);
+        assertThat(grd(1).acquire(r, SHARED, Duration.ofMillis(300)))
+            .as("node 2 still holds it EXCLUSIVE at the master").failsWithin(Duration.ofSeconds(5));
+        grd(2).releaseGrant(r, second.requestId()).get(5, TimeUnit.SECONDS);
+        assertThat(grd(1).acquire(r, SHARED).get(5, TimeUnit.SECONDS)).isEqualTo(SHARED);
+        grd(1).release(r).get(5, TimeUnit.SECONDS);
+    }
+
     /** Node {@code node} uses {@code r} until the resource is moved to it, and its own directory knows. */
     private void moveTo(final int node, final long r) throws Exception
     {
