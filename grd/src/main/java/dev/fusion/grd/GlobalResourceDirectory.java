@@ -248,7 +248,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
      *
      * @param resource a resource.
      * @param grant    the request id the master's notice named as this node's grant; {@code Long.MIN_VALUE} when it
-     *                 named none (the release then names none either).
+     *                 named none (the release then names this node's own grant, if any, as {@link #release} does).
      * @return completes when the master has answered.
      */
     public CompletableFuture<LockMode> releaseGrant(final long resource, final long grant)
