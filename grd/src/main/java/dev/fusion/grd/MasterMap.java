@@ -1,51 +1,40 @@
 package dev.fusion.grd;
 
-import org.agrona.collections.Int2IntHashMap;
 import org.agrona.collections.Long2LongHashMap;
 
 /**
- * Who masters each resource: the consistent-hash ring, overridden per object or per resource by remastering.
- * Any thread computes {@link #masterOf(long)} locally and without locking: the ring and both override tables
- * are immutable snapshots published through one volatile reference; the directory agent (single writer)
- * publishes a new snapshot with a higher version on each change.
+ * Who masters each resource: the consistent-hash ring, overridden per resource by remastering. Any thread computes
+ * {@link #masterOf(long)} locally and without locking: the ring is published through a volatile reference and the
+ * overrides live in a single-writer, lock-free table ({@link OverrideTable}); the directory agent is the only
+ * writer. An override naming a node no longer on the ring is ignored, so a reader never sees a dead master even
+ * while a ring change is being applied.
  */
 public final class MasterMap
 {
-    private static final int NONE = -1;
-
-    private volatile Snapshot snapshot;
-
-    private record Snapshot(
-        MasterRing ring, Long2LongHashMap resources, Long2LongHashMap versions, Int2IntHashMap objects, long version)
-    {
-    }
+    private final OverrideTable overrides = new OverrideTable();
+    private final Long2LongHashMap moveVersions = new Long2LongHashMap(0);
+    private volatile MasterRing ring;
+    private volatile long version = 1;
 
     /**
      * @param ring the initial ring.
      */
     public MasterMap(final MasterRing ring)
     {
-        snapshot = new Snapshot(ring, new Long2LongHashMap(NONE), new Long2LongHashMap(0), new Int2IntHashMap(NONE), 1);
+        this.ring = ring;
     }
 
     /**
+     * Any thread, lock-free.
+     *
      * @param resource a resource id.
      * @return the node that masters it now.
      */
     public int masterOf(final long resource)
     {
-        final Snapshot s = snapshot;
-        final long byResource = s.resources.get(resource);
-        if (byResource != NONE)
-        {
-            return (int)byResource;
-        }
-        final int byObject = s.objects.get(ResourceId.objectId(resource));
-        if (byObject != NONE)
-        {
-            return byObject;
-        }
-        return s.ring.masterOf(resource);
+        final MasterRing r = ring;
+        final int override = overrides.get(resource);
+        return override != OverrideTable.ABSENT && r.contains(override) ? override : r.masterOf(resource);
     }
 
     /**
@@ -54,34 +43,36 @@ public final class MasterMap
      */
     public int ringMasterOf(final long resource)
     {
-        return snapshot.ring.masterOf(resource);
+        return ring.masterOf(resource);
     }
 
     /** @return the version of the current mapping; grows with every change. */
     public long version()
     {
-        return snapshot.version;
+        return version;
     }
 
     /** @return the current ring. */
     public MasterRing ring()
     {
-        return snapshot.ring;
+        return ring;
     }
 
     /** @return how many resources are remastered individually. */
     public int resourceOverrides()
     {
-        return snapshot.resources.size();
+        return overrides.size();
     }
 
     /**
+     * Directory agent only.
+     *
      * @param resource a resource.
      * @return the version of its last move, 0 when it never moved.
      */
     public long moveVersion(final long resource)
     {
-        return snapshot.versions.get(resource);
+        return moveVersions.get(resource);
     }
 
     /**
@@ -96,58 +87,26 @@ public final class MasterMap
      */
     public boolean overrideResource(final long resource, final int master, final long version)
     {
-        final Snapshot s = snapshot;
-        if (version <= s.versions.get(resource))
+        if (version <= moveVersions.get(resource))
         {
             return false;
         }
-        final Long2LongHashMap resources = copy(s.resources, NONE);
-        if (s.ring.contains(master))
-        {
-            resources.put(resource, master);
-        }
-        else
-        {
-            resources.remove(resource);
-        }
-        final Long2LongHashMap versions = copy(s.versions, 0);
-        versions.put(resource, version);
-        snapshot = new Snapshot(s.ring, resources, versions, s.objects, s.version + 1);
+        moveVersions.put(resource, version);
+        overrides.put(resource, ring.contains(master) ? master : OverrideTable.ABSENT);
+        this.version++;
         return true;
     }
 
     /**
      * Replaces the ring (after a membership change) and drops overrides that point at nodes no longer on it
-     * (directory agent only).
+     * (directory agent only), so a node that rejoins does not master again what it mastered before its death.
      *
      * @param ring the new ring.
      */
     public void replaceRing(final MasterRing ring)
     {
-        final Snapshot s = snapshot;
-        final Long2LongHashMap resources = new Long2LongHashMap(NONE);
-        s.resources.forEachLong((resource, master) ->
-        {
-            if (ring.contains((int)master))
-            {
-                resources.put(resource, master);
-            }
-        });
-        final Int2IntHashMap objects = new Int2IntHashMap(NONE);
-        s.objects.forEachInt((object, master) ->
-        {
-            if (ring.contains(master))
-            {
-                objects.put(object, master);
-            }
-        });
-        snapshot = new Snapshot(ring, resources, copy(s.versions, 0), objects, s.version + 1);
-    }
-
-    private static Long2LongHashMap copy(final Long2LongHashMap source, final long missing)
-    {
-        final Long2LongHashMap copy = new Long2LongHashMap(Math.max(8, source.size() * 2), 0.65f, missing);
-        source.forEachLong(copy::put);
-        return copy;
+        this.ring = ring; // first: readers ignore overrides naming nodes off it from now on
+        overrides.clearWhere(master -> !ring.contains(master));
+        version++;
     }
 }

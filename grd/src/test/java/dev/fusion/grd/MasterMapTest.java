@@ -28,4 +28,24 @@ class MasterMapTest
         assertThat(map.overrideResource(r, 2, 3)).isTrue();
         assertThat(map.masterOf(r)).isEqualTo(2);
     }
+
+    @Test
+    void aNodeThatRejoinsDoesNotMasterWhatWasMovedToItBeforeItsDeath()
+    {
+        final MasterRing all = MasterRing.of(List.of(1, 2, 3), VIRTUAL_NODES);
+        final MasterMap map = new MasterMap(all);
+        for (long r = 0; r < 100_000; r++)
+        {
+            assertThat(map.overrideResource(r, 3, 1)).isTrue();
+        }
+        assertThat(map.resourceOverrides()).isEqualTo(100_000);
+        map.replaceRing(MasterRing.of(List.of(1, 2), VIRTUAL_NODES));
+        assertThat(map.resourceOverrides()).isZero();
+        map.replaceRing(all);
+        for (long r = 0; r < 100_000; r += 997)
+        {
+            assertThat(map.masterOf(r)).as("resource %d", r).isEqualTo(all.masterOf(r));
+            assertThat(map.moveVersion(r)).as("its move is still counted").isEqualTo(1);
+        }
+    }
 }
