@@ -198,6 +198,20 @@ public final class LocalCluster implements AutoCloseable
         nodes.get(id - 1).close();
     }
 
+    /**
+     * Starts a stopped node again with its configuration: a new process would look like this to the others, a new
+     * incarnation that joins as a new member.
+     *
+     * @param id 1-based node id.
+     * @return the new node.
+     */
+    public ClusterNode restart(final int id)
+    {
+        final ClusterNode node = ClusterNode.start(configs.get(id - 1));
+        nodes.set(id - 1, node);
+        return node;
+    }
+
     /** @return the nodes in id order. */
     public List<ClusterNode> nodes()
     {

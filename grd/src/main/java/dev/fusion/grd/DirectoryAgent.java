@@ -101,6 +101,13 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Int2ObjectHashMap<List<Long>> orphansToCheck = new Int2ObjectHashMap<>();
     /** Per dead node, resources it mastered that this node reports to their new masters (see onViewChange). */
     private final Int2ObjectHashMap<List<Long>> givenAway = new Int2ObjectHashMap<>();
+    /** Members whose JOIN_DONE this starting directory waits for before it masters anything (see onJoin). */
+    private final IntHashSet joinAwaited = new IntHashSet();
+    private final long joinDeadlineNs;
+    private long nextJoinNs;
+    private boolean joinedLiveCluster;
+    /** Entries reloaded from the store at start and not replaced by a hand-off since. */
+    private final LongHashSet reloaded = new LongHashSet();
 
     /** A request of this node waiting for its master's answer. */
     static final class Pending
@@ -195,9 +202,21 @@ final class DirectoryAgent implements Agent, GrantListener
         this.stats = stats;
         this.timeoutNs = config.requestTimeout().toNanos();
         this.view = node.view();
-        store.forEach(entry -> hot.put(entry.resource(), entry));
+        store.forEach(entry ->
+        {
+            hot.put(entry.resource(), entry);
+            reloaded.add(entry.resource());
+        });
         stats.set(HOT, hot.size());
         stats.set(STORED, store.size());
+        for (final int member : masteringNodes(view))
+        {
+            if (member != self)
+            {
+                joinAwaited.add(member);
+            }
+        }
+        joinDeadlineNs = System.nanoTime() + config.joinTimeout().toNanos();
     }
 
     @Override
@@ -229,6 +248,10 @@ final class DirectoryAgent implements Agent, GrantListener
         work += commands.drain(commandHandler, 256);
         work += inbox.drain(messageHandler, 256);
         final long now = System.nanoTime();
+        if (!joinAwaited.isEmpty())
+        {
+            work += askToJoin(now);
+        }
         if (now - nextTimeoutScanNs >= 0)
         {
             nextTimeoutScanNs = now + TIMEOUT_SCAN_NS;
@@ -265,7 +288,7 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         else if (command instanceof HoldersQuery query)
         {
-            if (masters.masterOf(query.resource()) != self || isRebuilding())
+            if (masters.masterOf(query.resource()) != self || isRebuilding() || isJoining())
             {
                 query.future().completeExceptionally(
                     new GrdException(RejectReason.NOT_MASTER, query.resource(), LockMode.NULL));
@@ -353,6 +376,16 @@ final class DirectoryAgent implements Agent, GrantListener
             onGiven(resource, (int)grant);
             return;
         }
+        if (op == GrdMessages.OP_JOIN)
+        {
+            onJoin(requester);
+            return;
+        }
+        if (op == GrdMessages.OP_JOIN_DONE)
+        {
+            onJoinDone(requester, resource == 1);
+            return;
+        }
         if (op == GrdMessages.OP_REPORT)
         {
             // the reporter already computed that this node is the new master; this node may learn of the
@@ -386,7 +419,7 @@ final class DirectoryAgent implements Agent, GrantListener
             reject(requester, requestId, resource, RejectReason.UNKNOWN_NODE);
             return;
         }
-        if (isRebuilding() || recovering.contains(resource))
+        if (isRebuilding() || isJoining() || recovering.contains(resource))
         {
             frozen.add(new Deferred(requester, requestId, resource, op, mode, hops, flags, grant));
             return;
@@ -918,6 +951,7 @@ final class DirectoryAgent implements Agent, GrantListener
         entry.lastAccessNs = System.nanoTime();
         hot.put(resource, entry);
         store.put(entry);
+        reloaded.remove(resource);
         arrivedAt.put(resource, System.nanoTime());
         stats.incrementAndGet(REMASTERS_IN);
         GrdMessages.master(message, self, version, resource);
@@ -936,12 +970,155 @@ final class DirectoryAgent implements Agent, GrantListener
         masters.overrideResource(GrdMessages.resource(b, at), GrdMessages.newMaster(b, at), GrdMessages.id(b, at));
     }
 
+    // ---------------------------------------------------------------- join
+
+    /**
+     * A starting directory masters nothing until every live member has answered its JOIN: a node that restarts
+     * after its death gets its arcs of the ring back, and the survivors that mastered them meanwhile hold the
+     * entries (who holds what); granting from an empty entry before those arrive would grant a block someone
+     * holds EXCLUSIVE.
+     */
+    private boolean isJoining()
+    {
+        return !joinAwaited.isEmpty();
+    }
+
+    private int askToJoin(final long now)
+    {
+        if (now - joinDeadlineNs >= 0)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": no answer to its join from node(s) " +
+                joinAwaited + " within " + config.joinTimeout() + "; mastering without them");
+            joinAwaited.clear();
+            finishJoin();
+            return 1;
+        }
+        if (now - nextJoinNs < 0)
+        {
+            return 0;
+        }
+        // sent again until answered: a member whose directory has not started yet drops it
+        nextJoinNs = now + config.retryInterval().toNanos();
+        for (final int member : joinAwaited)
+        {
+            GrdMessages.request(message, GrdMessages.OP_JOIN, LockMode.NULL, 0, self, 0, 0);
+            send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+        }
+        return 1;
+    }
+
+    /** A member's directory is starting: hand it what it masters now, then say so. */
+    private void onJoin(final int joiner)
+    {
+        if (joiner == self || !live(joiner) || !masters.ring().contains(joiner) || isRebuilding())
+        {
+            return; // asked again after the retry interval, by when the joiner is on the ring and reports are in
+        }
+        final boolean established = !isJoining();
+        if (joinAwaited.remove(joiner) && joinAwaited.isEmpty())
+        {
+            finishJoin(); // a directory that is starting masters nothing this one needs
+        }
+        if (established && !handOverTo(joiner))
+        {
+            return; // an entry being recovered goes once recovered: the joiner asks again
+        }
+        GrdMessages.request(message, GrdMessages.OP_JOIN_DONE, LockMode.NULL, 0, self, 0, established ? 1 : 0);
+        send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+    }
+
+    /**
+     * Hands the joiner every entry this node mastered that the ring gives the joiner now.
+     *
+     * @return false when some are being recovered and stay here until they are.
+     */
+    private boolean handOverTo(final int joiner)
+    {
+        final List<Integer> others = new ArrayList<>();
+        for (final int member : masters.ring().nodes())
+        {
+            if (member != joiner)
+            {
+                others.add(member);
+            }
+        }
+        final MasterRing without = MasterRing.of(others, config.virtualNodes());
+        final List<DirectoryEntry> moving = new ArrayList<>();
+        for (final DirectoryEntry entry : hot.values())
+        {
+            if (masters.masterOf(entry.resource(), without) == self && masters.masterOf(entry.resource()) == joiner)
+            {
+                moving.add(entry);
+            }
+        }
+        store.forEach(entry ->
+        {
+            if (!hot.containsKey(entry.resource()) && masters.masterOf(entry.resource(), without) == self &&
+                masters.masterOf(entry.resource()) == joiner)
+            {
+                moving.add(entry);
+            }
+        });
+        int recoveringNow = 0;
+        for (final DirectoryEntry entry : moving)
+        {
+            if (recovering.contains(entry.resource()))
+            {
+                recoveringNow++;
+            }
+            else
+            {
+                handOff(entry, joiner);
+            }
+        }
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": handed node " + joiner + " " +
+            (moving.size() - recoveringNow) + " entries it masters now" +
+            (recoveringNow > 0 ? "; " + recoveringNow + " follow once recovered" : ""));
+        return recoveringNow == 0;
+    }
+
+    private void onJoinDone(final int member, final boolean established)
+    {
+        joinedLiveCluster |= established;
+        if (joinAwaited.remove(member) && joinAwaited.isEmpty())
+        {
+            finishJoin();
+        }
+    }
+
+    private void finishJoin()
+    {
+        if (joinedLiveCluster && !reloaded.isEmpty())
+        {
+            // the cluster went on without this node: whoever holds one of these now got it from a survivor, whose
+            // entry came back by hand-off; what is left describes holds that are gone
+            int dropped = 0;
+            for (final LongHashSet.LongIterator it = reloaded.iterator(); it.hasNext(); )
+            {
+                final long resource = it.nextValue();
+                hot.remove(resource);
+                store.remove(resource);
+                dropped++;
+            }
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": dropped " + dropped +
+                " out-of-date entries reloaded from its store");
+            stats.set(HOT, hot.size());
+        }
+        reloaded.clear();
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": directory joined; mastering");
+        releaseFrozen();
+    }
+
     // ---------------------------------------------------------------- reconfiguration
 
     private void onViewChange(final MembershipView previous, final MembershipView current)
     {
         viewChanges.incrementAndGet(); // before the unconfirmed holds are read (reconfigure): see requestGrant
         view = current;
+        if (isJoining() && joinAwaited.removeIf(member -> !live(member)) && joinAwaited.isEmpty())
+        {
+            finishJoin();
+        }
         final List<Integer> dead = new ArrayList<>();
         for (final int member : previous.states().keySet())
         {

@@ -29,6 +29,9 @@ import java.time.Duration;
  *                                 (default 0.8; 0 turns the object rule off).
  * @param objectWindow             the window of the object rule (default 1 s).
  * @param objectMinRequests        requests an object needs in a window before the rule applies (default 20).
+ * @param joinTimeout              how long a starting directory waits for a live member's word that it has handed
+ *                                 over what the newcomer masters, before it masters anything without it (default
+ *                                 10 s; a member that never answers is logged).
  */
 public record GrdConfig(
     int virtualNodes,
@@ -48,7 +51,8 @@ public record GrdConfig(
     Duration tierScanInterval,
     double objectShare,
     Duration objectWindow,
-    int objectMinRequests)
+    int objectMinRequests,
+    Duration joinTimeout)
 {
     /** Validates. */
     public GrdConfig
@@ -65,6 +69,7 @@ public record GrdConfig(
         check("tierScanInterval (ms)", tierScanInterval.toMillis(), 10, 86_400_000);
         check("objectWindow (ms)", objectWindow.toMillis(), 1, 86_400_000);
         check("objectMinRequests", objectMinRequests, 1, 1_000_000_000);
+        check("joinTimeout (ms)", joinTimeout.toMillis(), 1, 3_600_000);
         if (!(objectShare >= 0 && objectShare <= 1))
         {
             throw new IllegalArgumentException("invalid objectShare: " + objectShare + " (accepted: 0..1)");
@@ -117,6 +122,7 @@ public record GrdConfig(
         private double objectShare = 0.8;
         private Duration objectWindow = Duration.ofSeconds(1);
         private int objectMinRequests = 20;
+        private Duration joinTimeout = Duration.ofSeconds(10);
 
         /** @param n points per node. @return this */
         public Builder virtualNodes(final int n)
@@ -231,13 +237,24 @@ public record GrdConfig(
             return this;
         }
 
+        /**
+         * @param d how long a starting directory waits for every live member's word that it has handed over what
+         *          the newcomer masters.
+         * @return this
+         */
+        public Builder joinTimeout(final Duration d)
+        {
+            joinTimeout = d;
+            return this;
+        }
+
         /** @return the validated config. */
         public GrdConfig build()
         {
             return new GrdConfig(virtualNodes, requestTimeout, storeFile, maxEntries, remastering,
                 remoteRequestsToRemaster, minResidence, hotRecency, hotMaxEntries, ownThread, retryInterval,
                 warmRecency, hotOpsPerDay, warmOpsPerDay, tierScanInterval, objectShare, objectWindow,
-                objectMinRequests);
+                objectMinRequests, joinTimeout);
         }
     }
 }

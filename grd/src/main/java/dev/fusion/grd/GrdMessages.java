@@ -51,6 +51,17 @@ final class GrdMessages
      * have held it in EXCLUSIVE: the master checks it like a resource the dead node mastered.
      */
     static final int OP_REPORT_GIVEN = 7;
+    /**
+     * Join: the requester's directory is starting and masters nothing until every live member has answered
+     * {@link #OP_JOIN_DONE} (sent again every retry interval until then).
+     */
+    static final int OP_JOIN = 8;
+    /**
+     * Join: the requester has handed the joiner every entry it mastered that the joiner masters now (HANDOFFs sent
+     * before this on the same stream); {@code resource} is 1 when the requester was established (not joining
+     * itself), so the joiner's entries reloaded from its store are out of date.
+     */
+    static final int OP_JOIN_DONE = 9;
 
     static final int STATUS_GRANTED = 1;
     static final int STATUS_REJECTED = 2;

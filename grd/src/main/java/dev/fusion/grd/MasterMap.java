@@ -39,6 +39,17 @@ public final class MasterMap
 
     /**
      * @param resource a resource id.
+     * @param on       a ring other than the current one.
+     * @return its master with this map's overrides on that ring.
+     */
+    public int masterOf(final long resource, final MasterRing on)
+    {
+        final int override = overrides.get(resource);
+        return override != OverrideTable.ABSENT && on.contains(override) ? override : on.masterOf(resource);
+    }
+
+    /**
+     * @param resource a resource id.
      * @return its master by the ring alone, ignoring overrides.
      */
     public int ringMasterOf(final long resource)

@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -185,6 +186,36 @@ class GrdClusterTest
                 .as("node %d is granted after the reconfiguration", node).isEqualTo(EXCLUSIVE);
             grd(node).release(r).get(5, TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void aDeadNodeThatRestartsDoesNotGrantWhatTheSurvivorsMasteredWhileItWasDead() throws Exception
+    {
+        start(3, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(3, 0);
+        assertThat(grd(1).acquire(r, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        grds.get(2).close();
+        cluster.stop(3);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
+            Duration.ofSeconds(10), "node 3 declared dead");
+        final CompletableFuture<LockMode> whileDead = grd(2).acquire(r, EXCLUSIVE);
+        Thread.sleep(300);
+        assertThat(whileDead).as("node 1 still holds it EXCLUSIVE").isNotDone();
+
+        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), GrdConfig.builder().remastering(false).build(),
+            RecoveryHandler.NONE));
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        final CompletableFuture<LockMode> fromThree = grd(3).acquire(r, SHARED);
+        final CompletableFuture<LockMode> fromTwo = grd(2).acquire(ResourceId.of(9, 999_999), EXCLUSIVE);
+        assertThat(fromTwo.get(10, TimeUnit.SECONDS)).as("the cluster works").isEqualTo(EXCLUSIVE);
+        Thread.sleep(500);
+        assertThat(whileDead).as("node 1 still holds it EXCLUSIVE after node 3 rejoined").isNotDone();
+        assertThat(fromThree).as("node 1 still holds it EXCLUSIVE after node 3 rejoined").isNotDone();
+        grd(1).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(whileDead.get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        assertThat(fromThree).as("node 2 holds it EXCLUSIVE now").isNotDone();
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(fromThree.get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
     }
 
     @Test
