@@ -395,6 +395,7 @@ public final class Subscriber implements AutoCloseable
                 if (now - nextAck >= 0 || receivedCount - ackedCount >= queueCapacity / 4)
                 {
                     nextAck = now + ACK_INTERVAL_NS;
+                    dropApplied();
                     control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
                     control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
                     control.putLong(16, receivedCount, ByteOrder.LITTLE_ENDIAN);
@@ -625,11 +626,11 @@ public final class Subscriber implements AutoCloseable
     }
 
     /**
-     * Received and not yet applied, oldest first: drops what the applier has applied since, then reports.
-     *
-     * @return {count, bytes, oldest source commit ms (0 when none), when the oldest was received (epoch ms)}.
+     * The receiver (the only thread that takes from {@link #pending}) drops what the applier has applied, at each
+     * ACK tick: with no lag monitor reading {@link #unapplied()} the queue would otherwise grow by one entry per
+     * transaction for good.
      */
-    public long[] unapplied()
+    private void dropApplied()
     {
         final long watermark = applier.watermark();
         long[] head;
@@ -637,6 +638,23 @@ public final class Subscriber implements AutoCloseable
         {
             pending.poll();
         }
+    }
+
+    /** @return entries kept for the lag figures (tests: O(n)). */
+    int retainedForLag()
+    {
+        return pending.size();
+    }
+
+    /**
+     * Received and not yet applied, oldest first (what the applier applied since the receiver's last ACK tick is
+     * skipped).
+     *
+     * @return {count, bytes, oldest source commit ms (0 when none), when the oldest was received (epoch ms)}.
+     */
+    public long[] unapplied()
+    {
+        final long watermark = applier.watermark();
         long count = 0;
         long bytes = 0;
         long oldest = 0;

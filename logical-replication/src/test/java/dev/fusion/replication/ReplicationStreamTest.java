@@ -70,6 +70,8 @@ class ReplicationStreamTest
                 final long last = txns.get(txns.size() - 1).position();
                 assertThat(applier.awaitWatermark(last, 60_000)).as("caught up; failure %s", applier.failure()).isTrue();
                 LocalCluster.await(() -> publisher.appliedBy(2) == last, Duration.ofSeconds(10), "the ack");
+                LocalCluster.await(() -> subscriber.retainedForLag() == 0, Duration.ofSeconds(10),
+                    "the subscriber, with no lag monitor reading it, to drop what it applied from its lag figures");
             }
             assertThat(replica.snapshot()).isEqualTo(serial(txns).snapshot());
             assertThat(replica.commitOrder).as("each transaction committed once, in order")
