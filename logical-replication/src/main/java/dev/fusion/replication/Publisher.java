@@ -521,11 +521,25 @@ public final class Publisher implements AutoCloseable
             notRetained(s.node, epochStart);
             return false;
         }
-        if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition())
+        if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition() || !hasCredit(s))
         {
-            return false;
+            return false; // no credit: a replay would read the log only to stop at its first record
         }
         return catchUp(s, buffer);
+    }
+
+    /** @return whether the subscriber's queue has room for another transaction (acknowledged ones dropped). */
+    private static boolean hasCredit(final Subscription s)
+    {
+        if (s.unacked.size() >= s.window)
+        {
+            final long received = s.received;
+            while (!s.unacked.isEmpty() && s.unacked.peekLong() <= received)
+            {
+                s.unacked.pollLong();
+            }
+        }
+        return s.unacked.size() < s.window;
     }
 
     /** Streams to one subscriber until it is current or its queue is full. */
@@ -591,17 +605,9 @@ public final class Publisher implements AutoCloseable
         {
             return true;
         }
-        if (s.unacked.size() >= s.window)
+        if (!hasCredit(s))
         {
-            final long received = s.received;
-            while (!s.unacked.isEmpty() && s.unacked.peekLong() <= received)
-            {
-                s.unacked.pollLong();
-            }
-            if (s.unacked.size() >= s.window)
-            {
-                return false;
-            }
+            return false;
         }
         buffer.putLong(0, epoch, ByteOrder.LITTLE_ENDIAN);
         buffer.putLong(8, s.sentUpTo, ByteOrder.LITTLE_ENDIAN);

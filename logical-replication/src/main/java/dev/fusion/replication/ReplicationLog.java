@@ -49,6 +49,9 @@ public final class ReplicationLog implements AutoCloseable
     private long lastPosition;
     private long retainedAfter;
 
+    /** Every this many records a segment remembers where one starts, so a replay need not read from byte 0. */
+    private static final int INDEX_EVERY = 64;
+
     private static final class Segment
     {
         final Path file;
@@ -56,12 +59,53 @@ public final class ReplicationLog implements AutoCloseable
         long lastPosition;
         long lastCommitMs;
         long bytes;
+        long records;
+        /** Sparse index: the position and byte offset of every {@link #INDEX_EVERY}th record (guarded by the log). */
+        final org.agrona.collections.LongArrayList indexPositions = new org.agrona.collections.LongArrayList();
+        final org.agrona.collections.LongArrayList indexOffsets = new org.agrona.collections.LongArrayList();
 
         Segment(final Path file, final long firstPosition)
         {
             this.file = file;
             this.firstPosition = firstPosition;
         }
+
+        /** Counts a record that starts at {@code offset}. */
+        void add(final long position, final long offset)
+        {
+            if (records++ % INDEX_EVERY == 0)
+            {
+                indexPositions.addLong(position);
+                indexOffsets.addLong(offset);
+            }
+        }
+
+        /** @return the offset of the last indexed record at or before {@code position}, 0 when none. */
+        long startFor(final long position)
+        {
+            int low = 0;
+            int high = indexPositions.size() - 1;
+            long start = 0;
+            while (low <= high)
+            {
+                final int mid = (low + high) >>> 1;
+                if (indexPositions.getLong(mid) <= position)
+                {
+                    start = indexOffsets.getLong(mid);
+                    low = mid + 1;
+                }
+                else
+                {
+                    high = mid - 1;
+                }
+            }
+            return start;
+        }
+    }
+
+    /** What a replay reads of one segment, taken under the log's lock. */
+    private record Span(Path file, long start, long bytes)
+    {
     }
 
     private ReplicationLog(
@@ -186,6 +230,7 @@ public final class ReplicationLog implements AutoCloseable
                     channel.truncate(at);
                     break;
                 }
+                segment.add(record.position, at);
                 segment.lastPosition = record.position;
                 segment.lastCommitMs = record.commitMs;
                 at += RECORD_HEADER + record.payload.length;
@@ -259,6 +304,7 @@ public final class ReplicationLog implements AutoCloseable
                 active.force(false);
             }
             final Segment tail = segments.get(segments.size() - 1);
+            tail.add(txn.position(), tail.bytes);
             tail.bytes += RECORD_HEADER + length;
             tail.lastPosition = txn.position();
             tail.lastCommitMs = txn.commitTimeMs();
@@ -342,34 +388,36 @@ public final class ReplicationLog implements AutoCloseable
      */
     public long replay(final long fromExclusive, final Consumer<Transaction> consumer) throws NotRetainedException
     {
-        final List<Segment> snapshot;
+        final List<Span> spans = new ArrayList<>();
         synchronized (this)
         {
             if (fromExclusive < retainedAfter)
             {
                 throw new NotRetainedException(fromExclusive, retainedAfter);
             }
-            snapshot = new ArrayList<>(segments);
+            for (final Segment segment : segments)
+            {
+                if (segment.lastPosition > fromExclusive)
+                {
+                    spans.add(new Span(segment.file, segment.startFor(fromExclusive), segment.bytes));
+                }
+            }
         }
         long last = fromExclusive;
         final ByteBuffer header = ByteBuffer.allocate(RECORD_HEADER).order(ByteOrder.LITTLE_ENDIAN);
-        for (final Segment segment : snapshot)
+        for (final Span segment : spans)
         {
-            if (segment.lastPosition <= fromExclusive)
+            try (FileChannel channel = FileChannel.open(segment.file(), StandardOpenOption.READ))
             {
-                continue;
-            }
-            try (FileChannel channel = FileChannel.open(segment.file, StandardOpenOption.READ))
-            {
-                final long size = segment.bytes;
-                long at = 0;
+                final long size = segment.bytes();
+                long at = segment.start();
                 while (at < size)
                 {
                     final Record record = readRecord(channel, at, size, header);
                     if (null == record || !record.valid())
                     {
                         throw new UncheckedIOException(new IOException(
-                            "corrupt record at byte " + at + " of " + segment.file + ": replay stopped"));
+                            "corrupt record at byte " + at + " of " + segment.file() + ": replay stopped"));
                     }
                     if (record.position > fromExclusive)
                     {

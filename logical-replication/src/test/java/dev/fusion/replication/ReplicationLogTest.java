@@ -51,6 +51,33 @@ class ReplicationLogTest
     }
 
     @Test
+    void aReplayFromAnyPositionStartsRightAfterItAcrossSegmentsAndARestart(@TempDir final Path dir) throws Exception
+    {
+        // small segments: the index (every 64th record) and segment boundaries both fall between the cases
+        final List<Transaction> txns = new Workload(3, 64, 0.05, 0.01).next(700);
+        try (ReplicationLog log = ReplicationLog.open(dir, 32 << 10, 1 << 30, false))
+        {
+            txns.forEach(log::append);
+            checkEveryStart(log, txns);
+        }
+        try (ReplicationLog reopened = ReplicationLog.open(dir, 32 << 10, 1 << 30, false))
+        {
+            checkEveryStart(reopened, txns);
+        }
+    }
+
+    private static void checkEveryStart(final ReplicationLog log, final List<Transaction> txns) throws Exception
+    {
+        for (int i = 0; i < txns.size(); i += 7)
+        {
+            final long from = txns.get(i).position();
+            assertThat(replay(log, from)).as("from %d", from).isEqualTo(positions(txns.subList(i + 1, txns.size())));
+            // a position between two records (positions need not be dense)
+            assertThat(replay(log, from + 1).get(0)).isGreaterThan(from + 1);
+        }
+    }
+
+    @Test
     void aTornTailFromACrashIsCutOffAndNeverReplayed(@TempDir final Path dir) throws Exception
     {
         final List<Transaction> txns = new Workload(2, 64, 0, 0).next(50);
