@@ -45,6 +45,8 @@ final class BlockState
     final LongArrayList deferredPiQueries = new LongArrayList();
     /** Consistent reads served in a row with no local use in between (RAC's fairness rule). */
     int crInARow;
+    /** On the agent's list of blocks its timers look at (a request out, a grant waiting for its image, waiters). */
+    boolean timed;
 
     /** The last events of this block on this node, for the slow-get warning (diagnostics, off the hot path). */
     final ArrayDeque<String> trace = new ArrayDeque<>();
@@ -92,11 +94,17 @@ final class BlockState
         pins.pin(mode);
     }
 
+    /** Nothing here but the last grant id, which the agent keeps on its own when it forgets the state. */
     boolean idle()
     {
-        // a block once held keeps its state: the grant id tells later notices about that hold from new ones
-        return held == LockMode.NULL && !pinned() && null == acquiring && waiters.isEmpty() && notices.isEmpty() &&
-            null == stashedImage && shippedTo == -1 && grantRequestId == Long.MIN_VALUE && deferredPiQueries.isEmpty();
+        return held == LockMode.NULL && !pinned() && null == acquiring && null == grant && waiters.isEmpty() &&
+            notices.isEmpty() && null == stashedImage && shippedTo == -1 && deferredPiQueries.isEmpty();
+    }
+
+    /** @return whether the agent's timers have anything to look at here. */
+    boolean timing()
+    {
+        return null != acquiring || null != grant || !waiters.isEmpty();
     }
 
     @Override

@@ -58,13 +58,19 @@ final class FusionAgent implements Agent
     private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
     private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;
     private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
+    /** The last grant id of each block whose state was forgotten (see forgetIfIdle). */
+    private final org.agrona.collections.Long2LongHashMap lastGrants =
+        new org.agrona.collections.Long2LongHashMap(Long.MIN_VALUE);
+    /** The blocks the timers look at: scanning every block every millisecond grew with the buffer cache. */
+    private final ArrayList<BlockState> timed = new ArrayList<>();
     /** The pin words of the blocks above, for application threads (lock-free gets of blocks held here). */
     private final java.util.concurrent.ConcurrentHashMap<Long, PinWord> pinWords =
         new java.util.concurrent.ConcurrentHashMap<>();
     private final Long2ObjectHashMap<PendingCr> crs = new Long2ObjectHashMap<>();
     private final Long2ObjectHashMap<PendingRecovery> recoveries = new Long2ObjectHashMap<>();
     private final ExpandableArrayBuffer out = new ExpandableArrayBuffer(16 * 1024);
-    private final List<Outbound> backlog = new ArrayList<>();
+    /** Messages the transport refused, in send order (a deque: draining a list from its head was quadratic). */
+    private final java.util.ArrayDeque<Outbound> backlog = new java.util.ArrayDeque<>();
     private final long imageTimeoutNs;
     private long nextScanNs;
     private long crIds;
@@ -175,6 +181,7 @@ final class FusionAgent implements Agent
             {
                 final BlockState s = state(a.block);
                 s.waiters.add(a);
+                timed(s);
                 drive(s);
             }
             else if (command instanceof Release r)
@@ -229,10 +236,21 @@ final class FusionAgent implements Agent
         if (null == s)
         {
             s = new BlockState(block, self);
+            s.grantRequestId = lastGrants.remove(block);
             blocks.put(block, s);
             pinWords.put(block, s.pins);
         }
         return s;
+    }
+
+    /** Puts a block on the timers' list (a request went out, a grant waits for its image, a local user waits). */
+    private void timed(final BlockState s)
+    {
+        if (!s.timed)
+        {
+            s.timed = true;
+            timed.add(s);
+        }
     }
 
     /** Blocks this node shipped to another node and let go of, by receiver: read by the directory on a death. */
@@ -275,6 +293,12 @@ final class FusionAgent implements Agent
         {
             blocks.remove(s.block);
             pinWords.remove(s.block);
+            if (s.grantRequestId != Long.MIN_VALUE)
+            {
+                // tells a late notice about the hold given up from one about a new hold (see drive): 16 bytes
+                // instead of a block's whole state, for every block this node ever held
+                lastGrants.put(s.block, s.grantRequestId);
+            }
         }
     }
 
@@ -352,6 +376,7 @@ final class FusionAgent implements Agent
     private void startAcquire(final BlockState s, final Acquire a)
     {
         s.acquiring = a;
+        timed(s);
         a.heldBefore = s.held;
         if (BlockState.TRACE)
         {
@@ -405,6 +430,7 @@ final class FusionAgent implements Agent
                 // request goes again as a fresh one
                 events.increment(WaitEventRecorder.CONVERSION_RETRIES);
                 s.waiters.addFirst(a);
+                timed(s);
             }
             else
             {
@@ -444,6 +470,7 @@ final class FusionAgent implements Agent
             return;
         }
         s.grant = grant;
+        timed(s);
         if (s.stashedRequestId == grant.requestId() && s.stashedEpoch != node.view().epoch())
         {
             // stashed before a reconfiguration: the request id is the same (the request was sent again to the new
@@ -1349,8 +1376,26 @@ final class FusionAgent implements Agent
     {
         int work = 0;
         List<BlockState> due = null;
-        for (final BlockState s : blocks.values())
+        int kept = 0;
+        for (int i = 0, n = timed.size(); i < n; i++)
         {
+            final BlockState s = timed.get(i);
+            if (s.timing())
+            {
+                timed.set(kept++, s);
+            }
+            else
+            {
+                s.timed = false;
+            }
+        }
+        while (timed.size() > kept)
+        {
+            timed.remove(timed.size() - 1);
+        }
+        for (int i = 0; i < kept; i++)
+        {
+            final BlockState s = timed.get(i);
             if (null != s.grant && now - s.imageDeadlineNs >= 0)
             {
                 due = null == due ? new ArrayList<>() : due;
@@ -1498,17 +1543,17 @@ final class FusionAgent implements Agent
         int sent = 0;
         while (!backlog.isEmpty())
         {
-            final Outbound o = backlog.get(0);
+            final Outbound o = backlog.peekFirst();
             if (!live(o.peer()))
             {
-                backlog.remove(0);
+                backlog.pollFirst();
                 continue;
             }
             if (!trySend(o.peer(), o.type(), o.priority(), new UnsafeBuffer(o.bytes()), o.bytes().length))
             {
                 break;
             }
-            backlog.remove(0);
+            backlog.pollFirst();
             sent++;
         }
         return sent;
