@@ -34,7 +34,10 @@ final class DirectoryAgent implements Agent, GrantListener
 {
     private static final System.Logger LOG = System.getLogger(DirectoryAgent.class.getName());
     private static final int INBOX_BYTES = 1 << 20;
-    private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** Timeouts and retries are checked this often: each check walks this node's outstanding requests. */
+    private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(5);
+    /** A walk of an Agrona map costs its capacity, which a burst of requests grows for good unless compacted. */
+    private static final int COMPACT_ABOVE_CAPACITY = 1024;
     private static final long DEMOTE_SCAN_NS = TimeUnit.SECONDS.toNanos(1);
 
     static final int LOCAL_GRANTS = 0;
@@ -710,6 +713,10 @@ final class DirectoryAgent implements Agent, GrantListener
             }
         }
         resend(now);
+        if (pending.capacity() > COMPACT_ABOVE_CAPACITY && pending.size() < pending.capacity() / 16)
+        {
+            pending.compact();
+        }
         if (null == cancels)
         {
             return expired;

@@ -46,7 +46,12 @@ public final class DependencyTracker
         if (null != cause)
         {
             barriers[cause.ordinal()]++;
-            lastWriter.clear();
+            if (cause == BarrierCause.HISTORY_OVERFLOW)
+            {
+                // only here: clear() fills the map's whole capacity, which never shrinks (millions of slots after
+                // one big batch); after any other barrier, writers before it are ignored instead (see touch)
+                lastWriter.clear();
+            }
             lastBarrier = txn.position();
             return cause;
         }
@@ -73,7 +78,7 @@ public final class DependencyTracker
     {
         final long hash = key.hash();
         final long previous = lastWriter.put(hash, position);
-        if (previous != 0 && previous != position)
+        if (previous > lastBarrier && previous != position) // a writer before the barrier: the barrier covers it
         {
             dependencies.addLong(previous);
         }

@@ -6,6 +6,9 @@ import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -371,21 +374,49 @@ public final class Publisher implements AutoCloseable
         }
     }
 
+    /**
+     * Completes the waiters whose level is met, oldest first. Waiters are in position order and a subscriber's
+     * acknowledged position only grows, so once one waiter of a policy is not met, no later one of that policy is:
+     * the walk skips them, and a commit or an ACK costs O(policies) rather than O(waiters) (thousands when a
+     * required subscriber is slow; this runs on the transport thread for ACKs).
+     */
     private void checkWaiters(final boolean timedOut)
     {
-        for (final Waiter w : waiters)
+        List<CommitPolicy> notMet = null;
+        for (final Iterator<Waiter> it = waiters.iterator(); it.hasNext(); )
         {
-            finish(w, timedOut);
+            final Waiter w = it.next();
+            if (w.future.isDone())
+            {
+                it.remove(); // timed out (completed on the timer thread, removed here)
+                continue;
+            }
+            if (null != notMet && notMet.contains(w.policy))
+            {
+                continue;
+            }
+            if (finish(w, timedOut))
+            {
+                it.remove();
+            }
+            else
+            {
+                notMet = null == notMet ? new ArrayList<>(2) : notMet;
+                notMet.add(w.policy);
+            }
         }
     }
 
-    /** Completes a waiter when its level is met, or at its timeout with what it has. */
-    private void finish(final Waiter w, final boolean timedOut)
+    /**
+     * Completes a waiter when its level is met, or at its timeout with what it has.
+     *
+     * @return whether it is complete (the caller removes it; one that timed out is removed by the next walk).
+     */
+    private boolean finish(final Waiter w, final boolean timedOut)
     {
         if (w.future.isDone())
         {
-            waiters.remove(w);
-            return;
+            return true;
         }
         final Set<Integer> acked = new java.util.TreeSet<>();
         boolean anySubscribed = false;
@@ -411,7 +442,7 @@ public final class Publisher implements AutoCloseable
         }
         else if (!timedOut)
         {
-            return;
+            return false;
         }
         else if (!anySubscribed)
         {
@@ -425,11 +456,9 @@ public final class Publisher implements AutoCloseable
         {
             outcome = CommitOutcome.BELOW_QUORUM;
         }
-        if (w.future.complete(new CommitResult(outcome, w.position, Set.copyOf(acked),
-            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - w.startNs))))
-        {
-            waiters.remove(w);
-        }
+        w.future.complete(new CommitResult(outcome, w.position, Set.copyOf(acked),
+            TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - w.startNs)));
+        return true;
     }
 
     /** @return the last position published. */
