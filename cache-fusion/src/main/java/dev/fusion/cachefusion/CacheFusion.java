@@ -175,6 +175,12 @@ public final class CacheFusion implements AutoCloseable
         }
     }
 
+    /** @return blocks the agent keeps state for (racy read; tests). */
+    int trackedBlocks()
+    {
+        return agent.trackedBlocks();
+    }
+
     /**
      * Gives a held lock down to a weaker mode once this node's users are done with it; to NULL, a dirty image is
      * written to disk first (nobody else has it).

@@ -281,6 +281,12 @@ final class FusionAgent implements Agent
         return null == s ? "no state" : s.toString();
     }
 
+    /** @return blocks this agent keeps state for (read racily from another thread: tests and diagnostics). */
+    int trackedBlocks()
+    {
+        return blocks.size();
+    }
+
     /** Any thread: the pin word of a block this node has state for, or null. */
     PinWord pins(final long block)
     {

@@ -95,6 +95,34 @@ class CacheFusionTest
     }
 
     @Test
+    void aNodeForgetsTheStateOfBlocksItNoLongerHoldsAndGetsThemAgainLater() throws Exception
+    {
+        c = new FusionCluster(3, 32, dir, grd(), CacheFusionConfig.defaults(), 64);
+        for (int page = 0; page < 32; page++)
+        {
+            c.fusion(1).acquire(ReferenceEngine.block(page), LockMode.SHARED).get(5, TimeUnit.SECONDS);
+            c.fusion(1).release(ReferenceEngine.block(page));
+        }
+        assertThat(c.fusion(1).trackedBlocks()).as("held SHARED: kept").isEqualTo(32);
+        for (int page = 0; page < 32; page++)
+        {
+            assertThat(c.fusion(1).downgrade(ReferenceEngine.block(page), LockMode.NULL).get(5, TimeUnit.SECONDS))
+                .isTrue();
+        }
+        dev.fusion.cluster.LocalCluster.await(() -> c.fusion(1).trackedBlocks() == 0, java.time.Duration.ofSeconds(5),
+            "node 1 to forget the blocks it gave up (it has " + c.fusion(1).trackedBlocks() + ")");
+        for (int page = 0; page < 32; page += 5)
+        {
+            final long block = ReferenceEngine.block(page);
+            c.fusion(2).acquire(block, LockMode.EXCLUSIVE).get(5, TimeUnit.SECONDS);
+            c.fusion(2).release(block);
+            assertThat(c.fusion(1).acquire(block, LockMode.EXCLUSIVE).get(5, TimeUnit.SECONDS).kind())
+                .isIn(GetKind.TWO_WAY, GetKind.THREE_WAY);
+            c.fusion(1).release(block);
+        }
+    }
+
+    @Test
     void anImageThatCarriesItsGrantIsUsedAtOnceAndItsHoldIsConfirmed() throws Exception
     {
         final int page = startWithAPageMasteredByNode3();
