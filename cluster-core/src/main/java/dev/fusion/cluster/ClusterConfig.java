@@ -59,6 +59,7 @@ public final class ClusterConfig
     private final long heartbeatIntervalNs;
     private final long suspectTimeoutNs;
     private final long deadTimeoutNs;
+    private final long absentTimeoutNs;
     private final long idleMaxParkNs;
     private final IdleMode idleMode;
     private final ThreadFactory agentThreadFactory;
@@ -106,6 +107,7 @@ public final class ClusterConfig
         heartbeatIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.heartbeatIntervalMs);
         suspectTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.suspectTimeoutMs);
         deadTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.deadTimeoutMs);
+        absentTimeoutNs = TimeUnit.MILLISECONDS.toNanos(b.absentTimeoutMs);
         idleMaxParkNs = TimeUnit.MICROSECONDS.toNanos(b.idleMaxParkUs);
         idleMode = b.idleMode;
         agentThreadFactory = b.agentThreadFactory;
@@ -149,6 +151,7 @@ public final class ClusterConfig
         b.heartbeatIntervalMs = TimeUnit.NANOSECONDS.toMillis(heartbeatIntervalNs);
         b.suspectTimeoutMs = TimeUnit.NANOSECONDS.toMillis(suspectTimeoutNs);
         b.deadTimeoutMs = TimeUnit.NANOSECONDS.toMillis(deadTimeoutNs);
+        b.absentTimeoutMs = TimeUnit.NANOSECONDS.toMillis(absentTimeoutNs);
         b.idleMaxParkUs = TimeUnit.NANOSECONDS.toMicros(idleMaxParkNs);
         b.idleMode = idleMode;
         b.agentThreadFactory = agentThreadFactory;
@@ -389,6 +392,15 @@ public final class ClusterConfig
         return deadTimeoutNs;
     }
 
+    /**
+     * @return how long after this node starts a member never heard from is declared dead (and off the master
+     * ring) until it appears, in nanoseconds.
+     */
+    public long absentTimeoutNs()
+    {
+        return absentTimeoutNs;
+    }
+
     /** @return the longest the transport agent parks when idle, in nanoseconds. */
     public long idleMaxParkNs()
     {
@@ -464,6 +476,7 @@ public final class ClusterConfig
         long heartbeatIntervalMs = 100;
         long suspectTimeoutMs = 500;
         long deadTimeoutMs = 2000;
+        long absentTimeoutMs = 10_000;
         long idleMaxParkUs = 100;
         IdleMode idleMode = IdleMode.BACKOFF;
         ThreadFactory agentThreadFactory = Thread::new;
@@ -646,6 +659,17 @@ public final class ClusterConfig
             return this;
         }
 
+        /**
+         * @param ms how long after this node starts a member never heard from is declared dead (so a node that
+         *           starts while another is down does not wait for it or route to it); it joins when it appears.
+         * @return this
+         */
+        public Builder absentTimeoutMs(final long ms)
+        {
+            absentTimeoutMs = ms;
+            return this;
+        }
+
         /** @param us the longest the idle transport agent parks. @return this */
         public Builder idleMaxParkUs(final long us)
         {
@@ -776,6 +800,7 @@ public final class ClusterConfig
             range("heartbeatIntervalMs", heartbeatIntervalMs, 1, 60_000);
             range("suspectTimeoutMs", suspectTimeoutMs, heartbeatIntervalMs * 2, 600_000);
             range("deadTimeoutMs", deadTimeoutMs, suspectTimeoutMs + 1, 3_600_000);
+            range("absentTimeoutMs", absentTimeoutMs, deadTimeoutMs, 86_400_000);
             range("idleMaxParkUs", idleMaxParkUs, 1, 1_000_000);
             range("driverTimeoutMs", driverTimeoutMs, 1000, 3_600_000);
             range("socketBufferBytes", socketBufferBytes, 64 << 10, 64 << 20);

@@ -37,6 +37,7 @@ final class ConfigKeys
         KEYS.put("heartbeatIntervalMs", (b, v) -> b.heartbeatIntervalMs = asLong("heartbeatIntervalMs", v));
         KEYS.put("suspectTimeoutMs", (b, v) -> b.suspectTimeoutMs = asLong("suspectTimeoutMs", v));
         KEYS.put("deadTimeoutMs", (b, v) -> b.deadTimeoutMs = asLong("deadTimeoutMs", v));
+        KEYS.put("absentTimeoutMs", (b, v) -> b.absentTimeoutMs = asLong("absentTimeoutMs", v));
         KEYS.put("idleMaxParkUs", (b, v) -> b.idleMaxParkUs = asLong("idleMaxParkUs", v));
         KEYS.put("idleMode", (b, v) -> b.idleMode = asIdleMode(v));
         KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));

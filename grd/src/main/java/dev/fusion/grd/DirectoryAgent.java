@@ -81,7 +81,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Long2LongHashMap arrivedAt = new Long2LongHashMap(0);
     private final LongHashSet recovering = new LongHashSet();
     private final Int2ObjectHashMap<IntHashSet> reportsAwaited = new Int2ObjectHashMap<>();
-    private final ArrayDeque<Deferred> frozen = new ArrayDeque<>();
+    /** Requests waiting for a rebuild, a join or a recovery to finish, by resource, in arrival order. */
+    private final Long2ObjectHashMap<ArrayDeque<Deferred>> frozen = new Long2ObjectHashMap<>();
     private final ArrayDeque<Outbound> backlog = new ArrayDeque<>();
     private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.BLOCKING_LENGTH]);
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
@@ -424,7 +425,7 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         if (isRebuilding() || isJoining() || recovering.contains(resource))
         {
-            frozen.add(new Deferred(requester, requestId, resource, op, mode, hops, flags, grant));
+            freeze(new Deferred(requester, requestId, resource, op, mode, hops, flags, grant));
             return;
         }
         final DirectoryEntry entry = entry(resource);
@@ -1127,9 +1128,15 @@ final class DirectoryAgent implements Agent, GrantListener
             finishJoin();
         }
         final List<Integer> dead = new ArrayList<>();
+        final List<Integer> absent = new ArrayList<>();
         for (final int member : previous.states().keySet())
         {
-            if (previous.state(member) != dev.fusion.cluster.MemberState.DEAD &&
+            if (previous.state(member) == dev.fusion.cluster.MemberState.JOINING &&
+                current.state(member) == dev.fusion.cluster.MemberState.DEAD)
+            {
+                absent.add(member);
+            }
+            else if (previous.state(member) != dev.fusion.cluster.MemberState.DEAD &&
                 current.state(member) == dev.fusion.cluster.MemberState.DEAD)
             {
                 dead.add(member);
@@ -1144,6 +1151,10 @@ final class DirectoryAgent implements Agent, GrantListener
         if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
         {
             masters.replaceRing(MasterRing.of(ring, config.virtualNodes()));
+        }
+        for (final int member : absent)
+        {
+            leaveOut(member, ring);
         }
         for (final int deadNode : dead)
         {
@@ -1165,6 +1176,33 @@ final class DirectoryAgent implements Agent, GrantListener
             reconfigure(deadNode, previous, current);
         }
         releaseFrozen();
+    }
+
+    /**
+     * A member never heard from since this node started is declared dead (absent): it holds nothing this node
+     * granted and this node holds nothing it granted (a grant would have been heard), so there is nothing to
+     * rebuild here. Those who did hear it rebuild as for any death and may wait for this node's reports: it says it
+     * has none. Requests sent to it go to the master known now.
+     */
+    private void leaveOut(final int member, final List<Integer> ring)
+    {
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": node " + member + " never heard since this node " +
+            "started: left off the ring");
+        for (final int survivor : ring)
+        {
+            if (survivor != self)
+            {
+                GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
+                send(survivor, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+            }
+        }
+        for (final Pending p : new ArrayList<>(pending.values()))
+        {
+            if (p.sentTo == member)
+            {
+                route(p);
+            }
+        }
     }
 
     /** A resource a survivor gave the dead node: frozen and checked once the reports are in. */
@@ -1408,8 +1446,12 @@ final class DirectoryAgent implements Agent, GrantListener
         final IntHashSet awaited = reportsAwaited.get(deadNode);
         if (null == awaited)
         {
-            // the reporter saw the death first: remember, so this node does not wait for it later
-            reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
+            if (view.state(deadNode) != dev.fusion.cluster.MemberState.DEAD)
+            {
+                // the reporter saw the death first: remember, so this node does not wait for it later
+                reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
+            }
+            // else late: this node rebuilt without it (or never needed to, see onViewChange), nothing to wait for
             return;
         }
         awaited.remove(reporter);
@@ -1477,19 +1519,60 @@ final class DirectoryAgent implements Agent, GrantListener
             entry.recovered(this);
             store.put(entry);
         }
-        releaseFrozen();
+        if (!isRebuilding() && !isJoining())
+        {
+            releaseFrozen(resource);
+        }
     }
 
+    /** Requesters retry every retry interval while frozen: a copy of a request already waiting is not kept twice. */
+    private void freeze(final Deferred d)
+    {
+        final ArrayDeque<Deferred> waiting = frozen.computeIfAbsent(d.resource(), k -> new ArrayDeque<>());
+        for (final Deferred f : waiting)
+        {
+            if (f.requester() == d.requester() && f.requestId() == d.requestId() && f.op() == d.op())
+            {
+                return;
+            }
+        }
+        waiting.add(d);
+    }
+
+    /**
+     * Serves again what was frozen, unless a rebuild or join still holds everything: each resource's requests in
+     * arrival order, those of resources still being recovered left waiting (a recovery releases its own).
+     */
     private void releaseFrozen()
     {
-        if (frozen.isEmpty())
+        if (frozen.isEmpty() || isRebuilding() || isJoining())
         {
             return;
         }
-        final int n = frozen.size();
-        for (int i = 0; i < n; i++)
+        final long[] resources = new long[frozen.size()];
+        int n = 0;
+        for (final Long2ObjectHashMap<ArrayDeque<Deferred>>.KeyIterator it = frozen.keySet().iterator(); it.hasNext(); )
         {
-            final Deferred d = frozen.poll();
+            resources[n++] = it.nextLong();
+        }
+        for (final long resource : resources)
+        {
+            if (!recovering.contains(resource) || masters.masterOf(resource) != self)
+            {
+                releaseFrozen(resource);
+            }
+        }
+    }
+
+    private void releaseFrozen(final long resource)
+    {
+        final ArrayDeque<Deferred> waiting = frozen.remove(resource);
+        if (null == waiting)
+        {
+            return;
+        }
+        for (final Deferred d : waiting)
+        {
             serve(d.requester(), d.requestId(), d.resource(), d.op(), d.mode(), d.hops(), d.flags(), d.grant());
         }
     }

@@ -33,7 +33,8 @@ class GrdClusterTest
 
     private void start(final int nodes, final GrdConfig config, final RecoveryHandler recovery)
     {
-        cluster = LocalCluster.start(nodes, LocalCluster::smallMachineDefaults);
+        // a node restarted while another is down waits this long before it stops expecting it
+        cluster = LocalCluster.start(nodes, b -> LocalCluster.smallMachineDefaults(b).absentTimeoutMs(3000));
         for (final ClusterNode node : cluster.nodes())
         {
             grds.add(GlobalResourceDirectory.start(node, config, recovery));
@@ -216,6 +217,26 @@ class GrdClusterTest
         assertThat(fromThree).as("node 2 holds it EXCLUSIVE now").isNotDone();
         grd(2).release(r).get(5, TimeUnit.SECONDS);
         assertThat(fromThree.get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
+    }
+
+    @Test
+    void aNodeRestartedWhileAnotherIsStillDeadReachesWhatTheDeadOneMastered() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remastering(false).build();
+        start(3, config, RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(2, 0);
+        grds.get(1).close();
+        cluster.stop(2);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(2) && !cluster.node(3).view().contains(2),
+            Duration.ofSeconds(10), "node 2 declared dead");
+        grds.get(2).close();
+        cluster.stop(3);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3), Duration.ofSeconds(10), "node 3 declared dead");
+        // node 3 comes back and never hears from node 2: it must not wait for it for good, nor route to it
+        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        assertThat(grd(3).acquire(r, EXCLUSIVE, Duration.ofSeconds(30)).get(40, TimeUnit.SECONDS))
+            .isEqualTo(EXCLUSIVE);
+        assertThat(grd(1).masterOf(r)).isEqualTo(grd(3).masterOf(r));
     }
 
     @Test

@@ -23,6 +23,9 @@ public final class FailureDetector
     private final int self;
     private final long suspectTimeoutNs;
     private final long deadTimeoutNs;
+    private final long absentTimeoutNs;
+    private boolean started;
+    private long startNs;
     private final Map<Integer, Peer> peers = new HashMap<>();
     /** The same peers as an array: {@link #poll} runs every duty cycle and must not allocate an iterator. */
     private final Peer[] peerArray;
@@ -32,6 +35,8 @@ public final class FailureDetector
     private static final class Peer
     {
         MemberState state = MemberState.JOINING;
+        /** Whether any incarnation was ever heard (a member declared absent has none to fence). */
+        boolean heard;
         int incarnation;
         int fencedIncarnation;
         long lastHeardNs;
@@ -42,6 +47,8 @@ public final class FailureDetector
      * @param peerIds          the other configured members.
      * @param suspectTimeoutNs silence before suspicion.
      * @param deadTimeoutNs    silence before death.
+     * @param absentTimeoutNs  how long after the first poll a member never heard from is declared dead: a node
+     *                         started while another is down must not keep it on the ring (it joins when heard).
      * @param onChange         told of each new view, in order; the epoch grows only when the member set changes.
      */
     public FailureDetector(
@@ -49,11 +56,13 @@ public final class FailureDetector
         final int[] peerIds,
         final long suspectTimeoutNs,
         final long deadTimeoutNs,
+        final long absentTimeoutNs,
         final Consumer<MembershipView> onChange)
     {
         this.self = self;
         this.suspectTimeoutNs = suspectTimeoutNs;
         this.deadTimeoutNs = deadTimeoutNs;
+        this.absentTimeoutNs = absentTimeoutNs;
         this.onChange = onChange;
         peerArray = new Peer[peerIds.length];
         for (int i = 0; i < peerIds.length; i++)
@@ -114,7 +123,7 @@ public final class FailureDetector
 
             case DEAD:
             default:
-                if (incarnation == peer.fencedIncarnation)
+                if (peer.heard && incarnation == peer.fencedIncarnation)
                 {
                     return FENCED;
                 }
@@ -132,9 +141,19 @@ public final class FailureDetector
     public int poll(final long nowNs)
     {
         int changes = 0;
+        if (!started)
+        {
+            started = true;
+            startNs = nowNs;
+        }
         for (final Peer peer : peerArray)
         {
-            if (peer.state == MemberState.ALIVE || peer.state == MemberState.SUSPECT)
+            if (peer.state == MemberState.JOINING && nowNs - startNs >= absentTimeoutNs)
+            {
+                declareDead(peer); // never heard: absent until it appears
+                changes++;
+            }
+            else if (peer.state == MemberState.ALIVE || peer.state == MemberState.SUSPECT)
             {
                 final long silence = nowNs - peer.lastHeardNs;
                 if (silence >= deadTimeoutNs)
@@ -166,6 +185,7 @@ public final class FailureDetector
     private void admit(final Peer peer, final int incarnation, final long nowNs)
     {
         peer.incarnation = incarnation;
+        peer.heard = true;
         peer.lastHeardNs = nowNs;
         peer.state = MemberState.ALIVE;
         publish();

@@ -155,7 +155,8 @@ public final class TransportAgent implements Agent
         final int[] peerIds = config.members().keySet().stream().mapToInt(Integer::intValue)
             .filter(id -> id != self).toArray();
         this.failureDetector = new FailureDetector(
-            self, peerIds, config.suspectTimeoutNs(), config.deadTimeoutNs(), this::onViewChange);
+            self, peerIds, config.suspectTimeoutNs(), config.deadTimeoutNs(), config.absentTimeoutNs(),
+            this::onViewChange);
         this.receiver = new FrameReceiver(
             config, failureDetector, handlers, counters, metrics, dropLog, compressor, epochClock);
 

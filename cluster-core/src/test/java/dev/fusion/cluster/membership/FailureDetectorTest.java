@@ -14,7 +14,8 @@ class FailureDetectorTest
 {
     private static final long MS = 1_000_000;
     private final List<MembershipView> views = new ArrayList<>();
-    private final FailureDetector detector = new FailureDetector(1, new int[]{2, 3}, 300 * MS, 1000 * MS, views::add);
+    private final FailureDetector detector = new FailureDetector(1, new int[]{2, 3}, 300 * MS, 1000 * MS, 5000 * MS,
+        views::add);
 
     @Test
     void startsAloneWithPeersJoining()
@@ -109,6 +110,23 @@ class FailureDetectorTest
         {
             assertThat(views.get(i).epoch()).isGreaterThanOrEqualTo(views.get(i - 1).epoch());
         }
+    }
+
+    @Test
+    void aMemberNeverHeardIsDeclaredDeadAfterTheAbsentTimeoutAndJoinsWhenItAppears()
+    {
+        detector.poll(0);
+        detector.onFrame(2, 77, 100 * MS);
+        detector.onFrame(2, 77, 4900 * MS);
+        detector.poll(4999 * MS);
+        assertThat(detector.state(3)).isEqualTo(MemberState.JOINING);
+        detector.poll(5000 * MS);
+        assertThat(detector.state(3)).as("started while node 3 was down").isEqualTo(MemberState.DEAD);
+        assertThat(detector.state(2)).isEqualTo(MemberState.ALIVE);
+        assertThat(detector.view().members()).containsExactly(1, 2);
+        // any incarnation of it is admitted: none was fenced, whatever its number
+        assertThat(detector.onFrame(3, 0, 6000 * MS)).isEqualTo(FailureDetector.ADMITTED);
+        assertThat(detector.state(3)).isEqualTo(MemberState.ALIVE);
     }
 
     @Test
