@@ -81,6 +81,14 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Long2LongHashMap arrivedAt = new Long2LongHashMap(0);
     private final LongHashSet recovering = new LongHashSet();
     private final Int2ObjectHashMap<IntHashSet> reportsAwaited = new Int2ObjectHashMap<>();
+    /**
+     * Hot entries that were idle when they last changed: the only ones {@link #demote} looks at. Walking the whole
+     * hot tier every second cost time in proportion to every block cached anywhere in the cluster (held entries
+     * never leave it), on the node's thread.
+     */
+    private final LongHashSet demotable = new LongHashSet();
+    /** Hot entries with requests queued when they last changed (the WAITING gauge). */
+    private final LongHashSet queued = new LongHashSet();
     /** Requests waiting for a rebuild, a join or a recovery to finish, by resource, in arrival order. */
     private final Long2ObjectHashMap<ArrayDeque<Deferred>> frozen = new Long2ObjectHashMap<>();
     private final ArrayDeque<Outbound> backlog = new ArrayDeque<>();
@@ -210,6 +218,7 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             hot.put(entry.resource(), entry);
             reloaded.add(entry.resource());
+            changed(entry);
         });
         stats.set(HOT, hot.size());
         stats.set(STORED, store.size());
@@ -397,6 +406,7 @@ final class DirectoryAgent implements Agent, GrantListener
             final DirectoryEntry reported = entry(resource);
             reported.restoreHolder(requester, mode, grant);
             store.put(reported);
+            changed(reported);
             return;
         }
         final int master = masters.masterOf(resource);
@@ -453,6 +463,29 @@ final class DirectoryAgent implements Agent, GrantListener
         if (masters.masterOf(resource) == self)
         {
             store.put(entry);
+        }
+        changed(entry);
+    }
+
+    /** Keeps the demotion candidates and the queued set current after an entry changed. */
+    private void changed(final DirectoryEntry entry)
+    {
+        final long resource = entry.resource();
+        if (entry.idle())
+        {
+            demotable.add(resource);
+        }
+        else
+        {
+            demotable.remove(resource);
+        }
+        if (entry.queueLength() > 0)
+        {
+            queued.add(resource);
+        }
+        else
+        {
+            queued.remove(resource);
         }
     }
 
@@ -730,6 +763,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 if (null != entry)
                 {
                     entry.cancel(p.requestId, self, this);
+                    changed(entry);
                 }
             }
             else if (live(p.sentTo))
@@ -794,26 +828,42 @@ final class DirectoryAgent implements Agent, GrantListener
     private void demote(final long now)
     {
         final long nowMs = System.currentTimeMillis();
-        long queued = 0;
-        long demoted = 0;
-        final Iterator<DirectoryEntry> it = hot.values().iterator();
-        while (it.hasNext())
+        long waiting = 0;
+        for (final LongHashSet.LongIterator it = queued.iterator(); it.hasNext(); )
         {
-            final DirectoryEntry e = it.next();
-            queued += e.queueLength();
-            final boolean overBound = hot.size() > config.hotMaxEntries();
-            if (e.idle() && (overBound ||
-                Tier.classify(config, e.accessCount, e.firstAccessMs, e.lastAccessMs, nowMs) != Tier.HOT))
+            final DirectoryEntry e = hot.get(it.nextValue());
+            if (null == e || e.queueLength() == 0)
             {
-                if (masters.masterOf(e.resource()) == self)
+                it.remove();
+            }
+            else
+            {
+                waiting += e.queueLength();
+            }
+        }
+        long demoted = 0;
+        for (final LongHashSet.LongIterator it = demotable.iterator(); it.hasNext(); )
+        {
+            final long resource = it.nextValue();
+            final DirectoryEntry e = hot.get(resource);
+            if (null == e || !e.idle())
+            {
+                it.remove();
+                continue;
+            }
+            final boolean overBound = hot.size() > config.hotMaxEntries();
+            if (overBound || Tier.classify(config, e.accessCount, e.firstAccessMs, e.lastAccessMs, nowMs) != Tier.HOT)
+            {
+                if (masters.masterOf(resource) == self)
                 {
                     store.put(e);
                 }
+                hot.remove(resource);
                 it.remove();
                 demoted++;
             }
         }
-        waitingCount = queued;
+        waitingCount = waiting;
         stats.set(WAITING, waitingCount);
         // the store's count and the demotions before the hot tier's: a reader that sees the hot tier shrink
         // sees where its entries went
@@ -959,6 +1009,7 @@ final class DirectoryAgent implements Agent, GrantListener
         entry.lastAccessNs = System.nanoTime();
         hot.put(resource, entry);
         store.put(entry);
+        changed(entry);
         reloaded.remove(resource);
         arrivedAt.put(resource, System.nanoTime());
         stats.incrementAndGet(REMASTERS_IN);
@@ -1297,6 +1348,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 startRecovery(entry.resource(), deadNode);
             }
             store.put(entry);
+            changed(entry);
         }
         final IntHashSet survivors = new IntHashSet();
         for (final int member : masteringNodes(current))
@@ -1421,7 +1473,9 @@ final class DirectoryAgent implements Agent, GrantListener
         GrdMessages.extras(message, 0, grant);
         if (master == self)
         {
-            entry(resource).restoreHolder(self, mode, grant);
+            final DirectoryEntry entry = entry(resource);
+            entry.restoreHolder(self, mode, grant);
+            changed(entry);
         }
         else
         {
@@ -1518,6 +1572,7 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             entry.recovered(this);
             store.put(entry);
+            changed(entry);
         }
         if (!isRebuilding() && !isJoining())
         {

@@ -53,6 +53,11 @@ class TierTest
             assertThat(grd.stats().promotions()).isEqualTo(promotions + 1);
             assertThat(grd.stats().hotEntries()).isEqualTo(1);
             assertThat(grd.stats().demotions()).isGreaterThanOrEqualTo(20);
+            Thread.sleep(600);
+            assertThat(grd.stats().hotEntries()).as("held: stays on the heap").isEqualTo(1);
+            grd.release(ResourceId.of(1, 3)).get(5, TimeUnit.SECONDS);
+            LocalCluster.await(() -> grd.stats().hotEntries() == 0, Duration.ofSeconds(10),
+                "demotion once released (an entry that became idle is a candidate again)");
         }
     }
 }
