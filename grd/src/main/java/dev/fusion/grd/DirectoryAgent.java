@@ -87,6 +87,8 @@ final class DirectoryAgent implements Agent, GrantListener
      * never leave it), on the node's thread.
      */
     private final LongHashSet demotable = new LongHashSet();
+    /** The hot tier's resources by object, for the object rule (walking the whole tier grew with the caches). */
+    private final Int2ObjectHashMap<LongHashSet> hotByObject = new Int2ObjectHashMap<>();
     /** Hot entries with requests queued when they last changed (the WAITING gauge). */
     private final LongHashSet queued = new LongHashSet();
     /** Requests waiting for a rebuild, a join or a recovery to finish, by resource, in arrival order. */
@@ -216,7 +218,7 @@ final class DirectoryAgent implements Agent, GrantListener
         this.view = node.view();
         store.forEach(entry ->
         {
-            hot.put(entry.resource(), entry);
+            putHot(entry);
             reloaded.add(entry.resource());
             changed(entry);
         });
@@ -465,6 +467,28 @@ final class DirectoryAgent implements Agent, GrantListener
             store.put(entry);
         }
         changed(entry);
+    }
+
+    private void putHot(final DirectoryEntry entry)
+    {
+        if (null == hot.put(entry.resource(), entry))
+        {
+            hotByObject.computeIfAbsent(ResourceId.objectId(entry.resource()), k -> new LongHashSet())
+                .add(entry.resource());
+        }
+    }
+
+    private void removeHot(final long resource)
+    {
+        if (null != hot.remove(resource))
+        {
+            final int object = ResourceId.objectId(resource);
+            final LongHashSet ofObject = hotByObject.get(object);
+            if (null != ofObject && ofObject.remove(resource) && ofObject.isEmpty())
+            {
+                hotByObject.remove(object);
+            }
+        }
     }
 
     /** Keeps the demotion candidates and the queued set current after an entry changed. */
@@ -814,7 +838,7 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 entry = new DirectoryEntry(resource);
             }
-            hot.put(resource, entry);
+            putHot(entry);
             stats.set(HOT, hot.size());
             stats.incrementAndGet(PROMOTIONS);
         }
@@ -858,7 +882,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 {
                     store.put(e);
                 }
-                hot.remove(resource);
+                removeHot(resource);
                 it.remove();
                 demoted++;
             }
@@ -942,10 +966,13 @@ final class DirectoryAgent implements Agent, GrantListener
             objectRequests.remove(object);
             objectMovedTo.put(object, requester);
             final List<DirectoryEntry> moving = new ArrayList<>();
-            for (final DirectoryEntry e : hot.values())
+            final LongHashSet ofObject = hotByObject.get(object);
+            for (final LongHashSet.LongIterator it = null == ofObject ? null : ofObject.iterator();
+                null != it && it.hasNext(); )
             {
+                final DirectoryEntry e = hot.get(it.nextValue());
                 final long arrived = arrivedAt.get(e.resource());
-                if (ResourceId.objectId(e.resource()) == object && masters.masterOf(e.resource()) == self &&
+                if (masters.masterOf(e.resource()) == self &&
                     !e.recovering() && (arrived == 0 || now - arrived >= config.minResidence().toNanos()))
                 {
                     moving.add(e);
@@ -967,7 +994,7 @@ final class DirectoryAgent implements Agent, GrantListener
         handoff.putLong(0, version, ByteOrder.LITTLE_ENDIAN);
         final int length = 8 + EntryCodec.encode(entry, handoff, 8);
         masters.overrideResource(resource, newMaster, version);
-        hot.remove(resource);
+        removeHot(resource);
         store.remove(resource);
         arrivedAt.remove(resource);
         stats.incrementAndGet(REMASTERS_OUT);
@@ -1007,7 +1034,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 entry.holders() + " queue " + entry.queueLength());
         }
         entry.lastAccessNs = System.nanoTime();
-        hot.put(resource, entry);
+        putHot(entry);
         store.put(entry);
         changed(entry);
         reloaded.remove(resource);
@@ -1155,7 +1182,7 @@ final class DirectoryAgent implements Agent, GrantListener
             for (final LongHashSet.LongIterator it = reloaded.iterator(); it.hasNext(); )
             {
                 final long resource = it.nextValue();
-                hot.remove(resource);
+                removeHot(resource);
                 store.remove(resource);
                 dropped++;
             }
