@@ -34,6 +34,8 @@ final class DirectoryAgent implements Agent, GrantListener
 {
     private static final System.Logger LOG = System.getLogger(DirectoryAgent.class.getName());
     private static final int INBOX_BYTES = 1 << 20;
+    /** The most entries handed to a joiner per JOIN (see handOverTo). */
+    private static final int HANDOVER_BATCH = 2000;
     /** Timeouts and retries are checked this often: each check walks this node's outstanding requests. */
     private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(5);
     /** A walk of an Agrona map costs its capacity, which a burst of requests grows for good unless compacted. */
@@ -117,7 +119,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Int2ObjectHashMap<List<Long>> givenAway = new Int2ObjectHashMap<>();
     /** Members whose JOIN_DONE this starting directory waits for before it masters anything (see onJoin). */
     private final IntHashSet joinAwaited = new IntHashSet();
-    private final long joinDeadlineNs;
+    private long joinDeadlineNs;
+    private boolean started;
     private long nextJoinNs;
     private boolean joinedLiveCluster;
     /** Entries reloaded from the store at start and not replaced by a hand-off since. */
@@ -263,6 +266,11 @@ final class DirectoryAgent implements Agent, GrantListener
         work += commands.drain(commandHandler, 256);
         work += inbox.drain(messageHandler, 256);
         final long now = System.nanoTime();
+        if (!started)
+        {
+            started = true;
+            deadAtStart();
+        }
         if (!joinAwaited.isEmpty())
         {
             work += askToJoin(now);
@@ -295,7 +303,7 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         else if (command instanceof ViewChange change)
         {
-            onViewChange(change.previous(), change.current());
+            onViewChange(change.current());
         }
         else if (command instanceof Recovered recovered)
         {
@@ -405,6 +413,11 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             // the reporter already computed that this node is the new master; this node may learn of the
             // death a moment later, so keep the report rather than forward it to the dead node
+            if (reloaded.remove(resource))
+            {
+                removeHot(resource); // reloaded from the store and out of date: the report starts a fresh entry
+                store.remove(resource);
+            }
             final DirectoryEntry reported = entry(resource);
             reported.restoreHolder(requester, mode, grant);
             store.put(reported);
@@ -918,7 +931,7 @@ final class DirectoryAgent implements Agent, GrantListener
         final long arrived = arrivedAt.get(entry.resource());
         final boolean settled = arrived == 0 || System.nanoTime() - arrived >= config.minResidence().toNanos();
         if (entry.consecutiveRemoteRequests >= config.remoteRequestsToRemaster() && settled &&
-            !entry.recovering() && live(requester))
+            !entry.recovering() && !recovering.contains(entry.resource()) && live(requester))
         {
             handOff(entry, requester);
             return;
@@ -945,7 +958,8 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             // the object was given to this node in the current window: its other entries follow as they are used
             final DirectoryEntry entry = hot.get(lastServed);
-            if (null != entry && masters.masterOf(lastServed) == self && !entry.recovering())
+            if (null != entry && masters.masterOf(lastServed) == self && !entry.recovering() &&
+                !recovering.contains(lastServed))
             {
                 stats.incrementAndGet(OBJECT_REMASTERS);
                 handOff(entry, requester);
@@ -973,7 +987,8 @@ final class DirectoryAgent implements Agent, GrantListener
                 final DirectoryEntry e = hot.get(it.nextValue());
                 final long arrived = arrivedAt.get(e.resource());
                 if (masters.masterOf(e.resource()) == self &&
-                    !e.recovering() && (arrived == 0 || now - arrived >= config.minResidence().toNanos()))
+                    !e.recovering() && !recovering.contains(e.resource()) &&
+                    (arrived == 0 || now - arrived >= config.minResidence().toNanos()))
                 {
                     moving.add(e);
                 }
@@ -1073,11 +1088,12 @@ final class DirectoryAgent implements Agent, GrantListener
     {
         if (now - joinDeadlineNs >= 0)
         {
+            // mastering without a live member's answer could grant what it still holds entries for: keep waiting
+            // (a member never heard from leaves the wait when it is declared absent)
+            joinDeadlineNs = now + config.joinTimeout().toNanos();
             LOG.log(System.Logger.Level.WARNING, "node " + self + ": no answer to its join from node(s) " +
-                joinAwaited + " within " + config.joinTimeout() + "; mastering without them");
-            joinAwaited.clear();
-            finishJoin();
-            return 1;
+                joinAwaited + " for " + config.joinTimeout() + " (a member rebuilding after a death, or without a " +
+                "directory?); still waiting, mastering nothing");
         }
         if (now - nextJoinNs < 0)
         {
@@ -1093,6 +1109,28 @@ final class DirectoryAgent implements Agent, GrantListener
         return 1;
     }
 
+    /**
+     * Members already dead when this directory starts: a survivor that rebuilds after one of those deaths may wait
+     * for this node's reports, which it has none of (its directory was not running).
+     */
+    private void deadAtStart()
+    {
+        for (final int member : view.states().keySet())
+        {
+            if (view.state(member) == dev.fusion.cluster.MemberState.DEAD)
+            {
+                for (final int peer : masteringNodes(view))
+                {
+                    if (peer != self)
+                    {
+                        GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
+                        send(peer, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+                    }
+                }
+            }
+        }
+    }
+
     /** A member's directory is starting: hand it what it masters now, then say so. */
     private void onJoin(final int joiner)
     {
@@ -1105,62 +1143,105 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             finishJoin(); // a directory that is starting masters nothing this one needs
         }
-        if (established && !handOverTo(joiner))
+        // a member still joining hands over too: entries it was handed may belong to the newcomer now
+        if (!handOverTo(joiner))
         {
-            return; // an entry being recovered goes once recovered: the joiner asks again
+            return; // the rest (or an entry being recovered) goes when the joiner asks again
         }
+        announceMovesTo(joiner);
         GrdMessages.request(message, GrdMessages.OP_JOIN_DONE, LockMode.NULL, 0, self, 0, established ? 1 : 0);
         send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
     }
 
     /**
-     * Hands the joiner every entry this node mastered that the ring gives the joiner now.
+     * Tells the joiner of every resource this node masters through a move: it was not there when the moves were
+     * announced, and would take the ring's word for them (granting from an empty entry what this node masters).
+     */
+    private void announceMovesTo(final int joiner)
+    {
+        final LongHashSet told = new LongHashSet();
+        for (final DirectoryEntry entry : hot.values())
+        {
+            announceMove(entry.resource(), joiner, told);
+        }
+        store.forEach(entry -> announceMove(entry.resource(), joiner, told));
+    }
+
+    private void announceMove(final long resource, final int joiner, final LongHashSet told)
+    {
+        final long version = masters.moveVersion(resource);
+        if (version > 0 && masters.masterOf(resource) == self && !reloaded.contains(resource) && told.add(resource))
+        {
+            GrdMessages.master(message, self, version, resource);
+            send(joiner, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
+        }
+    }
+
+    /** @return the ring without one member (what this node's map said before that member joined). */
+    private MasterRing ringWithout(final int member)
+    {
+        final List<Integer> others = new ArrayList<>();
+        for (final int node : masters.ring().nodes())
+        {
+            if (node != member)
+            {
+                others.add(node);
+            }
+        }
+        return MasterRing.of(others, config.virtualNodes());
+    }
+
+    /**
+     * Hands the joiner the entries this node mastered that the ring gives the joiner now (not those reloaded from
+     * its store and out of date), at most {@link #HANDOVER_BATCH} per JOIN: the joiner's inbox drops what does not
+     * fit, and a dropped hand-off is lost.
      *
-     * @return false when some are being recovered and stay here until they are.
+     * @return false when some are left (the rest, or entries being recovered, go when the joiner asks again).
      */
     private boolean handOverTo(final int joiner)
     {
-        final List<Integer> others = new ArrayList<>();
-        for (final int member : masters.ring().nodes())
-        {
-            if (member != joiner)
-            {
-                others.add(member);
-            }
-        }
-        final MasterRing without = MasterRing.of(others, config.virtualNodes());
+        final MasterRing without = ringWithout(joiner);
         final List<DirectoryEntry> moving = new ArrayList<>();
         for (final DirectoryEntry entry : hot.values())
         {
-            if (masters.masterOf(entry.resource(), without) == self && masters.masterOf(entry.resource()) == joiner)
+            if (owedTo(entry.resource(), joiner, without))
             {
                 moving.add(entry);
             }
         }
         store.forEach(entry ->
         {
-            if (!hot.containsKey(entry.resource()) && masters.masterOf(entry.resource(), without) == self &&
-                masters.masterOf(entry.resource()) == joiner)
+            if (!hot.containsKey(entry.resource()) && owedTo(entry.resource(), joiner, without))
             {
                 moving.add(entry);
             }
         });
-        int recoveringNow = 0;
+        int left = 0;
+        int handed = 0;
         for (final DirectoryEntry entry : moving)
         {
-            if (recovering.contains(entry.resource()))
+            if (recovering.contains(entry.resource()) || handed == HANDOVER_BATCH)
             {
-                recoveringNow++;
+                left++;
             }
             else
             {
                 handOff(entry, joiner);
+                handed++;
             }
         }
-        LOG.log(System.Logger.Level.INFO, "node " + self + ": handed node " + joiner + " " +
-            (moving.size() - recoveringNow) + " entries it masters now" +
-            (recoveringNow > 0 ? "; " + recoveringNow + " follow once recovered" : ""));
-        return recoveringNow == 0;
+        if (handed > 0 || left > 0)
+        {
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": handed node " + joiner + " " + handed +
+                " entries it masters now" + (left > 0 ? "; " + left + " follow when it asks again" : ""));
+        }
+        return left == 0;
+    }
+
+    private boolean owedTo(final long resource, final int joiner, final MasterRing without)
+    {
+        return !reloaded.contains(resource) && masters.masterOf(resource, without) == self &&
+            masters.masterOf(resource) == joiner;
     }
 
     private void onJoinDone(final int member, final boolean established)
@@ -1197,27 +1278,37 @@ final class DirectoryAgent implements Agent, GrantListener
 
     // ---------------------------------------------------------------- reconfiguration
 
-    private void onViewChange(final MembershipView previous, final MembershipView current)
+    /**
+     * Compares with the last view this agent saw, not the listener's previous one: a catch-up submitted when the
+     * directory starts (a change between reading the view and registering the listener) is then harmless.
+     */
+    private void onViewChange(final MembershipView current)
     {
+        final MembershipView previous = view;
+        if (current.epoch() < previous.epoch())
+        {
+            return;
+        }
         viewChanges.incrementAndGet(); // before the unconfirmed holds are read (reconfigure): see requestGrant
         view = current;
-        if (isJoining() && joinAwaited.removeIf(member -> !live(member)) && joinAwaited.isEmpty())
-        {
-            finishJoin();
-        }
         final List<Integer> dead = new ArrayList<>();
         final List<Integer> absent = new ArrayList<>();
         for (final int member : previous.states().keySet())
         {
-            if (previous.state(member) == dev.fusion.cluster.MemberState.JOINING &&
-                current.state(member) == dev.fusion.cluster.MemberState.DEAD)
+            final dev.fusion.cluster.MemberState was = previous.state(member);
+            final dev.fusion.cluster.MemberState now = current.state(member);
+            if (was == dev.fusion.cluster.MemberState.JOINING && now == dev.fusion.cluster.MemberState.DEAD)
             {
                 absent.add(member);
             }
-            else if (previous.state(member) != dev.fusion.cluster.MemberState.DEAD &&
-                current.state(member) == dev.fusion.cluster.MemberState.DEAD)
+            else if (was != dev.fusion.cluster.MemberState.DEAD && now == dev.fusion.cluster.MemberState.DEAD)
             {
                 dead.add(member);
+            }
+            else if ((was == dev.fusion.cluster.MemberState.JOINING || was == dev.fusion.cluster.MemberState.DEAD) &&
+                now == dev.fusion.cluster.MemberState.ALIVE)
+            {
+                reportsEarly.remove(member); // a new incarnation: early reports were about an older one
             }
         }
         final Int2ObjectHashMap<List<Long>> orphans = new Int2ObjectHashMap<>();
@@ -1251,7 +1342,18 @@ final class DirectoryAgent implements Agent, GrantListener
                 }
             }
             orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>()).addAll(mine);
-            reconfigure(deadNode, previous, current);
+            reconfigure(deadNode, current);
+        }
+        // after the deaths are rebuilt: a join that ends because a member it waited for died must find the
+        // rebuild's freeze in place
+        if (isJoining() && joinAwaited.removeIf(member -> !live(member)) && joinAwaited.isEmpty())
+        {
+            finishJoin();
+        }
+        // a rebuild may have waited for the reports of a member that died or was left out since
+        for (final int deadNode : new ArrayList<>(reportsAwaited.keySet()))
+        {
+            maybeFinishRebuild(deadNode);
         }
         releaseFrozen();
     }
@@ -1292,17 +1394,24 @@ final class DirectoryAgent implements Agent, GrantListener
             orphans.add(resource);
             recovering.add(resource);
         }
+        if (!reportsAwaited.containsKey(deadNode))
+        {
+            checkOrphans(deadNode); // the rebuild for that death is over here: checked now, or frozen for good
+        }
     }
 
     /** The recovery handler's suspects for a dead node that the dead node mastered itself. */
     private List<Long> orphansOf(final int deadNode)
     {
         final List<Long> orphans = new ArrayList<>();
+        // while this node joins, a member that has not answered may still master what the ring now gives this node
+        final MasterRing before = joinAwaited.contains(deadNode) ? ringWithout(self) : null;
         try
         {
             for (final Long resource : recovery.suspects(deadNode))
             {
-                if (masters.masterOf(resource) == deadNode)
+                if (masters.masterOf(resource) == deadNode ||
+                    null != before && masters.masterOf(resource, before) == deadNode)
                 {
                     orphans.add(resource);
                 }
@@ -1360,7 +1469,7 @@ final class DirectoryAgent implements Agent, GrantListener
         return nodes;
     }
 
-    private void reconfigure(final int deadNode, final MembershipView previous, final MembershipView current)
+    private void reconfigure(final int deadNode, final MembershipView current)
     {
         LOG.log(System.Logger.Level.INFO, "node " + self + ": reconfiguring the directory after node " + deadNode +
             " died (epoch " + current.epoch() + ")");
@@ -1527,12 +1636,14 @@ final class DirectoryAgent implements Agent, GrantListener
         final IntHashSet awaited = reportsAwaited.get(deadNode);
         if (null == awaited)
         {
-            if (view.state(deadNode) != dev.fusion.cluster.MemberState.DEAD)
+            final dev.fusion.cluster.MemberState state = view.state(deadNode);
+            if (state == dev.fusion.cluster.MemberState.ALIVE || state == dev.fusion.cluster.MemberState.SUSPECT)
             {
                 // the reporter saw the death first: remember, so this node does not wait for it later
                 reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
             }
-            // else late: this node rebuilt without it (or never needed to, see onViewChange), nothing to wait for
+            // else late (this node rebuilt without it), or about a member this node never heard (it says it has
+            // no reports of one it left out): nothing to wait for, and nothing to keep for a later death
             return;
         }
         awaited.remove(reporter);

@@ -66,6 +66,13 @@ public final class GlobalResourceDirectory implements AutoCloseable
                 Thread.onSpinWait();
             }
         });
+        // a change between the agent reading the view and the listener's registration is not lost (the agent
+        // compares each view with the last it saw, so a repeat is harmless)
+        final dev.fusion.cluster.MembershipView now = node.view();
+        while (!agent.submit(new DirectoryAgent.ViewChange(now, now)))
+        {
+            Thread.onSpinWait();
+        }
         this.tierScanner = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "fusion-directory-tiers-" + node.nodeId());

@@ -29,9 +29,9 @@ import java.time.Duration;
  *                                 (default 0.8; 0 turns the object rule off).
  * @param objectWindow             the window of the object rule (default 1 s).
  * @param objectMinRequests        requests an object needs in a window before the rule applies (default 20).
- * @param joinTimeout              how long a starting directory waits for a live member's word that it has handed
- *                                 over what the newcomer masters, before it masters anything without it (default
- *                                 10 s; a member that never answers is logged).
+ * @param joinTimeout              a starting directory masters nothing until every live member says it has handed
+ *                                 over what the newcomer masters; it names the silent ones every this often
+ *                                 (default 10 s) and keeps waiting.
  */
 public record GrdConfig(
     int virtualNodes,
@@ -238,8 +238,8 @@ public record GrdConfig(
         }
 
         /**
-         * @param d how long a starting directory waits for every live member's word that it has handed over what
-         *          the newcomer masters.
+         * @param d how often a starting directory names the live members that have not yet said they handed over
+         *          what the newcomer masters (it keeps waiting for them).
          * @return this
          */
         public Builder joinTimeout(final Duration d)

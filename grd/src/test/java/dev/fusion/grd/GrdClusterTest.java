@@ -220,6 +220,30 @@ class GrdClusterTest
     }
 
     @Test
+    void aRestartedNodeLearnsTheMovesMadeBeforeItsRestartAndDoesNotGrantWhatWasMovedAway() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO)
+            .objectRule(0, Duration.ofSeconds(1), 20).build();
+        start(3, config, RecoveryHandler.NONE);
+        final long r = resourceMasteredBy(3, 0);
+        moveTo(1, r);
+        assertThat(grd(1).acquire(r, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        grds.get(2).close();
+        cluster.stop(3);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
+            Duration.ofSeconds(10), "node 3 declared dead");
+        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        LocalCluster.await(() -> grd(3).masterOf(r) == 1, Duration.ofSeconds(10),
+            "the restarted node to learn that node 1 masters the resource (it says " + grd(3).masterOf(r) + ")");
+        final CompletableFuture<LockMode> fromThree = grd(3).acquire(r, SHARED);
+        Thread.sleep(500);
+        assertThat(fromThree).as("node 1 holds it EXCLUSIVE").isNotDone();
+        grd(1).release(r).get(5, TimeUnit.SECONDS);
+        assertThat(fromThree.get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
+    }
+
+    @Test
     void aNodeRestartedWhileAnotherIsStillDeadReachesWhatTheDeadOneMastered() throws Exception
     {
         final GrdConfig config = GrdConfig.builder().remastering(false).build();
