@@ -2,8 +2,10 @@ package dev.fusion.bench.grd;
 
 import dev.fusion.bench.Baselines;
 import dev.fusion.bench.BenchThreading;
+import dev.fusion.bench.CpuPlacement;
 import dev.fusion.bench.JsonLine;
 import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.IdleMode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.grd.GlobalResourceDirectory;
 import dev.fusion.grd.GrdConfig;
@@ -178,6 +180,9 @@ public final class GrdScenario
     {
         log("2/3 remote grant round trip (acquire EXCLUSIVE + release, master on the other node) vs raw Aeron;");
         log("    each node with its own embedded driver, on the node's thread and on a SHARED driver thread");
+        final boolean pinned = CpuPlacement.forBusyThreads(3).pinning();
+        log("    on the node's thread: threads %s", pinned ?
+            "pinned (node 1 and the caller on CPU 0, node 2 on CPU 1), nodes yield, never park" : "not pinned");
         final List<Double> grant50 = new ArrayList<>();
         final List<Double> grant99 = new ArrayList<>();
         final List<Double> shared50 = new ArrayList<>();
@@ -212,6 +217,7 @@ public final class GrdScenario
         json.put("remote_grant_p99_us", median(grant99));
         json.put("raw_rtt_p50_us", median(raw50));
         json.put("remote_grant_vs_raw_rtt", median(grant50) / median(raw50));
+        json.put("remote_grant_threads_pinned", pinned);
         json.put("remote_grant_p50_us_shared_driver", median(shared50));
         json.put("remote_grant_p99_us_shared_driver", median(shared99));
         json.put("remote_grant_vs_raw_rtt_shared_driver", median(shared50) / median(raw50));
@@ -233,8 +239,15 @@ public final class GrdScenario
      */
     private double[] grantRound(final boolean driverOnNodeThread) throws Exception
     {
+        // on the node's thread: node 1 and the caller on CPU 0, node 2 on CPU 1, the nodes never parking, where
+        // the machine has fewer processors than those three threads (left to the scheduler the rounds were
+        // bimodal, 14 or 27 us); the SHARED-driver variant (the default threading) is left as it comes
+        final CpuPlacement placement = CpuPlacement.forBusyThreads(driverOnNodeThread ? 3 : 1);
         try (LocalCluster cluster = LocalCluster.start(2, false, b -> LocalCluster.smallMachineDefaults(b)
-            .idleMaxParkUs(IDLE_MAX_PARK_US).driverOnAgentThread(driverOnNodeThread)))
+            .idleMaxParkUs(IDLE_MAX_PARK_US).driverOnAgentThread(driverOnNodeThread)
+            .idleMode(placement.pinning() ? IdleMode.YIELDING : IdleMode.BACKOFF)
+            .agentThreadFactory(placement.threadsOn(b.nodeId() == 1 ? 0 : 1)));
+             CpuPlacement.Pinned caller = placement.pinCurrentThread(0))
         {
             final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.builder().remastering(false).build());
             try
