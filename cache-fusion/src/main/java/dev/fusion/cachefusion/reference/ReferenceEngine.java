@@ -44,6 +44,12 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     private final AtomicLong staleInstalls = new AtomicLong();
     private static final System.Logger LOG = System.getLogger(ReferenceEngine.class.getName());
     private volatile CacheFusion fusion;
+    /** A dead node's redo by page, read once per death (each recovered block read the whole file before). */
+    private RedoIndex redoIndex;
+
+    private record RedoIndex(int node, long bytes, Map<Integer, List<RedoLog.Record>> byPage)
+    {
+    }
 
     /**
      * @param nodeId   this node.
@@ -405,7 +411,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
             image = base.bytes().clone();
         }
         long version = AccountPage.version(image);
-        for (final RedoLog.Record record : RedoLog.read(disk.redoFile(deadNode)))
+        for (final RedoLog.Record record : redoOf(deadNode).getOrDefault(page, List.of()))
         {
             if (record.scn() <= version)
             {
@@ -436,14 +442,43 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     public Collection<Long> recoveryCandidates(final int deadNode)
     {
         final Set<Long> blocks = new LinkedHashSet<>();
-        for (final RedoLog.Record record : RedoLog.read(disk.redoFile(deadNode)))
+        for (final int page : redoOf(deadNode).keySet())
         {
-            for (final RedoLog.Change change : record.changes())
-            {
-                blocks.add(block(change.page()));
-            }
+            blocks.add(block(page));
         }
         return blocks;
+    }
+
+    /** @return the dead node's redo records by the pages they change, in SCN order (re-read when the file grew). */
+    private synchronized Map<Integer, List<RedoLog.Record>> redoOf(final int deadNode)
+    {
+        final java.nio.file.Path file = disk.redoFile(deadNode);
+        long bytes;
+        try
+        {
+            bytes = java.nio.file.Files.exists(file) ? java.nio.file.Files.size(file) : 0;
+        }
+        catch (final java.io.IOException ex)
+        {
+            bytes = -1;
+        }
+        if (null == redoIndex || redoIndex.node() != deadNode || redoIndex.bytes() != bytes || bytes < 0)
+        {
+            final Map<Integer, List<RedoLog.Record>> byPage = new java.util.LinkedHashMap<>();
+            for (final RedoLog.Record record : RedoLog.read(file))
+            {
+                for (final RedoLog.Change change : record.changes())
+                {
+                    final List<RedoLog.Record> ofPage = byPage.computeIfAbsent(change.page(), k -> new ArrayList<>());
+                    if (ofPage.isEmpty() || ofPage.get(ofPage.size() - 1) != record)
+                    {
+                        ofPage.add(record);
+                    }
+                }
+            }
+            redoIndex = new RedoIndex(deadNode, bytes, byPage);
+        }
+        return redoIndex.byPage();
     }
 
     @Override
