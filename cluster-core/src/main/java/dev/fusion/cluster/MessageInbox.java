@@ -8,11 +8,15 @@ import org.agrona.concurrent.ringbuffer.RingBufferDescriptor;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Received messages on their way to a module's agent: the transport thread copies each one in (never blocking,
  * never allocating), the agent drains them in its own duty cycle. A many-to-one ring buffer that keeps each
- * message's type and source node.
+ * message's type and source node. A lossless inbox (for messages nobody sends again, such as a directory's
+ * hand-offs and reconfiguration reports) queues what does not fit on the heap instead of refusing it, in order:
+ * while anything waits there, new messages queue behind it, and the agent takes them only once the ring is empty.
  */
 public final class MessageInbox
 {
@@ -21,27 +25,54 @@ public final class MessageInbox
     private final ManyToOneRingBuffer ring;
     private MessageHandler handler;
     private final org.agrona.concurrent.MessageHandler reader = this::onRecord;
+    private final ConcurrentLinkedQueue<Overflowed> overflow;
+    private final AtomicLong overflowed = new AtomicLong();
+
+    private record Overflowed(int source, int type, UnsafeBuffer bytes)
+    {
+    }
 
     /**
      * @param capacityBytes the ring's size, a power of two.
      */
     public MessageInbox(final int capacityBytes)
     {
+        this(capacityBytes, false);
+    }
+
+    /**
+     * @param capacityBytes the ring's size, a power of two.
+     * @param lossless      true to queue what does not fit on the heap instead of refusing it.
+     */
+    public MessageInbox(final int capacityBytes, final boolean lossless)
+    {
         ring = new ManyToOneRingBuffer(new UnsafeBuffer(
             ByteBuffer.allocateDirect(capacityBytes + RingBufferDescriptor.TRAILER_LENGTH)));
+        overflow = lossless ? new ConcurrentLinkedQueue<>() : null;
+    }
+
+    /** @return messages that did not fit in the ring and were queued on the heap (lossless inboxes). */
+    public long overflowed()
+    {
+        return overflowed.get();
     }
 
     /**
      * Any thread (the transport's): copies a message in.
      *
-     * @return false when the inbox is full (the caller counts the drop; the sender's retry covers it).
+     * @return false when the inbox is full (the caller counts the drop; the sender's retry covers it); a lossless
+     * inbox always takes the message.
      */
     public boolean offer(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
+        if (null != overflow && !overflow.isEmpty())
+        {
+            return queue(source, type, buffer, offset, length); // behind what already waits there
+        }
         final int index = ring.tryClaim(type, SOURCE_LENGTH + length);
         if (index < 0)
         {
-            return false;
+            return null != overflow && queue(source, type, buffer, offset, length);
         }
         final MutableDirectBuffer b = ring.buffer();
         b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
@@ -58,7 +89,28 @@ public final class MessageInbox
     public int drain(final MessageHandler handler, final int limit)
     {
         this.handler = handler;
-        return ring.read(reader, limit);
+        int n = ring.read(reader, limit);
+        if (null != overflow && n < limit && ring.size() == 0)
+        {
+            // nothing older is left in the ring: while the queue is not empty, nothing newer goes there
+            Overflowed o;
+            while (n < limit && null != (o = overflow.poll()))
+            {
+                handler.onMessage(o.source(), o.type(), o.bytes(), 0, o.bytes().capacity());
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private boolean queue(final int source, final int type, final DirectBuffer buffer, final int offset,
+        final int length)
+    {
+        final UnsafeBuffer copy = new UnsafeBuffer(new byte[length]);
+        copy.putBytes(0, buffer, offset, length);
+        overflow.add(new Overflowed(source, type, copy));
+        overflowed.incrementAndGet();
+        return true;
     }
 
     private void onRecord(final int type, final MutableDirectBuffer buffer, final int index, final int length)

@@ -71,7 +71,11 @@ final class DirectoryAgent implements Agent, GrantListener
     private final DirectoryStore store;
     private final RecoveryHandler recovery;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
-    private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES);
+    /**
+     * Lossless: hand-offs, move announcements and reconfiguration reports are sent once (a dropped report let a
+     * new master grant what a survivor held); a burst beyond the ring waits on the heap.
+     */
+    private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES, true);
     // bound once: a method reference evaluated in doWork allocates on every duty cycle
     private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
     private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;
@@ -252,6 +256,11 @@ final class DirectoryAgent implements Agent, GrantListener
     boolean deliver(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
         return inbox.offer(source, type, buffer, offset, length);
+    }
+
+    long inboxOverflowed()
+    {
+        return inbox.overflowed();
     }
 
     long timeoutNs()
@@ -1193,8 +1202,8 @@ final class DirectoryAgent implements Agent, GrantListener
 
     /**
      * Hands the joiner the entries this node mastered that the ring gives the joiner now (not those reloaded from
-     * its store and out of date), at most {@link #HANDOVER_BATCH} per JOIN: the joiner's inbox drops what does not
-     * fit, and a dropped hand-off is lost.
+     * its store and out of date), at most {@link #HANDOVER_BATCH} per JOIN, so a join does not flood the joiner's
+     * inbox (which queues what does not fit on the heap).
      *
      * @return false when some are left (the rest, or entries being recovered, go when the joiner asks again).
      */

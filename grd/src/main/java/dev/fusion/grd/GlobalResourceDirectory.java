@@ -366,10 +366,16 @@ public final class GlobalResourceDirectory implements AutoCloseable
         }
     }
 
-    /** @return messages dropped because the directory's inbox was full. */
+    /** @return messages dropped because the directory's inbox was full (none: the inbox is lossless). */
     public long inboxDrops()
     {
         return inboxDrops.get();
+    }
+
+    /** @return messages that arrived while the directory's inbox ring was full and waited on the heap instead. */
+    public long inboxOverflows()
+    {
+        return agent.inboxOverflowed();
     }
 
     /** Stops the agent (failing what is pending with CLOSED) and closes the store. Idempotent. */
