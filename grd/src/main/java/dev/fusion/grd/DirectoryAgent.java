@@ -1043,14 +1043,23 @@ final class DirectoryAgent implements Agent, GrantListener
 
     private void onHandoff(final int source, final DirectBuffer b, final int at, final int size)
     {
-        final long version = b.getLong(at, ByteOrder.LITTLE_ENDIAN);
+        long version = b.getLong(at, ByteOrder.LITTLE_ENDIAN);
         final DirectoryEntry entry = EntryCodec.decode(b, at + 8, size - 8);
         final long resource = entry.resource();
+        boolean renumbered = false;
         if (!masters.overrideResource(resource, self, version))
         {
-            LOG.log(System.Logger.Level.WARNING, "node " + self + ": stale hand-off of " +
-                ResourceId.toString(resource) + " from node " + source + " (version " + version + ")");
-            return;
+            if (masters.masterOf(resource) != source)
+            {
+                LOG.log(System.Logger.Level.WARNING, "node " + self + ": stale hand-off of " +
+                    ResourceId.toString(resource) + " from node " + source + " (version " + version + ")");
+                return;
+            }
+            // from the master this node knows, numbered below a move this node saw before the sender (re)started:
+            // taken, numbered after it, and the sender told too, so the entry is not lost and nobody bounces
+            version = masters.moveVersion(resource) + 1;
+            masters.overrideResource(resource, self, version);
+            renumbered = true;
         }
         if (GrdTrace.ENABLED)
         {
@@ -1067,7 +1076,7 @@ final class DirectoryAgent implements Agent, GrantListener
         GrdMessages.master(message, self, version, resource);
         for (final int member : masteringNodes(view))
         {
-            if (member != self && member != source)
+            if (member != self && (member != source || renumbered))
             {
                 send(member, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
             }
@@ -1397,15 +1406,19 @@ final class DirectoryAgent implements Agent, GrantListener
     /** A resource a survivor gave the dead node: frozen and checked once the reports are in. */
     private void onGiven(final long resource, final int deadNode)
     {
+        final boolean frozenAlready = recovering.contains(resource);
         final List<Long> orphans = orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>());
         if (!orphans.contains(resource))
         {
             orphans.add(resource);
             recovering.add(resource);
         }
-        if (!reportsAwaited.containsKey(deadNode))
+        if (view.state(deadNode) == dev.fusion.cluster.MemberState.DEAD && !reportsAwaited.containsKey(deadNode) &&
+            !frozenAlready)
         {
-            checkOrphans(deadNode); // the rebuild for that death is over here: checked now, or frozen for good
+            // late: this node's rebuild for that death is over, so nothing else would check it (frozen for good);
+            // before this node sees the death, the rebuild checks it once the reports are in
+            checkOrphans(deadNode);
         }
     }
 

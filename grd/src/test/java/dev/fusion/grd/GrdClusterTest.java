@@ -244,6 +244,48 @@ class GrdClusterTest
     }
 
     @Test
+    void aRestartedNodesFirstMoveOfAResourceIsNotRefusedAsStaleByANodeThatSawAnOlderMove() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO)
+            .objectRule(0, Duration.ofSeconds(1), 20).build();
+        start(3, config, RecoveryHandler.NONE);
+        // ring master 3, with or without node 2
+        final MasterRing withoutTwo = MasterRing.of(List.of(1, 3), config.virtualNodes());
+        long found = -1;
+        for (int block = 0; found < 0; block++)
+        {
+            final long candidate = ResourceId.of(9, block);
+            if (grd(1).masterOf(candidate) == 3 && withoutTwo.masterOf(candidate) == 3)
+            {
+                found = candidate;
+            }
+        }
+        final long r = found;
+        moveTo(2, r); // move version 1, which node 1 remembers
+        grds.get(1).close();
+        cluster.stop(2);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(2) && !cluster.node(3).view().contains(2),
+            Duration.ofSeconds(10), "node 2 declared dead");
+        grds.get(2).close();
+        cluster.stop(3);
+        LocalCluster.await(() -> !cluster.node(1).view().contains(3), Duration.ofSeconds(10), "node 3 declared dead");
+        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        LocalCluster.await(() -> grd(3).masterOf(r) == 3 && grd(1).masterOf(r) == 3, Duration.ofSeconds(20),
+            "both to take the ring's word");
+        // node 1 uses it: the restarted node 3, which knows no earlier move, moves it to node 1 as move 1
+        for (int i = 0; i < 10; i++)
+        {
+            assertThat(grd(1).acquire(r, EXCLUSIVE, Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS))
+                .isEqualTo(EXCLUSIVE);
+            grd(1).release(r).get(5, TimeUnit.SECONDS);
+        }
+        LocalCluster.await(() -> grd(1).masterOf(r) == 1 && grd(3).masterOf(r) == 1, Duration.ofSeconds(10),
+            "node 1 to master it, as both agree (node 1 says " + grd(1).masterOf(r) + ", node 3 says " +
+                grd(3).masterOf(r) + ")");
+        assertThat(grd(3).acquire(r, SHARED, Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
+    }
+
+    @Test
     void aNodeRestartedWhileAnotherIsStillDeadReachesWhatTheDeadOneMastered() throws Exception
     {
         final GrdConfig config = GrdConfig.builder().remastering(false).build();

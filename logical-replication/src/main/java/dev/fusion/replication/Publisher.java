@@ -6,9 +6,6 @@ import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.nio.ByteOrder;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -39,8 +36,9 @@ public final class Publisher implements AutoCloseable
     /** The position this epoch's history continues after (where the promoted node took over; 0 for the first). */
     private final long epochStart;
     private volatile boolean fenced;
-    private final java.util.concurrent.ConcurrentLinkedQueue<Waiter> waiters =
-        new java.util.concurrent.ConcurrentLinkedQueue<>();
+    /** Synchronous commits waiting, per policy, in position order (so a walk stops at each queue's first unmet). */
+    private final Map<CommitPolicy, java.util.concurrent.ConcurrentLinkedQueue<Waiter>> waiters =
+        new ConcurrentHashMap<>();
     private final java.util.concurrent.ScheduledExecutorService timer =
         java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
         {
@@ -348,7 +346,7 @@ public final class Publisher implements AutoCloseable
             w.future.complete(new CommitResult(CommitOutcome.TARGET_ACHIEVED, txn.position(), Set.of(), 0));
             return w.future;
         }
-        waiters.add(w);
+        waiters.computeIfAbsent(policy, k -> new java.util.concurrent.ConcurrentLinkedQueue<>()).add(w);
         checkWaiters(false);
         if (!w.future.isDone())
         {
@@ -375,34 +373,25 @@ public final class Publisher implements AutoCloseable
     }
 
     /**
-     * Completes the waiters whose level is met, oldest first. Waiters are in position order and a subscriber's
-     * acknowledged position only grows, so once one waiter of a policy is not met, no later one of that policy is:
-     * the walk skips them, and a commit or an ACK costs O(policies) rather than O(waiters) (thousands when a
-     * required subscriber is slow; this runs on the transport thread for ACKs).
+     * Completes the waiters whose level is met, oldest first. Each policy's waiters are in position order and a
+     * subscriber's acknowledged position only grows, so once one waiter of a policy is not met, no later one of that
+     * policy is: each queue is walked from its head to its first unmet waiter, and a commit or an ACK costs
+     * O(policies + completed) rather than O(waiters) (thousands when a required subscriber is slow; this runs on the
+     * transport thread for ACKs). Waiters completed by their timeout leave when they reach the head (the timeout is
+     * the policy's, so they time out in order).
      */
     private void checkWaiters(final boolean timedOut)
     {
-        List<CommitPolicy> notMet = null;
-        for (final Iterator<Waiter> it = waiters.iterator(); it.hasNext(); )
+        for (final java.util.concurrent.ConcurrentLinkedQueue<Waiter> queue : waiters.values())
         {
-            final Waiter w = it.next();
-            if (w.future.isDone())
+            Waiter w;
+            while (null != (w = queue.peek()))
             {
-                it.remove(); // timed out (completed on the timer thread, removed here)
-                continue;
-            }
-            if (null != notMet && notMet.contains(w.policy))
-            {
-                continue;
-            }
-            if (finish(w, timedOut))
-            {
-                it.remove();
-            }
-            else
-            {
-                notMet = null == notMet ? new ArrayList<>(2) : notMet;
-                notMet.add(w.policy);
+                if (!w.future.isDone() && !finish(w, timedOut))
+                {
+                    break;
+                }
+                queue.remove(w); // the head, unless a concurrent walk took it first
             }
         }
     }

@@ -44,8 +44,8 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     private final AtomicLong staleInstalls = new AtomicLong();
     private static final System.Logger LOG = System.getLogger(ReferenceEngine.class.getName());
     private volatile CacheFusion fusion;
-    /** A dead node's redo by page, read once per death (each recovered block read the whole file before). */
-    private RedoIndex redoIndex;
+    /** Each dead node's redo by page, read once per death (each recovered block read the whole file before). */
+    private final Map<Integer, RedoIndex> redoIndexes = new java.util.HashMap<>();
 
     private record RedoIndex(int node, long bytes, Map<Integer, List<RedoLog.Record>> byPage)
     {
@@ -462,7 +462,8 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         {
             bytes = -1;
         }
-        if (null == redoIndex || redoIndex.node() != deadNode || redoIndex.bytes() != bytes || bytes < 0)
+        RedoIndex redoIndex = redoIndexes.get(deadNode);
+        if (null == redoIndex || redoIndex.bytes() != bytes || bytes < 0)
         {
             final Map<Integer, List<RedoLog.Record>> byPage = new java.util.LinkedHashMap<>();
             for (final RedoLog.Record record : RedoLog.read(file))
@@ -477,6 +478,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
                 }
             }
             redoIndex = new RedoIndex(deadNode, bytes, byPage);
+            redoIndexes.put(deadNode, redoIndex); // one per configured node at most; re-read when its redo grows
         }
         return redoIndex.byPage();
     }
