@@ -16,7 +16,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * never allocating), the agent drains them in its own duty cycle. A many-to-one ring buffer that keeps each
  * message's type and source node. A lossless inbox (for messages nobody sends again, such as a directory's
  * hand-offs and reconfiguration reports) queues what does not fit on the heap instead of refusing it, in order:
- * while anything waits there, new messages queue behind it, and the agent takes them only once the ring is empty.
+ * from the first message that does not fit until the agent has emptied the heap queue, every message goes there
+ * (a flag switched under a lock, on this slow path only), and the agent takes from it only once the ring is empty.
  */
 public final class MessageInbox
 {
@@ -27,6 +28,9 @@ public final class MessageInbox
     private final org.agrona.concurrent.MessageHandler reader = this::onRecord;
     private final ConcurrentLinkedQueue<Overflowed> overflow;
     private final AtomicLong overflowed = new AtomicLong();
+    /** True from the first message that did not fit until the agent finds the heap queue empty (under the lock). */
+    private volatile boolean overflowing;
+    private final Object overflowLock = new Object();
 
     private record Overflowed(int source, int type, UnsafeBuffer bytes)
     {
@@ -65,14 +69,28 @@ public final class MessageInbox
      */
     public boolean offer(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
-        if (null != overflow && !overflow.isEmpty())
+        if (overflowing)
         {
-            return queue(source, type, buffer, offset, length); // behind what already waits there
+            synchronized (overflowLock)
+            {
+                if (overflowing)
+                {
+                    return queue(source, type, buffer, offset, length); // behind what already waits there
+                }
+            }
         }
         final int index = ring.tryClaim(type, SOURCE_LENGTH + length);
         if (index < 0)
         {
-            return null != overflow && queue(source, type, buffer, offset, length);
+            if (null == overflow)
+            {
+                return false;
+            }
+            synchronized (overflowLock)
+            {
+                overflowing = true;
+                return queue(source, type, buffer, offset, length);
+            }
         }
         final MutableDirectBuffer b = ring.buffer();
         b.putInt(index, source, ByteOrder.LITTLE_ENDIAN);
@@ -90,12 +108,23 @@ public final class MessageInbox
     {
         this.handler = handler;
         int n = ring.read(reader, limit);
-        if (null != overflow && n < limit && ring.size() == 0)
+        if (overflowing && n < limit && ring.size() == 0)
         {
-            // nothing older is left in the ring: while the queue is not empty, nothing newer goes there
-            Overflowed o;
-            while (n < limit && null != (o = overflow.poll()))
+            // nothing older is left in the ring, and nothing newer goes there while overflowing
+            while (n < limit)
             {
+                final Overflowed o = overflow.poll();
+                if (null == o)
+                {
+                    synchronized (overflowLock)
+                    {
+                        if (overflow.isEmpty())
+                        {
+                            overflowing = false;
+                        }
+                    }
+                    break;
+                }
                 handler.onMessage(o.source(), o.type(), o.bytes(), 0, o.bytes().capacity());
                 n++;
             }
