@@ -127,6 +127,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private boolean started;
     private long nextJoinNs;
     private boolean joinedLiveCluster;
+    /** Per joiner, the resources still to hand it (see handOverTo). */
+    private final Int2ObjectHashMap<org.agrona.collections.LongArrayList> owedByJoiner = new Int2ObjectHashMap<>();
     /** Entries reloaded from the store at start and not replaced by a hand-off since. */
     private final LongHashSet reloaded = new LongHashSet();
 
@@ -1177,22 +1179,14 @@ final class DirectoryAgent implements Agent, GrantListener
      */
     private void announceMovesTo(final int joiner)
     {
-        final LongHashSet told = new LongHashSet();
-        for (final DirectoryEntry entry : hot.values())
+        masters.forEachMove((resource, version) ->
         {
-            announceMove(entry.resource(), joiner, told);
-        }
-        store.forEach(entry -> announceMove(entry.resource(), joiner, told));
-    }
-
-    private void announceMove(final long resource, final int joiner, final LongHashSet told)
-    {
-        final long version = masters.moveVersion(resource);
-        if (version > 0 && masters.masterOf(resource) == self && !reloaded.contains(resource) && told.add(resource))
-        {
-            GrdMessages.master(message, self, version, resource);
-            send(joiner, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
-        }
+            if (masters.masterOf(resource) == self)
+            {
+                GrdMessages.master(message, self, version, resource);
+                send(joiner, GrdMessages.MASTER, message, GrdMessages.FIXED_LENGTH);
+            }
+        });
     }
 
     /** @return the ring without one member (what this node's map said before that member joined). */
@@ -1219,28 +1213,28 @@ final class DirectoryAgent implements Agent, GrantListener
     private boolean handOverTo(final int joiner)
     {
         final MasterRing without = ringWithout(joiner);
-        final List<DirectoryEntry> moving = new ArrayList<>();
-        for (final DirectoryEntry entry : hot.values())
+        // the store is scanned when a join starts, and once more to confirm when the list is used up, not at every
+        // JOIN (sent again every retry interval while the answer waits): a scan decodes every stored entry
+        org.agrona.collections.LongArrayList owed = owedByJoiner.remove(joiner);
+        boolean fresh = false;
+        if (null == owed)
         {
-            if (owedTo(entry.resource(), joiner, without))
-            {
-                moving.add(entry);
-            }
+            owed = scanOwed(joiner, without);
+            fresh = true;
         }
-        store.forEach(entry ->
-        {
-            if (!hot.containsKey(entry.resource()) && owedTo(entry.resource(), joiner, without))
-            {
-                moving.add(entry);
-            }
-        });
-        int left = 0;
         int handed = 0;
-        for (final DirectoryEntry entry : moving)
+        final org.agrona.collections.LongArrayList keep = new org.agrona.collections.LongArrayList();
+        for (int i = 0; i < owed.size(); i++)
         {
-            if (recovering.contains(entry.resource()) || handed == HANDOVER_BATCH)
+            final long resource = owed.getLong(i);
+            final DirectoryEntry entry = hot.containsKey(resource) ? hot.get(resource) : store.get(resource);
+            if (null == entry || !owedTo(resource, joiner, without))
             {
-                left++;
+                continue; // handed over already, or moved since
+            }
+            if (recovering.contains(resource) || handed == HANDOVER_BATCH)
+            {
+                keep.addLong(resource);
             }
             else
             {
@@ -1248,12 +1242,41 @@ final class DirectoryAgent implements Agent, GrantListener
                 handed++;
             }
         }
-        if (handed > 0 || left > 0)
+        if (keep.isEmpty() && !fresh)
+        {
+            keep.addAll(scanOwed(joiner, without)); // anything that became owed since the list was made
+        }
+        if (handed > 0 || !keep.isEmpty())
         {
             LOG.log(System.Logger.Level.INFO, "node " + self + ": handed node " + joiner + " " + handed +
-                " entries it masters now" + (left > 0 ? "; " + left + " follow when it asks again" : ""));
+                " entries it masters now" + (keep.isEmpty() ? "" : "; " + keep.size() + " follow when it asks again"));
         }
-        return left == 0;
+        if (keep.isEmpty())
+        {
+            return true;
+        }
+        owedByJoiner.put(joiner, keep);
+        return false;
+    }
+
+    private org.agrona.collections.LongArrayList scanOwed(final int joiner, final MasterRing without)
+    {
+        final org.agrona.collections.LongArrayList owed = new org.agrona.collections.LongArrayList();
+        for (final DirectoryEntry entry : hot.values())
+        {
+            if (owedTo(entry.resource(), joiner, without))
+            {
+                owed.addLong(entry.resource());
+            }
+        }
+        store.forEach(entry ->
+        {
+            if (!hot.containsKey(entry.resource()) && owedTo(entry.resource(), joiner, without))
+            {
+                owed.addLong(entry.resource());
+            }
+        });
+        return owed;
     }
 
     private boolean owedTo(final long resource, final int joiner, final MasterRing without)
@@ -1322,6 +1345,7 @@ final class DirectoryAgent implements Agent, GrantListener
             else if (was != dev.fusion.cluster.MemberState.DEAD && now == dev.fusion.cluster.MemberState.DEAD)
             {
                 dead.add(member);
+                owedByJoiner.remove(member);
             }
             else if ((was == dev.fusion.cluster.MemberState.JOINING || was == dev.fusion.cluster.MemberState.DEAD) &&
                 now == dev.fusion.cluster.MemberState.ALIVE)

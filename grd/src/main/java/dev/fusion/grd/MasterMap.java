@@ -87,6 +87,16 @@ public final class MasterMap
     }
 
     /**
+     * Directory agent only.
+     *
+     * @param consumer given each resource that ever moved and the version of its last move.
+     */
+    public void forEachMove(final org.agrona.collections.LongLongConsumer consumer)
+    {
+        moveVersions.forEachLong(consumer);
+    }
+
+    /**
      * Records that a resource is mastered by {@code master} (directory agent only). A move to a node no longer on
      * the ring (an announcement that arrives after the new master's death) leaves the resource with its ring
      * master, as {@link #replaceRing} left the others, and still counts as the resource's latest move.
