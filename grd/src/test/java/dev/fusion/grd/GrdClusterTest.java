@@ -57,6 +57,28 @@ class GrdClusterTest
         return grds.get(node - 1);
     }
 
+    /** Closes a node's directory and the node, as a crash looks to the others; waits until the observers see it dead. */
+    private void crash(final int node, final int... observers)
+    {
+        grds.get(node - 1).close();
+        cluster.stop(node);
+        LocalCluster.await(() -> java.util.Arrays.stream(observers).noneMatch(o -> cluster.node(o).view().contains(node)),
+            Duration.ofSeconds(10), "node " + node + " declared dead");
+    }
+
+    /** Starts a crashed node again, a new incarnation, with its directory. */
+    private void restart(final int node, final GrdConfig config)
+    {
+        grds.set(node - 1, GlobalResourceDirectory.start(cluster.restart(node), config, RecoveryHandler.NONE));
+    }
+
+    /** Remastering after 3 requests in a row, at once, the object rule off. */
+    private static GrdConfig quickRemastering()
+    {
+        return GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO)
+            .objectRule(0, Duration.ofSeconds(1), 20).build();
+    }
+
     /** A resource whose ring master is {@code master}. */
     private long resourceMasteredBy(final int master, final int salt)
     {
@@ -195,16 +217,12 @@ class GrdClusterTest
         start(3, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
         final long r = resourceMasteredBy(3, 0);
         assertThat(grd(1).acquire(r, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
-        grds.get(2).close();
-        cluster.stop(3);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
-            Duration.ofSeconds(10), "node 3 declared dead");
+        crash(3, 1, 2);
         final CompletableFuture<LockMode> whileDead = grd(2).acquire(r, EXCLUSIVE);
         Thread.sleep(300);
         assertThat(whileDead).as("node 1 still holds it EXCLUSIVE").isNotDone();
 
-        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), GrdConfig.builder().remastering(false).build(),
-            RecoveryHandler.NONE));
+        restart(3, GrdConfig.builder().remastering(false).build());
         cluster.awaitFullView(Duration.ofSeconds(20));
         final CompletableFuture<LockMode> fromThree = grd(3).acquire(r, SHARED);
         final CompletableFuture<LockMode> fromTwo = grd(2).acquire(ResourceId.of(9, 999_999), EXCLUSIVE);
@@ -222,17 +240,13 @@ class GrdClusterTest
     @Test
     void aRestartedNodeLearnsTheMovesMadeBeforeItsRestartAndDoesNotGrantWhatWasMovedAway() throws Exception
     {
-        final GrdConfig config = GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO)
-            .objectRule(0, Duration.ofSeconds(1), 20).build();
+        final GrdConfig config = quickRemastering();
         start(3, config, RecoveryHandler.NONE);
         final long r = resourceMasteredBy(3, 0);
         moveTo(1, r);
         assertThat(grd(1).acquire(r, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
-        grds.get(2).close();
-        cluster.stop(3);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(3) && !cluster.node(2).view().contains(3),
-            Duration.ofSeconds(10), "node 3 declared dead");
-        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        crash(3, 1, 2);
+        restart(3, config);
         cluster.awaitFullView(Duration.ofSeconds(20));
         LocalCluster.await(() -> grd(3).masterOf(r) == 1, Duration.ofSeconds(10),
             "the restarted node to learn that node 1 masters the resource (it says " + grd(3).masterOf(r) + ")");
@@ -246,8 +260,7 @@ class GrdClusterTest
     @Test
     void aRestartedNodesFirstMoveOfAResourceIsNotRefusedAsStaleByANodeThatSawAnOlderMove() throws Exception
     {
-        final GrdConfig config = GrdConfig.builder().remoteRequestsToRemaster(3).minResidence(Duration.ZERO)
-            .objectRule(0, Duration.ofSeconds(1), 20).build();
+        final GrdConfig config = quickRemastering();
         start(3, config, RecoveryHandler.NONE);
         // ring master 3, with or without node 2
         final MasterRing withoutTwo = MasterRing.of(List.of(1, 3), config.virtualNodes());
@@ -262,14 +275,9 @@ class GrdClusterTest
         }
         final long r = found;
         moveTo(2, r); // move version 1, which node 1 remembers
-        grds.get(1).close();
-        cluster.stop(2);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(2) && !cluster.node(3).view().contains(2),
-            Duration.ofSeconds(10), "node 2 declared dead");
-        grds.get(2).close();
-        cluster.stop(3);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(3), Duration.ofSeconds(10), "node 3 declared dead");
-        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        crash(2, 1, 3);
+        crash(3, 1);
+        restart(3, config);
         LocalCluster.await(() -> grd(3).masterOf(r) == 3 && grd(1).masterOf(r) == 3, Duration.ofSeconds(20),
             "both to take the ring's word");
         // node 1 uses it: the restarted node 3, which knows no earlier move, moves it to node 1 as move 1
@@ -291,15 +299,10 @@ class GrdClusterTest
         final GrdConfig config = GrdConfig.builder().remastering(false).build();
         start(3, config, RecoveryHandler.NONE);
         final long r = resourceMasteredBy(2, 0);
-        grds.get(1).close();
-        cluster.stop(2);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(2) && !cluster.node(3).view().contains(2),
-            Duration.ofSeconds(10), "node 2 declared dead");
-        grds.get(2).close();
-        cluster.stop(3);
-        LocalCluster.await(() -> !cluster.node(1).view().contains(3), Duration.ofSeconds(10), "node 3 declared dead");
+        crash(2, 1, 3);
+        crash(3, 1);
         // node 3 comes back and never hears from node 2: it must not wait for it for good, nor route to it
-        grds.set(2, GlobalResourceDirectory.start(cluster.restart(3), config, RecoveryHandler.NONE));
+        restart(3, config);
         assertThat(grd(3).acquire(r, EXCLUSIVE, Duration.ofSeconds(30)).get(40, TimeUnit.SECONDS))
             .isEqualTo(EXCLUSIVE);
         assertThat(grd(1).masterOf(r)).isEqualTo(grd(3).masterOf(r));
