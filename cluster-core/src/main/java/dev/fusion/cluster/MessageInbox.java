@@ -28,6 +28,9 @@ public final class MessageInbox
     private final org.agrona.concurrent.MessageHandler reader = this::onRecord;
     private final ConcurrentLinkedQueue<Overflowed> overflow;
     private final AtomicLong overflowed = new AtomicLong();
+    /** Bytes waiting on the heap, and the most a lossless inbox lets wait there before it refuses (a bound). */
+    private final AtomicLong overflowBytes = new AtomicLong();
+    private final long maxOverflowBytes;
     /** True from the first message that did not fit until the agent finds the heap queue empty (under the lock). */
     private volatile boolean overflowing;
     private final Object overflowLock = new Object();
@@ -41,18 +44,21 @@ public final class MessageInbox
      */
     public MessageInbox(final int capacityBytes)
     {
-        this(capacityBytes, false);
+        this(capacityBytes, 0);
     }
 
     /**
-     * @param capacityBytes the ring's size, a power of two.
-     * @param lossless      true to queue what does not fit on the heap instead of refusing it.
+     * @param capacityBytes    the ring's size, a power of two.
+     * @param maxOverflowBytes how many bytes of messages that do not fit may wait on the heap (0: none, the inbox
+     *                         refuses them); beyond it the inbox refuses too, so an agent that has stopped keeping
+     *                         up cannot exhaust the heap.
      */
-    public MessageInbox(final int capacityBytes, final boolean lossless)
+    public MessageInbox(final int capacityBytes, final long maxOverflowBytes)
     {
         ring = new ManyToOneRingBuffer(new UnsafeBuffer(
             ByteBuffer.allocateDirect(capacityBytes + RingBufferDescriptor.TRAILER_LENGTH)));
-        overflow = lossless ? new ConcurrentLinkedQueue<>() : null;
+        overflow = maxOverflowBytes > 0 ? new ConcurrentLinkedQueue<>() : null;
+        this.maxOverflowBytes = maxOverflowBytes;
     }
 
     /** @return messages that did not fit in the ring and were queued on the heap (lossless inboxes). */
@@ -65,7 +71,7 @@ public final class MessageInbox
      * Any thread (the transport's): copies a message in.
      *
      * @return false when the inbox is full (the caller counts the drop; the sender's retry covers it); a lossless
-     * inbox always takes the message.
+     * inbox takes the message unless its heap queue is at its bound.
      */
     public boolean offer(final int source, final int type, final DirectBuffer buffer, final int offset, final int length)
     {
@@ -125,6 +131,7 @@ public final class MessageInbox
                     }
                     break;
                 }
+                overflowBytes.addAndGet(-o.bytes().capacity());
                 handler.onMessage(o.source(), o.type(), o.bytes(), 0, o.bytes().capacity());
                 n++;
             }
@@ -135,6 +142,11 @@ public final class MessageInbox
     private boolean queue(final int source, final int type, final DirectBuffer buffer, final int offset,
         final int length)
     {
+        if (overflowBytes.get() + length > maxOverflowBytes)
+        {
+            return false; // at the bound: refused like a full ring (the caller counts and logs the drop)
+        }
+        overflowBytes.addAndGet(length);
         final UnsafeBuffer copy = new UnsafeBuffer(new byte[length]);
         copy.putBytes(0, buffer, offset, length);
         overflow.add(new Overflowed(source, type, copy));

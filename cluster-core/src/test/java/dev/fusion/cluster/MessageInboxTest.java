@@ -23,12 +23,31 @@ class MessageInboxTest
         }
         assertThat(taken).isLessThan(10);
 
-        final MessageInbox lossless = new MessageInbox(1024, true);
+        final MessageInbox lossless = new MessageInbox(1024, 1 << 20);
         for (int i = 0; i < 100; i++)
         {
             assertThat(lossless.offer(1, 7, message, 0, 100)).isTrue();
         }
         assertThat(lossless.overflowed()).isGreaterThan(80);
+    }
+
+    @Test
+    void aLosslessInboxRefusesBeyondItsHeapBoundAndTakesAgainOnceDrained()
+    {
+        final MessageInbox inbox = new MessageInbox(1024, 1000);
+        final UnsafeBuffer message = new UnsafeBuffer(new byte[100]);
+        int taken = 0;
+        while (inbox.offer(1, 7, message, 0, 100))
+        {
+            taken++;
+        }
+        assertThat(taken).as("the ring's worth plus 1000 bytes").isBetween(10, 25);
+        int drained = 0;
+        while (drained < taken)
+        {
+            drained += inbox.drain((source, type, buffer, offset, length) -> { }, 256);
+        }
+        assertThat(inbox.offer(1, 7, message, 0, 100)).isTrue();
     }
 
     @Test
@@ -44,7 +63,7 @@ class MessageInboxTest
 
     private static void raceOnce() throws Exception
     {
-        final MessageInbox inbox = new MessageInbox(4096, true);
+        final MessageInbox inbox = new MessageInbox(4096, 1L << 30);
         final int count = 200_000;
         final Thread producer = new Thread(() ->
         {

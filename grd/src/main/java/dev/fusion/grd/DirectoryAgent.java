@@ -72,10 +72,12 @@ final class DirectoryAgent implements Agent, GrantListener
     private final RecoveryHandler recovery;
     private final ManyToOneConcurrentArrayQueue<Command> commands = new ManyToOneConcurrentArrayQueue<>(65536);
     /**
-     * Lossless: hand-offs, move announcements and reconfiguration reports are sent once (a dropped report let a
-     * new master grant what a survivor held); a burst beyond the ring waits on the heap.
+     * Lossless up to a bound: hand-offs, move announcements and reconfiguration reports are sent once (a dropped
+     * report let a new master grant what a survivor held), so a burst beyond the ring waits on the heap, up to
+     * 64 MiB (about a million directory messages) for an agent that has stopped keeping up.
      */
-    private final dev.fusion.cluster.MessageInbox inbox = new dev.fusion.cluster.MessageInbox(INBOX_BYTES, true);
+    private final dev.fusion.cluster.MessageInbox inbox =
+        new dev.fusion.cluster.MessageInbox(INBOX_BYTES, 64L << 20);
     // bound once: a method reference evaluated in doWork allocates on every duty cycle
     private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
     private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;

@@ -55,7 +55,8 @@ public final class GlobalResourceDirectory implements AutoCloseable
                 {
                     inboxDrops.incrementAndGet();
                     LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
-                        ": directory inbox full, message dropped (the requester will time out)");
+                        ": directory inbox full, 64 MiB waiting on the heap too: message dropped (the agent is " +
+                        "not keeping up; a dropped report or hand-off can cost consistency)");
                 }
             });
         }
@@ -366,7 +367,7 @@ public final class GlobalResourceDirectory implements AutoCloseable
         }
     }
 
-    /** @return messages dropped because the directory's inbox was full (none: the inbox is lossless). */
+    /** @return messages dropped because the directory's inbox and its 64 MiB heap overflow were full. */
     public long inboxDrops()
     {
         return inboxDrops.get();
