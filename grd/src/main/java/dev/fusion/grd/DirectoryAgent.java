@@ -185,7 +185,7 @@ final class DirectoryAgent implements Agent, GrantListener
     {
     }
 
-    record ViewChange(MembershipView previous, MembershipView current) implements Command
+    record ViewChange(MembershipView current) implements Command
     {
     }
 

@@ -60,20 +60,10 @@ public final class GlobalResourceDirectory implements AutoCloseable
                 }
             });
         }
-        node.addMembershipListener((previous, current) ->
-        {
-            while (!agent.submit(new DirectoryAgent.ViewChange(previous, current)))
-            {
-                Thread.onSpinWait();
-            }
-        });
+        node.addMembershipListener((previous, current) -> submitView(current));
         // a change between the agent reading the view and the listener's registration is not lost (the agent
         // compares each view with the last it saw, so a repeat is harmless)
-        final dev.fusion.cluster.MembershipView now = node.view();
-        while (!agent.submit(new DirectoryAgent.ViewChange(now, now)))
-        {
-            Thread.onSpinWait();
-        }
+        submitView(node.view());
         this.tierScanner = java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "fusion-directory-tiers-" + node.nodeId());
@@ -364,6 +354,14 @@ public final class GlobalResourceDirectory implements AutoCloseable
         catch (final RuntimeException ex)
         {
             LOG.log(System.Logger.Level.WARNING, "tier scan failed: " + ex);
+        }
+    }
+
+    private void submitView(final dev.fusion.cluster.MembershipView view)
+    {
+        while (!agent.submit(new DirectoryAgent.ViewChange(view)))
+        {
+            Thread.onSpinWait();
         }
     }
 
