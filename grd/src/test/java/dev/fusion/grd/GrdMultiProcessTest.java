@@ -34,29 +34,8 @@ class GrdMultiProcessTest
         final List<List<String>> output = new ArrayList<>();
         try
         {
-            for (int id = 1; id <= 3; id++)
-            {
-                final List<String> lines = new CopyOnWriteArrayList<>();
-                output.add(lines);
-                processes.add(start(configs.file(id), id == 3 ? 60 : 8, id, lines));
-            }
-            for (int i = 0; i < 3; i++)
-            {
-                final List<String> lines = output.get(i);
-                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")), Duration.ofSeconds(60),
-                    "node to be ready: " + lines);
-            }
-            Thread.sleep(2000);
-            final long killedAt = System.nanoTime();
-            processes.get(2).destroyForcibly();
-            assertThat(processes.get(2).waitFor(10, TimeUnit.SECONDS)).isTrue();
-            for (int i = 0; i < 2; i++)
-            {
-                assertThat(processes.get(i).waitFor(60, TimeUnit.SECONDS)).as("survivor finishes").isTrue();
-                final List<String> lines = output.get(i);
-                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("DONE")), Duration.ofSeconds(5),
-                    "DONE from a survivor: " + lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-            }
+            final long killedAt = startThenKillNode3(configs, 8, processes, output);
+            awaitDone(processes, output, 0, 1);
 
             final long[] survivorGrantsAfterDeath = new long[1];
             final HolderInvariant invariant = replay(output, new int[]{1, 2, 3}, killedAt, -1, survivorGrantsAfterDeath);
@@ -144,35 +123,14 @@ class GrdMultiProcessTest
         final List<List<String>> output = new ArrayList<>();
         try
         {
-            for (int id = 1; id <= 3; id++)
-            {
-                final List<String> lines = new CopyOnWriteArrayList<>();
-                output.add(lines);
-                processes.add(start(configs.file(id), id == 3 ? 60 : 20, id, lines));
-            }
-            for (int i = 0; i < 3; i++)
-            {
-                final List<String> lines = output.get(i);
-                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")), Duration.ofSeconds(60),
-                    "node to be ready: " + lines);
-            }
-            Thread.sleep(2000);
-            final long killedAt = System.nanoTime();
-            processes.get(2).destroyForcibly();
-            assertThat(processes.get(2).waitFor(10, TimeUnit.SECONDS)).isTrue();
+            final long killedAt = startThenKillNode3(configs, 20, processes, output);
             Thread.sleep(DEAD_TIMEOUT_MS + 1000);
             // node 3 again, a new process: it must get its share of the directory back from the survivors (and
             // the moves made meanwhile) before it grants anything
             final List<String> restarted = new CopyOnWriteArrayList<>();
             output.add(restarted);
             processes.add(start(configs.file(3), 5, 33, restarted));
-            for (final int i : new int[]{3, 0, 1})
-            {
-                assertThat(processes.get(i).waitFor(60, TimeUnit.SECONDS)).as("process %d finishes", i).isTrue();
-                final List<String> lines = output.get(i);
-                LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("DONE")), Duration.ofSeconds(5),
-                    "DONE: " + lines.subList(Math.max(0, lines.size() - 20), lines.size()));
-            }
+            awaitDone(processes, output, 3, 0, 1);
             final long[] survivorGrantsAfterDeath = new long[1];
             final HolderInvariant invariant = replay(output, new int[]{1, 2, 3, 3}, killedAt, 3,
                 survivorGrantsAfterDeath);
@@ -191,6 +149,46 @@ class GrdMultiProcessTest
         {
             JvmProcess.stopAll(processes);
             configs.deleteAeronDirectories();
+        }
+    }
+
+    /**
+     * Starts nodes 1 and 2 (running {@code survivorSeconds}) and node 3 as processes, waits until all are ready,
+     * lets them work for 2 s, then SIGKILLs node 3.
+     *
+     * @return when node 3 was killed.
+     */
+    private static long startThenKillNode3(final NodeConfigFiles configs, final int survivorSeconds,
+        final List<Process> processes, final List<List<String>> output) throws Exception
+    {
+        for (int id = 1; id <= 3; id++)
+        {
+            final List<String> lines = new CopyOnWriteArrayList<>();
+            output.add(lines);
+            processes.add(start(configs.file(id), id == 3 ? 60 : survivorSeconds, id, lines));
+        }
+        for (final List<String> lines : output)
+        {
+            LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")), Duration.ofSeconds(60),
+                "node to be ready: " + lines);
+        }
+        Thread.sleep(2000);
+        final long killedAt = System.nanoTime();
+        processes.get(2).destroyForcibly();
+        assertThat(processes.get(2).waitFor(10, TimeUnit.SECONDS)).isTrue();
+        return killedAt;
+    }
+
+    /** Waits for these processes to finish and print DONE. */
+    private static void awaitDone(final List<Process> processes, final List<List<String>> output,
+        final int... indexes) throws InterruptedException
+    {
+        for (final int i : indexes)
+        {
+            assertThat(processes.get(i).waitFor(60, TimeUnit.SECONDS)).as("process %d finishes", i).isTrue();
+            final List<String> lines = output.get(i);
+            LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("DONE")), Duration.ofSeconds(5),
+                "DONE: " + lines.subList(Math.max(0, lines.size() - 20), lines.size()));
         }
     }
 
