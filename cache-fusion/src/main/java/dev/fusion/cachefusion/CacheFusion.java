@@ -38,6 +38,7 @@ public final class CacheFusion implements AutoCloseable
     private final CacheFusionConfig config;
     private final WaitEventRecorder events = new WaitEventRecorder();
     private final AtomicLong inboxDrops = new AtomicLong();
+    private final dev.fusion.cluster.MessageHandler inboxHandler;
     /** Gets served by the lock-free path (counted apart: a shared counter would cost more than the get). */
     private final java.util.concurrent.atomic.LongAdder fastGets = new java.util.concurrent.atomic.LongAdder();
     private volatile boolean closed;
@@ -81,17 +82,18 @@ public final class CacheFusion implements AutoCloseable
         grd.blockingHandler((resource, requester, requested, keep, ship, requestId, holderGrant, granting) ->
             agent.submitAlways(new Commands.Notice(resource, requester, requested, keep, ship, requestId,
                 holderGrant, granting, grd.masterOf(resource), System.nanoTime())));
+        inboxHandler = (source, t, buffer, offset, length) ->
+        {
+            if (!agent.deliver(source, t, buffer, offset, length))
+            {
+                inboxDrops.incrementAndGet();
+                LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
+                    ": cache fusion inbox full, message " + t + " dropped (its sender retries)");
+            }
+        };
         for (final int type : FusionMessages.TYPES)
         {
-            node.registerHandler(type, (source, t, buffer, offset, length) ->
-            {
-                if (!agent.deliver(source, t, buffer, offset, length))
-                {
-                    inboxDrops.incrementAndGet();
-                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
-                        ": cache fusion inbox full, message " + t + " dropped (its sender retries)");
-                }
-            });
+            node.registerHandler(type, inboxHandler);
         }
         node.attach(agent);
     }
@@ -290,7 +292,10 @@ public final class CacheFusion implements AutoCloseable
         return inboxDrops.get();
     }
 
-    /** Stops the agent (failing what is pending) and the directory. Idempotent. */
+    /**
+     * Stops the agent (failing what is pending) and the directory, and gives their message types back (cache fusion
+     * may start again on the same node). Idempotent.
+     */
     @Override
     public void close()
     {
@@ -299,6 +304,10 @@ public final class CacheFusion implements AutoCloseable
             return;
         }
         closed = true;
+        for (final int type : FusionMessages.TYPES)
+        {
+            node.unregisterHandler(type, inboxHandler);
+        }
         node.detach(agent);
         CloseHelper.quietClose(grd);
     }

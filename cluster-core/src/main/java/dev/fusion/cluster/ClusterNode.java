@@ -225,6 +225,19 @@ public final class ClusterNode implements AutoCloseable
     }
 
     /**
+     * Removes a handler registered with {@link #registerHandler}, so the component that owns it can stop and start
+     * again while the node runs. Messages of the type are dropped as {@link DropCause#UNKNOWN_TYPE} meanwhile.
+     *
+     * @param type    the message type.
+     * @param handler the handler registered; a different one is left in place.
+     * @return whether it was removed.
+     */
+    public boolean unregisterHandler(final int type, final MessageHandler handler)
+    {
+        return handlers.unregister(type, handler);
+    }
+
+    /**
      * Installs a filter that sees every received message before its handler and may drop it: for
      * fault-injection tests and drills, never for production traffic.
      *
@@ -319,6 +332,12 @@ public final class ClusterNode implements AutoCloseable
     public void addMembershipListener(final MembershipListener listener)
     {
         listeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    /** @param listener no longer told of membership changes (a change being delivered may still reach it). */
+    public void removeMembershipListener(final MembershipListener listener)
+    {
+        listeners.remove(listener);
     }
 
     /** @return a snapshot of the transport's counters and histograms. */

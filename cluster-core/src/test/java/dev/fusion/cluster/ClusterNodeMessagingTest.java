@@ -310,4 +310,29 @@ class ClusterNodeMessagingTest
         LocalCluster.await(() -> BLOBS.containsKey("3<-1#" + Arrays.hashCode(after) + "/3"),
             Duration.ofSeconds(10), "a message after the failing handler");
     }
+
+    @Test
+    void aHandlerGivenBackDropsItsTypeUntilAnotherIsRegistered()
+    {
+        final int type = 103;
+        final AtomicInteger first = new AtomicInteger();
+        final AtomicInteger second = new AtomicInteger();
+        final MessageHandler handler = (s, t, b, o, l) -> first.incrementAndGet();
+        cluster.node(2).registerHandler(type, handler);
+        final UnsafeBuffer buffer = new UnsafeBuffer(new byte[8]);
+        assertThat(cluster.node(1).send(2, type, Priority.HIGH, buffer, 0, 8)).isTrue();
+        LocalCluster.await(() -> first.get() == 1, Duration.ofSeconds(10), "the first handler");
+
+        assertThat(cluster.node(2).unregisterHandler(type, (s, t, b, o, l) -> { })).as("not its handler").isFalse();
+        assertThat(cluster.node(2).unregisterHandler(type, handler)).isTrue();
+        final long unknownBefore = cluster.node(2).metrics().drops(DropCause.UNKNOWN_TYPE);
+        assertThat(cluster.node(1).send(2, type, Priority.HIGH, buffer, 0, 8)).isTrue();
+        LocalCluster.await(() -> cluster.node(2).metrics().drops(DropCause.UNKNOWN_TYPE) == unknownBefore + 1,
+            Duration.ofSeconds(10), "a message of a type without a handler to be dropped and counted");
+
+        cluster.node(2).registerHandler(type, (s, t, b, o, l) -> second.incrementAndGet());
+        assertThat(cluster.node(1).send(2, type, Priority.HIGH, buffer, 0, 8)).isTrue();
+        LocalCluster.await(() -> second.get() == 1, Duration.ofSeconds(10), "the handler registered again");
+        assertThat(first.get()).isEqualTo(1);
+    }
 }

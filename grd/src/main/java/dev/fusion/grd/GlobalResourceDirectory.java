@@ -39,6 +39,10 @@ public final class GlobalResourceDirectory implements AutoCloseable
     private final ConcurrentHashMap<Long, LockMode> held = new ConcurrentHashMap<>();
     private final java.util.concurrent.ScheduledExecutorService tierScanner;
     private volatile boolean closed;
+    private static final int[] MESSAGE_TYPES = {GrdMessages.REQUEST, GrdMessages.RESPONSE, GrdMessages.MASTER,
+        GrdMessages.HANDOFF, GrdMessages.BLOCKING};
+    private final dev.fusion.cluster.MessageHandler inboxHandler = this::deliver;
+    private final dev.fusion.cluster.MembershipListener viewListener = (previous, current) -> submitView(current);
 
     private GlobalResourceDirectory(final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
     {
@@ -46,21 +50,11 @@ public final class GlobalResourceDirectory implements AutoCloseable
         this.masters = new MasterMap(MasterRing.of(DirectoryAgent.masteringNodes(node.view()), config.virtualNodes()));
         this.store = DirectoryStore.open(config.maxEntries(), config.storeFile());
         this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats, held);
-        for (final int type : new int[]{GrdMessages.REQUEST, GrdMessages.RESPONSE, GrdMessages.MASTER,
-            GrdMessages.HANDOFF, GrdMessages.BLOCKING})
+        for (final int type : MESSAGE_TYPES)
         {
-            node.registerHandler(type, (source, t, buffer, offset, length) ->
-            {
-                if (!agent.deliver(source, t, buffer, offset, length))
-                {
-                    inboxDrops.incrementAndGet();
-                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
-                        ": directory inbox full, 64 MiB waiting on the heap too: message dropped (the agent is " +
-                        "not keeping up; a dropped report or hand-off can cost consistency)");
-                }
-            });
+            node.registerHandler(type, inboxHandler);
         }
-        node.addMembershipListener((previous, current) -> submitView(current));
+        node.addMembershipListener(viewListener);
         // a change between the agent reading the view and the listener's registration is not lost (the agent
         // compares each view with the last it saw, so a repeat is harmless)
         submitView(node.view());
@@ -377,7 +371,23 @@ public final class GlobalResourceDirectory implements AutoCloseable
         return agent.inboxOverflowed();
     }
 
-    /** Stops the agent (failing what is pending with CLOSED) and closes the store. Idempotent. */
+    /** On the transport agent: into the directory's inbox, or counted and logged when even its overflow is full. */
+    private void deliver(final int source, final int type, final org.agrona.DirectBuffer buffer, final int offset,
+        final int length)
+    {
+        if (!agent.deliver(source, type, buffer, offset, length))
+        {
+            inboxDrops.incrementAndGet();
+            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() +
+                ": directory inbox full, 64 MiB waiting on the heap too: message dropped (the agent is " +
+                "not keeping up; a dropped report or hand-off can cost consistency)");
+        }
+    }
+
+    /**
+     * Stops the agent (failing what is pending with CLOSED), gives up its message types and membership listener (a
+     * directory may start again on the same node) and closes the store. Idempotent.
+     */
     @Override
     public void close()
     {
@@ -386,6 +396,12 @@ public final class GlobalResourceDirectory implements AutoCloseable
             return;
         }
         closed = true;
+        // a directory started again on this node registers its own
+        for (final int type : MESSAGE_TYPES)
+        {
+            node.unregisterHandler(type, inboxHandler);
+        }
+        node.removeMembershipListener(viewListener);
         tierScanner.shutdownNow();
         if (null != runner)
         {

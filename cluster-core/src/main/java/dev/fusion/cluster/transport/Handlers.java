@@ -54,6 +54,26 @@ public final class Handlers
     }
 
     /**
+     * Removes a handler, so a component can stop and start again on a running node; messages of the type are then
+     * dropped as {@link dev.fusion.cluster.DropCause#UNKNOWN_TYPE} until a handler is registered.
+     *
+     * @param type    a message type.
+     * @param handler the handler registered for it; another one is left in place.
+     * @return whether it was removed.
+     */
+    public synchronized boolean unregister(final int type, final MessageHandler handler)
+    {
+        if (type < 0 || type >= table.length || table[type] != handler || null == handler)
+        {
+            return false;
+        }
+        final MessageHandler[] copy = table.clone();
+        copy[type] = null;
+        table = copy;
+        return true;
+    }
+
+    /**
      * @param type a message type.
      * @return its handler, or null.
      */
