@@ -38,6 +38,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private static final int HANDOVER_BATCH = 2000;
     /** Timeouts and retries are checked this often: each check walks this node's outstanding requests. */
     private static final long TIMEOUT_SCAN_NS = TimeUnit.MILLISECONDS.toNanos(5);
+    /** {@link #reportHolds}: every master. */
+    private static final int ANY_MASTER = -1;
     /** A walk of an Agrona map costs its capacity, which a burst of requests grows for good unless compacted. */
     private static final int COMPACT_ABOVE_CAPACITY = 1024;
     private static final long DEMOTE_SCAN_NS = TimeUnit.SECONDS.toNanos(1);
@@ -133,6 +135,12 @@ final class DirectoryAgent implements Agent, GrantListener
     private final Int2ObjectHashMap<org.agrona.collections.LongArrayList> owedByJoiner = new Int2ObjectHashMap<>();
     /** Entries reloaded from the store at start and not replaced by a hand-off since. */
     private final LongHashSet reloaded = new LongHashSet();
+    /** This directory's join, named so a member reports to it once, not at every JOIN sent again. */
+    private final long joinSession = System.nanoTime();
+    /** Deaths whose REPORTS_DONE wait until no member is unheard (see {@link #reconfigure}). */
+    private final IntHashSet reportsDoneDeferred = new IntHashSet();
+    /** The join each member was last reported to (see {@link #reportTo}). */
+    private final Long2LongHashMap reportedJoin = new Long2LongHashMap(0);
 
     /** A request of this node waiting for its master's answer. */
     static final class Pending
@@ -200,6 +208,11 @@ final class DirectoryAgent implements Agent, GrantListener
     /** A request held back while the directory rebuilds after a death. */
     record Deferred(int requester, long requestId, long resource, int op, LockMode mode, int hops, int flags,
         long grant)
+    {
+    }
+
+    /** A member never heard that was left off the ring, and the ring that still had it. */
+    record LeftOut(int member, MasterRing ringBefore)
     {
     }
 
@@ -275,15 +288,15 @@ final class DirectoryAgent implements Agent, GrantListener
     @Override
     public int doWork()
     {
+        if (!started)
+        {
+            started = true;
+            deadAtStart(); // before any message: a member's answer to the join may be about those deaths
+        }
         int work = flushBacklog();
         work += commands.drain(commandHandler, 256);
         work += inbox.drain(messageHandler, 256);
         final long now = System.nanoTime();
-        if (!started)
-        {
-            started = true;
-            deadAtStart();
-        }
         if (!joinAwaited.isEmpty())
         {
             work += askToJoin(now);
@@ -414,7 +427,7 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         if (op == GrdMessages.OP_JOIN)
         {
-            onJoin(requester);
+            onJoin(requester, requestId);
             return;
         }
         if (op == GrdMessages.OP_JOIN_DONE)
@@ -1125,7 +1138,7 @@ final class DirectoryAgent implements Agent, GrantListener
         nextJoinNs = now + config.retryInterval().toNanos();
         for (final int member : joinAwaited)
         {
-            GrdMessages.request(message, GrdMessages.OP_JOIN, LockMode.NULL, 0, self, 0, 0);
+            GrdMessages.request(message, GrdMessages.OP_JOIN, LockMode.NULL, 0, self, joinSession, 0);
             send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
         }
         return 1;
@@ -1133,7 +1146,9 @@ final class DirectoryAgent implements Agent, GrantListener
 
     /**
      * Members already dead when this directory starts: a survivor that rebuilds after one of those deaths may wait
-     * for this node's reports, which it has none of (its directory was not running).
+     * for this node's reports, which it has none of (its directory was not running). And this node may master
+     * some of what the dead node mastered, while the survivors' reports of it, sent when they saw the death, found
+     * no directory here: it rebuilds as for a death it saw ({@link #rebuildMissed}).
      */
     private void deadAtStart()
     {
@@ -1149,12 +1164,75 @@ final class DirectoryAgent implements Agent, GrantListener
                         send(peer, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
                     }
                 }
+                rebuildMissed(member);
             }
         }
     }
 
-    /** A member's directory is starting: hand it what it masters now, then say so. */
-    private void onJoin(final int joiner)
+    /**
+     * A death whose reports this directory missed: it was not running then, so the survivors' reports, sent when
+     * they saw the death, found no directory here. Nothing is granted until every member has reported again (its
+     * answer to this node's join ends with a REPORTS_DONE for each death it knows, and so does its own rebuild if
+     * it sees the death later).
+     */
+    private void rebuildMissed(final int deadNode)
+    {
+        final int suspects = suspectsToCheck(deadNode, null);
+        final IntHashSet awaited = reportsAwaited.computeIfAbsent(deadNode, k -> new IntHashSet());
+        for (final int member : masteringNodes(view))
+        {
+            if (member != self)
+            {
+                awaited.add(member);
+            }
+        }
+        final IntHashSet early = reportsEarly.remove(deadNode);
+        if (null != early)
+        {
+            awaited.removeAll(early);
+        }
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": node " + deadNode + " died before this directory " +
+            "started; waiting for the members' reports (" + suspects + " of its resources to check)");
+        maybeFinishRebuild(deadNode);
+    }
+
+    /**
+     * A dead node's suspects that this node masters, checked as orphans once the reports are in: whether the dead
+     * node mastered each one is not known here any more (its moves died with it), and recovering one it did not
+     * hold changes nothing (redo older than the block is skipped).
+     *
+     * @param arcOf when set, only those that were on a left-out member's arcs (the rest were checked before).
+     * @return how many.
+     */
+    private int suspectsToCheck(final int deadNode, final LeftOut arcOf)
+    {
+        final List<Long> mine = new ArrayList<>();
+        try
+        {
+            for (final Long resource : recovery.suspects(deadNode))
+            {
+                if (masters.masterOf(resource) == self &&
+                    (null == arcOf || masters.masterOf(resource, arcOf.ringBefore()) == arcOf.member()))
+                {
+                    recovering.add(resource);
+                    mine.add(resource);
+                }
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": recovery suspects of node " + deadNode +
+                " unavailable", ex);
+        }
+        if (!mine.isEmpty())
+        {
+            orphansToCheck.computeIfAbsent(deadNode, k -> new ArrayList<>()).addAll(mine);
+        }
+        return mine.size();
+    }
+
+    /** A member's directory is starting: hand it what it masters now, report what this node holds of it, then say so. */
+    private void onJoin(final int joiner, final long session)
     {
         if (joiner == self || !live(joiner) || !masters.ring().contains(joiner) || isRebuilding())
         {
@@ -1171,8 +1249,49 @@ final class DirectoryAgent implements Agent, GrantListener
             return; // the rest (or an entry being recovered) goes when the joiner asks again
         }
         announceMovesTo(joiner);
+        if (reportedJoin.get(joiner) != session)
+        {
+            reportedJoin.put(joiner, session);
+            reportTo(joiner);
+        }
         GrdMessages.request(message, GrdMessages.OP_JOIN_DONE, LockMode.NULL, 0, self, 0, established ? 1 : 0);
         send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+    }
+
+    /**
+     * Reports to a joiner, once per join, what this node holds of the resources it masters now, what this node
+     * gave each dead member of them, and that it has reported for every death it knows. Those reports may have
+     * reached the joiner's node before its directory ran (dropped), or not at all (sent to a member never heard,
+     * when the joiner was down); the joiner also rebuilds for the deaths it missed ({@link #rebuildMissed}) and
+     * grants nothing until these are in. A duplicate of a report it did get sets the same holder again.
+     */
+    private void reportTo(final int joiner)
+    {
+        reportHolds(joiner);
+        for (final int member : view.states().keySet())
+        {
+            if (view.state(member) != dev.fusion.cluster.MemberState.DEAD)
+            {
+                continue;
+            }
+            try
+            {
+                for (final Long resource : recovery.givenTo(member))
+                {
+                    if (masters.masterOf(resource) == joiner)
+                    {
+                        reportGiven(resource, member);
+                    }
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.log(System.Logger.Level.ERROR, "node " + self + ": resources given to node " + member +
+                    " unavailable", ex);
+            }
+            GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
+            send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+        }
     }
 
     /**
@@ -1315,7 +1434,9 @@ final class DirectoryAgent implements Agent, GrantListener
             stats.set(HOT, hot.size());
         }
         reloaded.clear();
-        LOG.log(System.Logger.Level.INFO, "node " + self + ": directory joined; mastering");
+        LOG.log(System.Logger.Level.INFO, "node " + self + ": directory joined" +
+            (isRebuilding() ? "; rebuilding after deaths it missed" : "; mastering"));
+        checkSettledOrphans();
         releaseFrozen();
     }
 
@@ -1361,13 +1482,14 @@ final class DirectoryAgent implements Agent, GrantListener
             orphans.put(deadNode, orphansOf(deadNode));
         }
         final List<Integer> ring = masteringNodes(current);
+        final MasterRing ringBefore = masters.ring();
         if (!java.util.Arrays.equals(masters.ring().nodes(), ring.stream().mapToInt(Integer::intValue).toArray()))
         {
             masters.replaceRing(MasterRing.of(ring, config.virtualNodes()));
         }
         for (final int member : absent)
         {
-            leaveOut(member, ring);
+            leaveOut(member, ringBefore, current);
         }
         for (final int deadNode : dead)
         {
@@ -1399,34 +1521,85 @@ final class DirectoryAgent implements Agent, GrantListener
         {
             maybeFinishRebuild(deadNode);
         }
+        flushReportsDone();
         releaseFrozen();
     }
 
+    /** @return whether a member of the view was never heard from here (JOINING: on the ring, maybe dead elsewhere). */
+    private static boolean neverHeard(final MembershipView view)
+    {
+        for (final dev.fusion.cluster.MemberState state : view.states().values())
+        {
+            if (state == dev.fusion.cluster.MemberState.JOINING)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The REPORTS_DONE held back while a member was never heard, once every member is heard or left out. */
+    private void flushReportsDone()
+    {
+        if (reportsDoneDeferred.isEmpty() || neverHeard(view))
+        {
+            return;
+        }
+        for (final IntHashSet.IntIterator it = reportsDoneDeferred.iterator(); it.hasNext(); )
+        {
+            final int deadNode = it.nextValue();
+            for (final int member : masteringNodes(view))
+            {
+                if (member != self)
+                {
+                    GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
+                    send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+                }
+            }
+        }
+        reportsDoneDeferred.clear();
+    }
+
     /**
-     * A member never heard from since this node started is declared dead (absent): it holds nothing this node
-     * granted and this node holds nothing it granted (a grant would have been heard), so there is nothing to
-     * rebuild here. Those who did hear it rebuild as for any death and may wait for this node's reports: it says it
-     * has none. Requests sent to it go to the master known now.
+     * A member never heard from since this node started is declared dead (absent). It holds nothing this node
+     * granted, and this node holds nothing it granted (a grant would have been heard). But it was on the ring:
+     * reports sent to it at a death (this node's and the others') reached no directory, and its arcs now go to
+     * the survivors, who would master them from empty entries. So this is rebuilt like a death: every survivor
+     * reports its holds again to the masters of now and says so, nothing is granted until all have, and the
+     * suspects of earlier deaths that were on its arcs are checked as orphans (what this node gave a dead node
+     * among them is reported to their new masters). It may also have been alive elsewhere: its own suspects are
+     * checked too. Requests sent to it go to the master known now.
      */
-    private void leaveOut(final int member, final List<Integer> ring)
+    private void leaveOut(final int member, final MasterRing ringBefore, final MembershipView current)
     {
         LOG.log(System.Logger.Level.INFO, "node " + self + ": node " + member + " never heard since this node " +
-            "started: left off the ring");
-        for (final int survivor : ring)
+            "started: left off the ring; the members report again");
+        suspectsToCheck(member, null);
+        final LeftOut arc = new LeftOut(member, ringBefore);
+        for (final int deadNode : current.states().keySet())
         {
-            if (survivor != self)
+            if (deadNode == member || current.state(deadNode) != dev.fusion.cluster.MemberState.DEAD)
             {
-                GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
-                send(survivor, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+                continue;
+            }
+            suspectsToCheck(deadNode, arc);
+            try
+            {
+                for (final Long resource : recovery.givenTo(deadNode))
+                {
+                    if (masters.masterOf(resource, ringBefore) == member)
+                    {
+                        reportGiven(resource, deadNode);
+                    }
+                }
+            }
+            catch (final RuntimeException ex)
+            {
+                LOG.log(System.Logger.Level.ERROR, "node " + self + ": resources given to node " + deadNode +
+                    " unavailable", ex);
             }
         }
-        for (final Pending p : new ArrayList<>(pending.values()))
-        {
-            if (p.sentTo == member)
-            {
-                route(p);
-            }
-        }
+        reconfigure(member, current);
     }
 
     /** A resource a survivor gave the dead node: frozen and checked once the reports are in. */
@@ -1439,12 +1612,12 @@ final class DirectoryAgent implements Agent, GrantListener
             orphans.add(resource);
             recovering.add(resource);
         }
-        if (view.state(deadNode) == dev.fusion.cluster.MemberState.DEAD && !reportsAwaited.containsKey(deadNode) &&
-            !frozenAlready)
+        if (view.state(deadNode) == dev.fusion.cluster.MemberState.DEAD && !frozenAlready)
         {
-            // late: this node's rebuild for that death is over, so nothing else would check it (frozen for good);
-            // before this node sees the death, the rebuild checks it once the reports are in
-            checkOrphans(deadNode);
+            // late: this node's rebuild for that death may be over, so nothing else would check it (frozen for
+            // good); checked now unless a rebuild or the join still waits for reports, which then checks it. Before
+            // this node sees the death, the rebuild checks it once the reports are in
+            checkSettledOrphans();
         }
     }
 
@@ -1503,6 +1676,32 @@ final class DirectoryAgent implements Agent, GrantListener
         }
     }
 
+    /**
+     * Checks the orphans of every death this node has seen once no report is awaited any more (no rebuild, no
+     * join): a report still on its way may say a survivor holds one, and recovering it then would overwrite the
+     * survivor's newer image.
+     */
+    private void checkSettledOrphans()
+    {
+        if (isRebuilding() || isJoining() || orphansToCheck.isEmpty())
+        {
+            return;
+        }
+        final int[] deadNodes = new int[orphansToCheck.size()];
+        int n = 0;
+        for (final Int2ObjectHashMap<List<Long>>.KeyIterator it = orphansToCheck.keySet().iterator(); it.hasNext(); )
+        {
+            deadNodes[n++] = it.nextInt();
+        }
+        for (int i = 0; i < n; i++)
+        {
+            if (view.state(deadNodes[i]) == dev.fusion.cluster.MemberState.DEAD)
+            {
+                checkOrphans(deadNodes[i]);
+            }
+        }
+    }
+
     /** Every configured member not declared dead masters resources: a JOINING one is expected shortly. */
     static List<Integer> masteringNodes(final MembershipView view)
     {
@@ -1550,51 +1749,7 @@ final class DirectoryAgent implements Agent, GrantListener
             awaited.removeAll(early);
         }
         reportsAwaited.put(deadNode, awaited);
-        // a hold being released (or downgraded) is reported as what it becomes: the resource may already be
-        // with another node, and a report of the old mode would keep the new master from recovering it
-        final Long2ObjectHashMap<LockMode> giving = new Long2ObjectHashMap<>();
-        for (final Pending p : pending.values())
-        {
-            if (p.op == GrdMessages.OP_RELEASE)
-            {
-                giving.put(p.resource, LockMode.NULL);
-            }
-            else if (p.op == GrdMessages.OP_DOWNGRADE)
-            {
-                giving.put(p.resource, p.mode);
-            }
-        }
-        for (final Long2ObjectHashMap<LockMode>.EntryIterator it = holdings.entrySet().iterator(); it.hasNext(); )
-        {
-            it.next();
-            final long resource = it.getLongKey();
-            final LockMode mode = giving.containsKey(resource) ? giving.get(resource) : it.getValue();
-            if (mode == LockMode.NULL)
-            {
-                continue;
-            }
-            report(resource, mode, GrdMessages.NO_GRANT);
-        }
-        // Holds used on an image that carried the grant, before the grant itself arrived: reported with the id of
-        // the request they are held under (still pending here, and sent again below), so the master records that
-        // grant. Without it, the request's "fresh" flag (this node holds nothing else) would make the master drop
-        // the reported hold as a stale one and grant it elsewhere while this node uses it.
-        try
-        {
-            for (final java.util.Map.Entry<Long, UnconfirmedHold> e : recovery.unconfirmed().entrySet())
-            {
-                final long resource = e.getKey();
-                if (holdings.containsKey(resource) && null == pendingAcquire(resource))
-                {
-                    continue; // the grant arrived meanwhile: reported above
-                }
-                report(resource, e.getValue().mode(), e.getValue().requestId());
-            }
-        }
-        catch (final RuntimeException ex)
-        {
-            LOG.log(System.Logger.Level.ERROR, "node " + self + ": unconfirmed holds unavailable", ex);
-        }
+        reportHolds(ANY_MASTER);
         // resources this node gave the dead node, or knew the dead node mastered: their new masters check them like
         // the dead node's own (sent before this node's REPORTS_DONE, which the new master waits for)
         final List<Long> known = givenAway.remove(deadNode);
@@ -1617,11 +1772,22 @@ final class DirectoryAgent implements Agent, GrantListener
             LOG.log(System.Logger.Level.ERROR, "node " + self + ": resources given to node " + deadNode +
                 " unavailable", ex);
         }
-        // every survivor is told, including those whose own reports arrived first
-        for (final int member : survivors)
+        // every survivor is told, including those whose own reports arrived first; but not while a member this
+        // node never heard is on its ring: reports this node sent it may have gone nowhere (the others may know
+        // it dead), and are sent again to the masters of then when it is left out (see flushReportsDone)
+        if (neverHeard(current))
         {
-            GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
-            send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+            reportsDoneDeferred.add(deadNode);
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": its reports after node " + deadNode + " died are " +
+                "complete once the members it never heard are heard or left out");
+        }
+        else
+        {
+            for (final int member : survivors)
+            {
+                GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, deadNode);
+                send(member, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+            }
         }
         // A request may have been forwarded to the dead node by the master it was sent to, so send every
         // unanswered request again: a master still holding the original ignores the copy (same requester and
@@ -1631,6 +1797,61 @@ final class DirectoryAgent implements Agent, GrantListener
             route(p);
         }
         maybeFinishRebuild(deadNode);
+    }
+
+    /**
+     * Reports this node's holds to their masters, or to one master only.
+     *
+     * @param onlyTo a master, or {@link #ANY_MASTER}.
+     */
+    private void reportHolds(final int onlyTo)
+    {
+        // a hold being released (or downgraded) is reported as what it becomes: the resource may already be
+        // with another node, and a report of the old mode would keep the new master from recovering it
+        final Long2ObjectHashMap<LockMode> giving = new Long2ObjectHashMap<>();
+        for (final Pending p : pending.values())
+        {
+            if (p.op == GrdMessages.OP_RELEASE)
+            {
+                giving.put(p.resource, LockMode.NULL);
+            }
+            else if (p.op == GrdMessages.OP_DOWNGRADE)
+            {
+                giving.put(p.resource, p.mode);
+            }
+        }
+        for (final Long2ObjectHashMap<LockMode>.EntryIterator it = holdings.entrySet().iterator(); it.hasNext(); )
+        {
+            it.next();
+            final long resource = it.getLongKey();
+            final LockMode mode = giving.containsKey(resource) ? giving.get(resource) : it.getValue();
+            if (mode == LockMode.NULL || (onlyTo != ANY_MASTER && masters.masterOf(resource) != onlyTo))
+            {
+                continue;
+            }
+            report(resource, mode, GrdMessages.NO_GRANT);
+        }
+        // Holds used on an image that carried the grant, before the grant itself arrived: reported with the id of
+        // the request they are held under (still pending here, and sent again at a reconfiguration), so the master
+        // records that grant. Without it, the request's "fresh" flag (this node holds nothing else) would make the
+        // master drop the reported hold as a stale one and grant it elsewhere while this node uses it.
+        try
+        {
+            for (final java.util.Map.Entry<Long, UnconfirmedHold> e : recovery.unconfirmed().entrySet())
+            {
+                final long resource = e.getKey();
+                if ((holdings.containsKey(resource) && null == pendingAcquire(resource)) ||
+                    (onlyTo != ANY_MASTER && masters.masterOf(resource) != onlyTo))
+                {
+                    continue; // the grant arrived meanwhile: reported above
+                }
+                report(resource, e.getValue().mode(), e.getValue().requestId());
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.ERROR, "node " + self + ": unconfirmed holds unavailable", ex);
+        }
     }
 
     /** Tells a resource's master that a dead node may have held it (or checks it here when this node masters it). */
@@ -1685,13 +1906,13 @@ final class DirectoryAgent implements Agent, GrantListener
         if (null == awaited)
         {
             final dev.fusion.cluster.MemberState state = view.state(deadNode);
-            if (state == dev.fusion.cluster.MemberState.ALIVE || state == dev.fusion.cluster.MemberState.SUSPECT)
+            if (null != state && state != dev.fusion.cluster.MemberState.DEAD)
             {
-                // the reporter saw the death first: remember, so this node does not wait for it later
+                // the reporter saw the death first (or left out a member this node has not heard yet, and will
+                // leave out too): remember, so this node does not wait for it later; forgotten if it comes back
                 reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
             }
-            // else late (this node rebuilt without it), or about a member this node never heard (it says it has
-            // no reports of one it left out): nothing to wait for, and nothing to keep for a later death
+            // else late: this node rebuilt without it, nothing to wait for
             return;
         }
         awaited.remove(reporter);
@@ -1710,8 +1931,8 @@ final class DirectoryAgent implements Agent, GrantListener
         if (awaited.isEmpty())
         {
             reportsAwaited.remove(deadNode);
-            checkOrphans(deadNode);
             LOG.log(System.Logger.Level.INFO, "node " + self + ": directory rebuilt after node " + deadNode + " died");
+            checkSettledOrphans();
         }
     }
 

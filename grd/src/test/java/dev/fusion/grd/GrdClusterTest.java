@@ -309,6 +309,123 @@ class GrdClusterTest
     }
 
     @Test
+    void aDirectoryStartedAfterADeathItMissedLearnsWhoHoldsWhatTheDeadNodeMasteredAndRecoversTheRest()
+        throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remastering(false).build();
+        final Map<Long, Integer> recoveredBy = new ConcurrentHashMap<>();
+        final long[] orphan = new long[1];
+        cluster = LocalCluster.start(4, b -> LocalCluster.smallMachineDefaults(b).absentTimeoutMs(3000));
+        for (int node = 1; node <= 4; node++)
+        {
+            final int self = node;
+            final RecoveryHandler recovery = new RecoveryHandler()
+            {
+                @Override
+                public CompletableFuture<Void> recover(final long resource, final int deadNode)
+                {
+                    recoveredBy.put(resource, self);
+                    return CompletableFuture.completedFuture(null);
+                }
+
+                @Override
+                public java.util.Collection<Long> suspects(final int deadNode)
+                {
+                    return deadNode == 3 ? List.of(orphan[0]) : List.of();
+                }
+            };
+            grds.add(GlobalResourceDirectory.start(cluster.node(node), config, recovery));
+            if (node == 4)
+            {
+                lateRecovery = recovery;
+            }
+        }
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        // resources node 3 masters, which node 4 masters once node 3 is dead
+        final MasterRing withoutThree = MasterRing.of(List.of(1, 2, 4), config.virtualNodes());
+        final List<Long> found = new ArrayList<>();
+        for (int block = 0; found.size() < 2; block++)
+        {
+            final long candidate = ResourceId.of(9, block);
+            if (grd(1).masterOf(candidate) == 3 && withoutThree.masterOf(candidate) == 4)
+            {
+                found.add(candidate);
+            }
+        }
+        final long held = found.get(0);
+        orphan[0] = found.get(1); // node 3 may have held it EXCLUSIVE (its redo says so); nobody else holds it
+        assertThat(grd(1).acquire(held, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+
+        // node 4's directory stops (its node stays up) and starts again after node 3's death: the survivors'
+        // reports of that death reach node 4 while no directory runs there
+        grd(4).close();
+        crash(3, 1, 2, 4);
+        Thread.sleep(300);
+        grds.set(3, GlobalResourceDirectory.start(cluster.node(4), config, lateRecovery));
+
+        final CompletableFuture<LockMode> fromFour = grd(4).acquire(held, SHARED);
+        final CompletableFuture<LockMode> fromTwo = grd(2).acquire(held, SHARED);
+        Thread.sleep(1000);
+        assertThat(fromFour).as("node 1 holds it EXCLUSIVE").isNotDone();
+        assertThat(fromTwo).as("node 1 holds it EXCLUSIVE").isNotDone();
+        grd(1).release(held).get(5, TimeUnit.SECONDS);
+        assertThat(fromFour.get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
+        assertThat(fromTwo.get(10, TimeUnit.SECONDS)).isEqualTo(SHARED);
+
+        assertThat(grd(2).acquire(orphan[0], EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        assertThat(recoveredBy).as("recovered by its new master before it was granted")
+            .containsEntry(orphan[0], 4).doesNotContainKey(held);
+    }
+
+    private RecoveryHandler lateRecovery;
+
+    @Test
+    void aRestartedNodeDoesNotReportADeathCompleteWhileItsReportsMayHaveGoneToAMemberItNeverHeard() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remastering(false).build();
+        cluster = LocalCluster.start(4, b -> LocalCluster.smallMachineDefaults(b).absentTimeoutMs(6000));
+        for (final ClusterNode node : cluster.nodes())
+        {
+            grds.add(GlobalResourceDirectory.start(node, config, RecoveryHandler.NONE));
+        }
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        // node 4 masters it with or without nodes 2 and 3; node 2 on a ring without node 4; node 1 on {1, 3}
+        final int v = config.virtualNodes();
+        long found = -1;
+        for (int block = 0; found < 0; block++)
+        {
+            final long candidate = ResourceId.of(9, block);
+            if (MasterRing.of(List.of(1, 2, 3, 4), v).masterOf(candidate) == 4 &&
+                MasterRing.of(List.of(1, 3, 4), v).masterOf(candidate) == 4 &&
+                MasterRing.of(List.of(1, 2, 3), v).masterOf(candidate) == 2 &&
+                MasterRing.of(List.of(1, 3), v).masterOf(candidate) == 1)
+            {
+                found = candidate;
+            }
+        }
+        final long r = found;
+        crash(2, 1, 3, 4);
+        crash(3, 1, 4);
+        // node 3 comes back and never hears node 2, which stays on its ring until it is left out (6 s)
+        restart(3, config);
+        LocalCluster.await(() -> cluster.node(3).view().members().containsAll(List.of(1, 3, 4)),
+            Duration.ofSeconds(10), "node 3 to hear nodes 1 and 4");
+        assertThat(grd(3).acquire(r, EXCLUSIVE, Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS))
+            .as("granted by node 4").isEqualTo(EXCLUSIVE);
+        // node 4 dies: node 3 reports its hold to node 2 (the master on its ring), which nobody runs
+        crash(4, 1, 3);
+        final CompletableFuture<LockMode> fromOne = grd(1).acquire(r, SHARED, Duration.ofSeconds(30));
+        Thread.sleep(1000);
+        assertThat(fromOne).as("node 3 holds it EXCLUSIVE").isNotDone();
+        LocalCluster.await(() -> !cluster.node(3).view().states().containsValue(dev.fusion.cluster.MemberState.JOINING),
+            Duration.ofSeconds(15), "node 3 to leave node 2 out");
+        Thread.sleep(500);
+        assertThat(fromOne).as("node 3 holds it EXCLUSIVE, reported again to node 1").isNotDone();
+        grd(3).release(r).get(10, TimeUnit.SECONDS);
+        assertThat(fromOne.get(15, TimeUnit.SECONDS)).isEqualTo(SHARED);
+    }
+
+    @Test
     void aReleaseNamingAnOlderGrantKeepsTheHoldGrantedSince() throws Exception
     {
         start(2, GrdConfig.builder().remastering(false).build(), RecoveryHandler.NONE);
