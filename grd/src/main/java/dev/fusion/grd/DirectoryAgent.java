@@ -107,6 +107,13 @@ final class DirectoryAgent implements Agent, GrantListener
     private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.BLOCKING_LENGTH]);
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
     private final Int2ObjectHashMap<IntHashSet> reportsEarly = new Int2ObjectHashMap<>();
+    /** When the first early REPORTS_DONE of each death arrived (see {@link #earlyReports}). */
+    private final Long2LongHashMap reportsEarlyAt = new Long2LongHashMap(0);
+    /** Deaths rebuilt for since orphans were last checked: their orphans are checked even if the node is back. */
+    private final IntHashSet seenDeaths = new IntHashSet();
+    private long nextRebuildWarnNs;
+    /** Members back (a new incarnation) while a rebuild after their death still waits (see endRebuildsOfReturned). */
+    private final Long2LongHashMap returnedAt = new Long2LongHashMap(Long.MIN_VALUE);
     private final ExpandableArrayBuffer handoff = new ExpandableArrayBuffer(256);
     private final AtomicLongArray stats;
     private final java.util.concurrent.atomic.AtomicLong viewChanges = new java.util.concurrent.atomic.AtomicLong();
@@ -228,7 +235,8 @@ final class DirectoryAgent implements Agent, GrantListener
         final DirectoryStore store,
         final RecoveryHandler recovery,
         final AtomicLongArray stats,
-        final java.util.concurrent.ConcurrentHashMap<Long, LockMode> held)
+        final java.util.concurrent.ConcurrentHashMap<Long, LockMode> held,
+        final MembershipView initialView)
     {
         this.held = held;
         this.node = node;
@@ -239,7 +247,7 @@ final class DirectoryAgent implements Agent, GrantListener
         this.recovery = recovery;
         this.stats = stats;
         this.timeoutNs = config.requestTimeout().toNanos();
-        this.view = node.view();
+        this.view = initialView; // the one the ring was made from
         store.forEach(entry ->
         {
             putHot(entry);
@@ -300,6 +308,16 @@ final class DirectoryAgent implements Agent, GrantListener
         if (!joinAwaited.isEmpty())
         {
             work += askToJoin(now);
+        }
+        if (!returnedAt.isEmpty())
+        {
+            endRebuildsOfReturned(now);
+        }
+        if (isRebuilding() && now - nextRebuildWarnNs >= 0)
+        {
+            nextRebuildWarnNs = now + config.joinTimeout().toNanos();
+            LOG.log(System.Logger.Level.WARNING, "node " + self + ": still rebuilding after deaths, granting nothing: " +
+                "waiting for the reports of " + reportsAwaited + " (dead node: members not reported yet)");
         }
         if (now - nextTimeoutScanNs >= 0)
         {
@@ -1186,11 +1204,13 @@ final class DirectoryAgent implements Agent, GrantListener
                 awaited.add(member);
             }
         }
-        final IntHashSet early = reportsEarly.remove(deadNode);
+        final IntHashSet early = earlyReports(deadNode);
         if (null != early)
         {
             awaited.removeAll(early);
         }
+        seenDeaths.add(deadNode);
+        nextRebuildWarnNs = System.nanoTime() + config.joinTimeout().toNanos();
         LOG.log(System.Logger.Level.INFO, "node " + self + ": node " + deadNode + " died before this directory " +
             "started; waiting for the members' reports (" + suspects + " of its resources to check)");
         maybeFinishRebuild(deadNode);
@@ -1289,8 +1309,12 @@ final class DirectoryAgent implements Agent, GrantListener
                 LOG.log(System.Logger.Level.ERROR, "node " + self + ": resources given to node " + member +
                     " unavailable", ex);
             }
-            GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
-            send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+            if (!reportsDoneDeferred.contains(member))
+            {
+                // (a deferred one is sent to every member, the joiner included, once this node's reports are sure)
+                GrdMessages.request(message, GrdMessages.OP_REPORTS_DONE, LockMode.NULL, 0, self, 0, member);
+                send(joiner, GrdMessages.REQUEST, message, GrdMessages.REQUEST_LENGTH);
+            }
         }
     }
 
@@ -1468,12 +1492,18 @@ final class DirectoryAgent implements Agent, GrantListener
             else if (was != dev.fusion.cluster.MemberState.DEAD && now == dev.fusion.cluster.MemberState.DEAD)
             {
                 dead.add(member);
+                returnedAt.remove(member);
                 owedByJoiner.remove(member);
             }
             else if ((was == dev.fusion.cluster.MemberState.JOINING || was == dev.fusion.cluster.MemberState.DEAD) &&
                 now == dev.fusion.cluster.MemberState.ALIVE)
             {
                 reportsEarly.remove(member); // a new incarnation: early reports were about an older one
+                reportsEarlyAt.remove(member);
+                if (reportsAwaited.containsKey(member))
+                {
+                    returnedAt.put(member, System.nanoTime()); // see endRebuildsOfReturned
+                }
             }
         }
         final Int2ObjectHashMap<List<Long>> orphans = new Int2ObjectHashMap<>();
@@ -1522,6 +1552,7 @@ final class DirectoryAgent implements Agent, GrantListener
             maybeFinishRebuild(deadNode);
         }
         flushReportsDone();
+        checkSettledOrphans(); // a rebuild may have ended because the dead node is back
         releaseFrozen();
     }
 
@@ -1683,8 +1714,13 @@ final class DirectoryAgent implements Agent, GrantListener
      */
     private void checkSettledOrphans()
     {
-        if (isRebuilding() || isJoining() || orphansToCheck.isEmpty())
+        if (isRebuilding() || isJoining())
         {
+            return;
+        }
+        if (orphansToCheck.isEmpty())
+        {
+            seenDeaths.clear();
             return;
         }
         final int[] deadNodes = new int[orphansToCheck.size()];
@@ -1695,11 +1731,13 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         for (int i = 0; i < n; i++)
         {
-            if (view.state(deadNodes[i]) == dev.fusion.cluster.MemberState.DEAD)
+            // one whose death this node has not seen yet waits for that death's rebuild
+            if (seenDeaths.contains(deadNodes[i]) || view.state(deadNodes[i]) == dev.fusion.cluster.MemberState.DEAD)
             {
                 checkOrphans(deadNodes[i]);
             }
         }
+        seenDeaths.clear();
     }
 
     /** Every configured member not declared dead masters resources: a JOINING one is expected shortly. */
@@ -1743,12 +1781,14 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         final IntHashSet awaited = new IntHashSet();
         awaited.addAll(survivors);
-        final IntHashSet early = reportsEarly.remove(deadNode);
+        final IntHashSet early = earlyReports(deadNode);
         if (null != early)
         {
             awaited.removeAll(early);
         }
         reportsAwaited.put(deadNode, awaited);
+        seenDeaths.add(deadNode);
+        nextRebuildWarnNs = System.nanoTime() + config.joinTimeout().toNanos();
         reportHolds(ANY_MASTER);
         // resources this node gave the dead node, or knew the dead node mastered: their new masters check them like
         // the dead node's own (sent before this node's REPORTS_DONE, which the new master waits for)
@@ -1911,6 +1951,10 @@ final class DirectoryAgent implements Agent, GrantListener
                 // the reporter saw the death first (or left out a member this node has not heard yet, and will
                 // leave out too): remember, so this node does not wait for it later; forgotten if it comes back
                 reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
+                if (!reportsEarlyAt.containsKey(deadNode))
+                {
+                    reportsEarlyAt.put(deadNode, System.nanoTime());
+                }
             }
             // else late: this node rebuilt without it, nothing to wait for
             return;
@@ -1918,6 +1962,66 @@ final class DirectoryAgent implements Agent, GrantListener
         awaited.remove(reporter);
         maybeFinishRebuild(deadNode);
         releaseFrozen();
+    }
+
+    /**
+     * The members that said REPORTS_DONE for a death before this node saw it, unless they said it so long ago
+     * that it cannot be about this death: every node sees a death within about the failure detector's dead
+     * timeout of the others (a member never heard, within the absent timeout); older ones were about an earlier
+     * incarnation (a node that restarted before this node heard it die), and would let a rebuild skip a member
+     * whose reports are still on their way.
+     */
+    private IntHashSet earlyReports(final int deadNode)
+    {
+        final IntHashSet early = reportsEarly.remove(deadNode);
+        final long at = reportsEarlyAt.remove(deadNode);
+        if (null == early)
+        {
+            return null;
+        }
+        final dev.fusion.cluster.ClusterConfig cluster = node.config();
+        final long windowNs = Math.max(2 * cluster.deadTimeoutNs(), cluster.absentTimeoutNs()) +
+            TimeUnit.SECONDS.toNanos(2);
+        if (System.nanoTime() - at > windowNs)
+        {
+            LOG.log(System.Logger.Level.INFO, "node " + self + ": REPORTS_DONE for node " + deadNode + " from " +
+                early + " is too old to be about this death; waiting for theirs");
+            return null;
+        }
+        return early;
+    }
+
+    /**
+     * A node back (a new incarnation) before every member reported its death: a member that heard the new
+     * incarnation before it saw the death never will see it, and never reports. One that saw it sent its reports
+     * and REPORTS_DONE when it did, about when this node heard the node come back; after the failure detector's
+     * dead timeout more, the rebuild ends without those that did not (the returned node's join collects what
+     * they hold of its arcs).
+     */
+    private void endRebuildsOfReturned(final long now)
+    {
+        final long graceNs = node.config().deadTimeoutNs();
+        boolean ended = false;
+        for (final Long2LongHashMap.KeyIterator it = returnedAt.keySet().iterator(); it.hasNext(); )
+        {
+            final long member = it.nextValue();
+            if (now - returnedAt.get(member) >= graceNs)
+            {
+                it.remove();
+                final IntHashSet missing = reportsAwaited.remove((int)member);
+                if (null != missing)
+                {
+                    ended = true;
+                    LOG.log(System.Logger.Level.INFO, "node " + self + ": node " + member + " is back; the rebuild " +
+                        "after its death ends without the reports of " + missing + ", who saw it back first");
+                }
+            }
+        }
+        if (ended)
+        {
+            checkSettledOrphans();
+            releaseFrozen();
+        }
     }
 
     private void maybeFinishRebuild(final int deadNode)

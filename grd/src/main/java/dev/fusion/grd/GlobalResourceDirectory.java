@@ -47,9 +47,10 @@ public final class GlobalResourceDirectory implements AutoCloseable
     private GlobalResourceDirectory(final ClusterNode node, final GrdConfig config, final RecoveryHandler recovery)
     {
         this.node = node;
-        this.masters = new MasterMap(MasterRing.of(DirectoryAgent.masteringNodes(node.view()), config.virtualNodes()));
+        final dev.fusion.cluster.MembershipView view = node.view(); // one read: the ring and the agent agree
+        this.masters = new MasterMap(MasterRing.of(DirectoryAgent.masteringNodes(view), config.virtualNodes()));
         this.store = DirectoryStore.open(config.maxEntries(), config.storeFile());
-        this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats, held);
+        this.agent = new DirectoryAgent(node, config, masters, store, recovery, stats, held, view);
         for (final int type : MESSAGE_TYPES)
         {
             node.registerHandler(type, inboxHandler);

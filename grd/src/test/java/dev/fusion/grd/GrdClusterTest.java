@@ -380,6 +380,29 @@ class GrdClusterTest
     private RecoveryHandler lateRecovery;
 
     @Test
+    void aRebuildEndsWhenTheDeadNodeIsBackEvenIfAMemberNeverReportsItsDeath() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().remastering(false).build();
+        start(3, config, RecoveryHandler.NONE);
+        final long mine = resourceMasteredBy(1, 0);
+        // node 2 "never sees" node 3 die: its REPORTS_DONE for that death never reaches node 1
+        cluster.node(1).receiveFilter((source, type, buffer, offset, length) -> !(source == 2 &&
+            type == GrdMessages.REQUEST && length == GrdMessages.REQUEST_LENGTH &&
+            GrdMessages.op(buffer, offset) == GrdMessages.OP_REPORTS_DONE));
+        crash(3, 1, 2);
+        final CompletableFuture<LockMode> whileRebuilding = grd(1).acquire(mine, EXCLUSIVE, Duration.ofSeconds(30));
+        Thread.sleep(500);
+        assertThat(whileRebuilding).as("node 1 waits for node 2's reports").isNotDone();
+        restart(3, config);
+        // node 3 is back: node 1 ends the rebuild after the dead timeout, answers node 3's join, and grants again
+        assertThat(whileRebuilding.get(20, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
+        final long threes = resourceMasteredBy(3, 1);
+        assertThat(grd(3).acquire(threes, EXCLUSIVE, Duration.ofSeconds(20)).get(30, TimeUnit.SECONDS))
+            .as("node 3 joined").isEqualTo(EXCLUSIVE);
+        cluster.node(1).receiveFilter(null);
+    }
+
+    @Test
     void aRestartedNodeDoesNotReportADeathCompleteWhileItsReportsMayHaveGoneToAMemberItNeverHeard() throws Exception
     {
         final GrdConfig config = GrdConfig.builder().remastering(false).build();
