@@ -94,7 +94,7 @@ final class BlockState
         pins.pin(mode);
     }
 
-    /** Nothing here but the last grant id, which the agent keeps on its own when it forgets the state. */
+    /** Nothing here worth keeping: the agent forgets the state (a new one starts when the block is used again). */
     boolean idle()
     {
         return held == LockMode.NULL && !pinned() && null == acquiring && null == grant && waiters.isEmpty() &&

@@ -58,9 +58,6 @@ final class FusionAgent implements Agent
     private final java.util.function.Consumer<Command> commandHandler = this::onCommand;
     private final dev.fusion.cluster.MessageHandler messageHandler = this::onMessage;
     private final Long2ObjectHashMap<BlockState> blocks = new Long2ObjectHashMap<>();
-    /** The last grant id of each block whose state was forgotten (see forgetIfIdle). */
-    private final org.agrona.collections.Long2LongHashMap lastGrants =
-        new org.agrona.collections.Long2LongHashMap(Long.MIN_VALUE);
     /** The blocks the timers look at: scanning every block every millisecond grew with the buffer cache. */
     private final ArrayList<BlockState> timed = new ArrayList<>();
     /** The pin words of the blocks above, for application threads (lock-free gets of blocks held here). */
@@ -236,7 +233,6 @@ final class FusionAgent implements Agent
         if (null == s)
         {
             s = new BlockState(block, self);
-            s.grantRequestId = lastGrants.remove(block);
             blocks.put(block, s);
             pinWords.put(block, s.pins);
         }
@@ -297,14 +293,10 @@ final class FusionAgent implements Agent
     {
         if (s.idle())
         {
+            // nothing is kept: a late notice about the hold given up names a grant other than the one a new
+            // request waits for, which is all drive needs to tell them apart
             blocks.remove(s.block);
             pinWords.remove(s.block);
-            if (s.grantRequestId != Long.MIN_VALUE)
-            {
-                // tells a late notice about the hold given up from one about a new hold (see drive): 16 bytes
-                // instead of a block's whole state, for every block this node ever held
-                lastGrants.put(s.block, s.grantRequestId);
-            }
         }
     }
 
@@ -324,10 +316,12 @@ final class FusionAgent implements Agent
             // While this node's own request is out, a notice about the grant it waits for must wait for it. Two
             // others cannot: a request to supply a copy it holds (a converting holder that waited for it would
             // wait for a grant that waits for it), and one about a hold it already gave up (evicted, say) whose
-            // release the master had not seen yet (the requester would wait for this node, this node for it).
+            // release the master had not seen yet (the requester would wait for this node, this node for it): not
+            // holding it, this node is named holder under a grant other than the one its request waits for.
             if (null != s.acquiring && n.requester >= 0 &&
                 !(s.held != LockMode.NULL && n.keep == s.held) &&
-                !(s.held == LockMode.NULL && n.holderGrant != Long.MIN_VALUE && n.holderGrant == s.grantRequestId))
+                !(s.held == LockMode.NULL && n.holderGrant != Long.MIN_VALUE &&
+                    n.holderGrant != s.acquiring.requestId))
             {
                 break;
             }

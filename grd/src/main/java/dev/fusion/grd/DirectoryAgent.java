@@ -794,6 +794,13 @@ final class DirectoryAgent implements Agent, GrantListener
                     p.future.complete(p.op == GrdMessages.OP_RELEASE ? LockMode.NULL : p.mode);
                     return;
                 }
+                if (reason == RejectReason.NOT_MASTER && System.nanoTime() - p.deadlineNs < 0)
+                {
+                    // forwarded around nodes that did not agree on the master yet (a move, a join or a
+                    // reconfiguration on its way): asked again at the retry interval, until its timeout
+                    pending.put(requestId, p);
+                    return;
+                }
                 p.fail(new GrdException(null == reason ? RejectReason.INVALID_MODE : reason, resource, p.mode));
             }
         }
