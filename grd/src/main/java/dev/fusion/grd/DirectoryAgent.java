@@ -106,9 +106,8 @@ final class DirectoryAgent implements Agent, GrantListener
     private final ArrayDeque<Outbound> backlog = new ArrayDeque<>();
     private final UnsafeBuffer message = new UnsafeBuffer(new byte[GrdMessages.BLOCKING_LENGTH]);
     private final UnsafeBuffer reply = new UnsafeBuffer(new byte[GrdMessages.FIXED_LENGTH]);
-    private final Int2ObjectHashMap<IntHashSet> reportsEarly = new Int2ObjectHashMap<>();
-    /** When the first early REPORTS_DONE of each death arrived (see {@link #earlyReports}). */
-    private final Long2LongHashMap reportsEarlyAt = new Long2LongHashMap(0);
+    /** Early REPORTS_DONE by dead node: when each reporter's arrived (see {@link #earlyReports}). */
+    private final Int2ObjectHashMap<Long2LongHashMap> reportsEarly = new Int2ObjectHashMap<>();
     /** Deaths rebuilt for since orphans were last checked: their orphans are checked even if the node is back. */
     private final IntHashSet seenDeaths = new IntHashSet();
     private long nextRebuildWarnNs;
@@ -798,6 +797,7 @@ final class DirectoryAgent implements Agent, GrantListener
                 {
                     // forwarded around nodes that did not agree on the master yet (a move, a join or a
                     // reconfiguration on its way): asked again at the retry interval, until its timeout
+                    p.sentTo = -1; // resent even if it was first served (frozen) here and forwarded later
                     pending.put(requestId, p);
                     return;
                 }
@@ -1506,7 +1506,6 @@ final class DirectoryAgent implements Agent, GrantListener
                 now == dev.fusion.cluster.MemberState.ALIVE)
             {
                 reportsEarly.remove(member); // a new incarnation: early reports were about an older one
-                reportsEarlyAt.remove(member);
                 if (reportsAwaited.containsKey(member))
                 {
                     returnedAt.put(member, System.nanoTime()); // see endRebuildsOfReturned
@@ -1957,11 +1956,8 @@ final class DirectoryAgent implements Agent, GrantListener
             {
                 // the reporter saw the death first (or left out a member this node has not heard yet, and will
                 // leave out too): remember, so this node does not wait for it later; forgotten if it comes back
-                reportsEarly.computeIfAbsent(deadNode, k -> new IntHashSet()).add(reporter);
-                if (!reportsEarlyAt.containsKey(deadNode))
-                {
-                    reportsEarlyAt.put(deadNode, System.nanoTime());
-                }
+                reportsEarly.computeIfAbsent(deadNode, k -> new Long2LongHashMap(Long.MIN_VALUE))
+                    .put(reporter, System.nanoTime());
             }
             // else late: this node rebuilt without it, nothing to wait for
             return;
@@ -1980,34 +1976,51 @@ final class DirectoryAgent implements Agent, GrantListener
      */
     private IntHashSet earlyReports(final int deadNode)
     {
-        final IntHashSet early = reportsEarly.remove(deadNode);
-        final long at = reportsEarlyAt.remove(deadNode);
+        final Long2LongHashMap early = reportsEarly.remove(deadNode);
         if (null == early)
         {
             return null;
         }
-        final dev.fusion.cluster.ClusterConfig cluster = node.config();
-        final long windowNs = Math.max(2 * cluster.deadTimeoutNs(), cluster.absentTimeoutNs()) +
-            TimeUnit.SECONDS.toNanos(2);
-        if (System.nanoTime() - at > windowNs)
+        final long now = System.nanoTime();
+        final long windowNs = deathWindowNs();
+        final IntHashSet fresh = new IntHashSet();
+        early.longForEach((reporter, at) ->
         {
-            LOG.log(System.Logger.Level.INFO, "node " + self + ": REPORTS_DONE for node " + deadNode + " from " +
-                early + " is too old to be about this death; waiting for theirs");
-            return null;
-        }
-        return early;
+            if (now - at <= windowNs)
+            {
+                fresh.add((int)reporter);
+            }
+            else
+            {
+                LOG.log(System.Logger.Level.INFO, "node " + self + ": REPORTS_DONE for node " + deadNode +
+                    " from node " + reporter + " is too old to be about this death; waiting for its own");
+            }
+        });
+        return fresh;
+    }
+
+    /**
+     * How far apart two nodes may see one death: the failure detector's dead timeout on either side (a member
+     * never heard: the absent timeout), a REPORTS_DONE held back while a member is never heard, and 2 s for the
+     * messages and the agents.
+     */
+    private long deathWindowNs()
+    {
+        final dev.fusion.cluster.ClusterConfig cluster = node.config();
+        return Math.max(2 * cluster.deadTimeoutNs(), cluster.absentTimeoutNs()) + TimeUnit.SECONDS.toNanos(2);
     }
 
     /**
      * A node back (a new incarnation) before every member reported its death: a member that heard the new
-     * incarnation before it saw the death never will see it, and never reports. One that saw it sent its reports
-     * and REPORTS_DONE when it did, about when this node heard the node come back; after the failure detector's
-     * dead timeout more, the rebuild ends without those that did not (the returned node's join collects what
-     * they hold of its arcs).
+     * incarnation before it saw the death never will see it, and never reports: it never heard the old one (it
+     * started after the death; a member that did hear it sees it die before the new one is admitted), so it holds
+     * nothing the old one granted. One that saw it has sent its reports and REPORTS_DONE within the window in
+     * which deaths are seen apart (held back at most while a member is never heard); after that window the
+     * rebuild ends without those that did not.
      */
     private void endRebuildsOfReturned(final long now)
     {
-        final long graceNs = node.config().deadTimeoutNs();
+        final long graceNs = deathWindowNs();
         boolean ended = false;
         for (final Long2LongHashMap.KeyIterator it = returnedAt.keySet().iterator(); it.hasNext(); )
         {
