@@ -423,6 +423,13 @@ final class FusionAgent implements Agent
                 s.trace("grant failed " + g.error());
             }
             s.acquiring = null;
+            if (s.stashedRequestId == a.requestId)
+            {
+                // shipped for the request that failed: no grant will name it again (a retry is a new request),
+                // and kept it would pin the block's state with its image
+                s.stashedImage = null;
+                s.stashedRequestId = Long.MIN_VALUE;
+            }
             final Throwable cause = cause(g.error());
             if (cause instanceof GrdException ge && ge.reason() == RejectReason.CONVERSION_DEADLOCK)
             {
