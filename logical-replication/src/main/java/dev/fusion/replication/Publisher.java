@@ -56,7 +56,8 @@ public final class Publisher implements AutoCloseable
     private volatile boolean running = true;
 
     /** A snapshot taken for a full sync: its file and the position it reflects. */
-    private record Snapshot(java.nio.file.Path file, long position)
+    /** A snapshot file kept for chunk resends until its subscriber has loaded it (or asks for another). */
+    private record Snapshot(java.nio.file.Path file, long position, int subscriber)
     {
     }
 
@@ -185,6 +186,11 @@ public final class Publisher implements AutoCloseable
             }
             subscription.window = Math.max(1, window);
             subscription.resubscribedFrom.set(from);
+            if (!snapshotFiles.isEmpty() && running)
+            {
+                // subscribing after a snapshot's position: it is loaded, its file no longer needed
+                snapshotThread.execute(() -> dropSnapshots(source, from));
+            }
             LockSupport.unpark(sender);
             LOG.log(System.Logger.Level.INFO, "node " + source + " subscribes after position " + from);
         });
@@ -229,6 +235,7 @@ public final class Publisher implements AutoCloseable
                 "has no SnapshotSource");
             return;
         }
+        dropSnapshots(subscriber, Long.MAX_VALUE); // asked again: the chunks of an older one are not wanted
         try
         {
             final java.nio.file.Path file = java.nio.file.Files.createTempFile("fusion-snapshot-", ".bin");
@@ -238,7 +245,7 @@ public final class Publisher implements AutoCloseable
                 position = snapshots.write(out);
             }
             final long id = System.nanoTime();
-            snapshotFiles.put(id, new Snapshot(file, position));
+            snapshotFiles.put(id, new Snapshot(file, position, subscriber));
             final long size = java.nio.file.Files.size(file);
             final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
             LOG.log(System.Logger.Level.INFO, "full sync of node " + subscriber + ": snapshot at position " +
@@ -252,6 +259,34 @@ public final class Publisher implements AutoCloseable
         {
             LOG.log(System.Logger.Level.ERROR, "full sync of node " + subscriber + " failed", ex);
         }
+    }
+
+    /** On the snapshot thread: deletes a subscriber's snapshot files taken at or before a position. */
+    private void dropSnapshots(final int subscriber, final long upTo)
+    {
+        snapshotFiles.entrySet().removeIf(e ->
+        {
+            final Snapshot snapshot = e.getValue();
+            if (snapshot.subscriber() != subscriber || snapshot.position() > upTo)
+            {
+                return false;
+            }
+            try
+            {
+                java.nio.file.Files.deleteIfExists(snapshot.file());
+            }
+            catch (final java.io.IOException ex)
+            {
+                LOG.log(System.Logger.Level.WARNING, "could not delete snapshot file " + snapshot.file(), ex);
+            }
+            return true;
+        });
+    }
+
+    /** @return snapshot files kept for chunk resends (each until its subscriber has loaded it). */
+    public int snapshotsKept()
+    {
+        return snapshotFiles.size();
     }
 
     private void resendChunk(final int subscriber, final long id, final int index)

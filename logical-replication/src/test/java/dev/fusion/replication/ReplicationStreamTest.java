@@ -368,6 +368,9 @@ class ReplicationStreamTest
                 }
                 assertThat(applier.awaitWatermark(txns.get(3999).position(), 60_000))
                     .as("caught up after the full sync; failure %s", applier.failure()).isTrue();
+                LocalCluster.await(() -> publisher.snapshotsKept() == 0, Duration.ofSeconds(10),
+                    "the publisher to delete the snapshot file once it was loaded (" + publisher.snapshotsKept() +
+                        " kept)");
             }
         }
         assertThat(replica.snapshot()).isEqualTo(source.snapshot());
