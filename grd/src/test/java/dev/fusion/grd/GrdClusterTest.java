@@ -563,6 +563,110 @@ class GrdClusterTest
         }
     }
 
+    @Test
+    void randomCrashesRestartsAndDirectoryRestartsUnderLoadNeverGrantIncompatibleModes() throws Exception
+    {
+        final GrdConfig config = GrdConfig.builder().requestTimeout(Duration.ofSeconds(15)).build();
+        start(4, config, RecoveryHandler.NONE);
+        final HolderInvariant invariant = new HolderInvariant();
+        final Stats stats = new Stats();
+        final AtomicBoolean running = new AtomicBoolean(true);
+        final List<Thread> workers = new ArrayList<>();
+        final Map<String, ReentrantLock> nodeLocks = new ConcurrentHashMap<>();
+        final int resources = 12;
+        // nodes 1 and 2 use the resources throughout; nodes 3 and 4 master their share and go through the faults
+        for (final int node : new int[]{1, 2})
+        {
+            for (int t = 0; t < 2; t++)
+            {
+                final GlobalResourceDirectory g = grd(node);
+                final Random random = new Random(node * 100L + t);
+                final Thread thread = new Thread(() ->
+                {
+                    while (running.get())
+                    {
+                        final long r = ResourceId.of(1, random.nextInt(resources));
+                        final ReentrantLock lock = nodeLocks.computeIfAbsent(g.nodeId() + "/" + r,
+                            k -> new ReentrantLock());
+                        lock.lock();
+                        try
+                        {
+                            cycle(g, r, random, invariant, stats, new AtomicBoolean());
+                        }
+                        finally
+                        {
+                            lock.unlock();
+                        }
+                    }
+                }, "worker-" + node + "-" + t);
+                workers.add(thread);
+                thread.start();
+            }
+        }
+        final List<String> events = new ArrayList<>();
+        final long seed = Long.getLong("fusion.chaos.seed", 7);
+        final Random chaos = new Random(seed);
+        events.add("seed " + seed);
+        boolean threeUp = true;
+        final long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(16);
+        while (System.nanoTime() < end)
+        {
+            Thread.sleep(300 + chaos.nextInt(1200));
+            final int event = chaos.nextInt(3);
+            if (event == 0 && threeUp)
+            {
+                events.add("crash 3");
+                crash(3, 1, 2, 4);
+                threeUp = false;
+            }
+            else if (event == 1 && !threeUp)
+            {
+                events.add("restart 3");
+                restart(3, config);
+                threeUp = true;
+            }
+            else
+            {
+                // node 4's directory stops and starts again while its node stays up (a death in between is missed)
+                events.add("stop directory 4");
+                grd(4).close();
+                Thread.sleep(chaos.nextInt(500));
+                if (threeUp && chaos.nextBoolean())
+                {
+                    events.add("crash 3");
+                    crash(3, 1, 2, 4);
+                    threeUp = false;
+                }
+                events.add("start directory 4");
+                grds.set(3, GlobalResourceDirectory.start(cluster.node(4), config, RecoveryHandler.NONE));
+            }
+        }
+        if (!threeUp)
+        {
+            events.add("restart 3");
+            restart(3, config);
+        }
+        running.set(false);
+        for (final Thread t : workers)
+        {
+            t.join(60_000);
+        }
+        assertThat(invariant.violations()).as(invariant.firstViolation() + " after " + events).isZero();
+        cluster.awaitFullView(Duration.ofSeconds(20));
+        for (int i = 0; i < resources; i++)
+        {
+            final long r = ResourceId.of(1, i);
+            for (final int node : new int[]{1, 2, 3, 4})
+            {
+                assertThat(grd(node).acquire(r, EXCLUSIVE, Duration.ofSeconds(30)).get(40, TimeUnit.SECONDS))
+                    .as("node %d is granted %s after %s", node, ResourceId.toString(r), events).isEqualTo(EXCLUSIVE);
+                grd(node).release(r).get(10, TimeUnit.SECONDS);
+            }
+        }
+        System.out.println("chaos run: " + events + ", " + stats.grants.get() + " grants, failures during it " +
+            stats.unexpected + ", " + stats.incomplete.get() + " incomplete");
+    }
+
     static final class Stats
     {
         final AtomicLong grants = new AtomicLong();
