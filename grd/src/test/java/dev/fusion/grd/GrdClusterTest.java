@@ -574,7 +574,39 @@ class GrdClusterTest
         final List<Thread> workers = new ArrayList<>();
         final Map<String, ReentrantLock> nodeLocks = new ConcurrentHashMap<>();
         final int resources = 12;
-        // nodes 1 and 2 use the resources throughout; nodes 3 and 4 master their share and go through the faults
+        // nodes 1, 2 and 3 use the resources (node 3 while it is up); nodes 3 and 4 go through the faults
+        final AtomicBoolean threeDown = new AtomicBoolean();
+        {
+            for (int t = 0; t < 2; t++)
+            {
+                final Random random = new Random(300L + t);
+                final Thread thread = new Thread(() ->
+                {
+                    while (running.get())
+                    {
+                        if (threeDown.get())
+                        {
+                            try { Thread.sleep(20); } catch (final InterruptedException e) { return; }
+                            continue;
+                        }
+                        final GlobalResourceDirectory g = grds.get(2);
+                        final long r = ResourceId.of(1, random.nextInt(resources));
+                        final ReentrantLock lock = nodeLocks.computeIfAbsent("3/" + r, k -> new ReentrantLock());
+                        lock.lock();
+                        try
+                        {
+                            cycle(g, r, random, invariant, stats, threeDown);
+                        }
+                        finally
+                        {
+                            lock.unlock();
+                        }
+                    }
+                }, "worker-3-" + t);
+                workers.add(thread);
+                thread.start();
+            }
+        }
         for (final int node : new int[]{1, 2})
         {
             for (int t = 0; t < 2; t++)
@@ -616,6 +648,8 @@ class GrdClusterTest
             if (event == 0 && threeUp)
             {
                 events.add("crash 3");
+                threeDown.set(true);
+                invariant.nodeDied(3);
                 crash(3, 1, 2, 4);
                 threeUp = false;
             }
@@ -623,6 +657,8 @@ class GrdClusterTest
             {
                 events.add("restart 3");
                 restart(3, config);
+                invariant.revived(3);
+                threeDown.set(false);
                 threeUp = true;
             }
             else
@@ -634,6 +670,8 @@ class GrdClusterTest
                 if (threeUp && chaos.nextBoolean())
                 {
                     events.add("crash 3");
+                    threeDown.set(true);
+                    invariant.nodeDied(3);
                     crash(3, 1, 2, 4);
                     threeUp = false;
                 }
@@ -641,12 +679,12 @@ class GrdClusterTest
                 grds.set(3, GlobalResourceDirectory.start(cluster.node(4), config, RecoveryHandler.NONE));
             }
         }
+        running.set(false);
         if (!threeUp)
         {
             events.add("restart 3");
             restart(3, config);
         }
-        running.set(false);
         for (final Thread t : workers)
         {
             t.join(60_000);

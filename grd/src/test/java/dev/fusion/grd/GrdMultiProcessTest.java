@@ -98,6 +98,7 @@ class GrdMultiProcessTest
             if (e[2] == -1)
             {
                 invariant.nodeDied(3);
+                invariant.revived(3); // node 3's later events are its restarted incarnation's
             }
             else if (e[2] == 1)
             {

@@ -11,11 +11,16 @@ import java.util.Map;
 final class HolderInvariant
 {
     private final Map<Long, Map<Integer, LockMode>> holders = new HashMap<>();
+    private final java.util.Set<Integer> dead = new java.util.HashSet<>();
     private int violations;
     private String firstViolation;
 
     synchronized void granted(final long resource, final int node, final LockMode mode)
     {
+        if (dead.contains(node))
+        {
+            return; // an answer its closed directory gave just before the crash: it holds nothing now
+        }
         final Map<Integer, LockMode> byNode = holders.computeIfAbsent(resource, k -> new HashMap<>());
         for (final Map.Entry<Integer, LockMode> other : byNode.entrySet())
         {
@@ -50,7 +55,14 @@ final class HolderInvariant
 
     synchronized void nodeDied(final int node)
     {
+        dead.add(node);
         holders.values().forEach(m -> m.remove(node));
+    }
+
+    /** @param node a node that died and runs again (a new incarnation): its grants count from now on. */
+    synchronized void revived(final int node)
+    {
+        dead.remove(node);
     }
 
     synchronized int violations()
