@@ -24,6 +24,9 @@ final class Bank
     final FusionCluster c;
     final int accounts;
     final ConcurrentLinkedQueue<Transfer> acknowledged = new ConcurrentLinkedQueue<>();
+    /** Acknowledged transfers by node (the key's part before '/': "3b" for a restarted node 3). */
+    final Map<String, java.util.concurrent.atomic.LongAdder> acknowledgedBy =
+        new java.util.concurrent.ConcurrentHashMap<>();
     /** Per node and thread: the transfer started and not yet acknowledged (null when none). */
     final Map<String, Transfer> inFlight = new java.util.concurrent.ConcurrentHashMap<>();
     final AtomicLong failures = new AtomicLong();
@@ -53,6 +56,19 @@ final class Bank
         }
     }
 
+    /** More threads on one node (a restarted one), their keys starting with {@code prefix}. */
+    void startNode(final int node, final int threadsPerNode, final String prefix)
+    {
+        for (int t = 0; t < threadsPerNode; t++)
+        {
+            final String key = prefix + "/" + t;
+            final Thread thread = new Thread(() -> work(node, key), "bank-" + key);
+            thread.setDaemon(true);
+            threads.add(thread);
+            thread.start();
+        }
+    }
+
     private void work(final int node, final String key)
     {
         final SplittableRandom random = new SplittableRandom(key.hashCode());
@@ -71,6 +87,8 @@ final class Bank
             {
                 engine.transfer(t.from(), t.to(), t.amount(), 20_000);
                 acknowledged.add(t);
+                acknowledgedBy.computeIfAbsent(key.substring(0, key.indexOf('/')),
+                    k -> new java.util.concurrent.atomic.LongAdder()).increment();
                 inFlight.remove(key);
             }
             catch (final Exception ex)

@@ -152,6 +152,50 @@ class BankTest
     }
 
     @Test
+    void aKilledNodeRestartedUnderLoadTakesItsShareBackAndNothingIsLost() throws Exception
+    {
+        c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults(), 64);
+        final Bank bank = new Bank(c);
+        bank.start(2, 3);
+        Thread.sleep(1_500);
+        c.kill(3);
+        final List<Bank.Transfer> uncertain = new ArrayList<>();
+        bank.inFlight.forEach((key, t) ->
+        {
+            if (key.startsWith("3/"))
+            {
+                uncertain.add(t);
+            }
+        });
+        LocalCluster.await(() -> c.cluster.node(1).view().members().size() == 2 &&
+            c.cluster.node(2).view().members().size() == 2, Duration.ofSeconds(10), "node 3 declared dead");
+        final long ackedAtDeath = bank.acknowledged.size();
+        LocalCluster.await(() -> bank.acknowledged.size() > ackedAtDeath + 50, Duration.ofSeconds(30),
+            "survivors keep transferring");
+        // node 3 comes back: its directory joins (its arcs handed back under load), its cache starts empty
+        c.restart(3, grd(), CacheFusionConfig.defaults(), 64);
+        c.cluster.awaitFullView(Duration.ofSeconds(20));
+        final long ackedAtRestart = bank.acknowledged.size();
+        final long failuresAtRestart = bank.failures.get();
+        bank.startNode(3, 2, "3b");
+        LocalCluster.await(() -> bank.acknowledged.size() > ackedAtRestart + 300 &&
+            bank.acknowledgedBy.containsKey("3b") && bank.acknowledgedBy.get("3b").sum() > 50,
+            Duration.ofSeconds(60), "all three nodes transferring again, the restarted one too");
+        Thread.sleep(1_000);
+        bank.stop();
+
+        assertThat(bank.failures.get() - failuresAtRestart).as("failures after the restart (the first few of the run: %s)",
+            bank.failureSamples).isZero();
+        assertThat(bank.consistentTotal(1)).isEqualTo(c.expectedTotal());
+        assertThat(bank.consistentTotal(3)).isEqualTo(c.expectedTotal());
+        final long[] balances = bank.balances(3);
+        assertThat(bank.explains(balances, uncertain))
+            .as("final balances = acknowledged transfers + some of node 3's %d in-flight ones at its death",
+                uncertain.size())
+            .isTrue();
+    }
+
+    @Test
     void droppedAndDelayedMessagesLoseNothing() throws Exception
     {
         c = new FusionCluster(3, 24, dir, grd(), CacheFusionConfig.defaults().withImageTimeout(Duration.ofMillis(50)),

@@ -60,6 +60,18 @@ final class FusionCluster implements AutoCloseable
         cluster.stop(node);
     }
 
+    /** Starts a killed node again: a new process, with an empty cache, on the same disk and redo file. */
+    void restart(final int node, final GrdConfig grdConfig, final CacheFusionConfig config, final int cachePages)
+    {
+        final ClusterNode restarted = cluster.restart(node);
+        final ReferenceEngine engine = new ReferenceEngine(node, disk, undo, cachePages, false);
+        final CacheFusion fusion = CacheFusion.start(restarted, grdConfig, config, engine);
+        engine.attach(fusion);
+        engines.add(engines.set(node - 1, engine)); // the old engine is closed with the others
+        fusions.set(node - 1, fusion);
+        stopped[node] = false;
+    }
+
     boolean alive(final int node)
     {
         return !stopped[node];
