@@ -43,7 +43,7 @@ class AdaptiveCompressionTest
     }
 
     @Test
-    void aLonePageOnAnIdleLinkGoesRawAndAStreamIsCompressed()
+    void aLonePageOnAnIdleLinkGoesRawAndAStreamIsCompressed() throws Exception
     {
         final Random random = new Random(3);
         final ClusterNode sender = cluster.node(1);
@@ -87,5 +87,21 @@ class AdaptiveCompressionTest
         {
             assertThat(RECEIVED.get(Arrays.hashCode(page))).isEqualTo(page);
         }
+
+        // the burst is over: after a quiet spell the link is idle again, and lone pages go raw
+        Thread.sleep(50);
+        final long afterBurst = sender.metrics().counter("messages_compressed");
+        final long framesAfterBurst = sender.metrics().counter("frames_compressed");
+        for (int i = 1; i <= 3; i++)
+        {
+            final byte[] lone = ClusterNodeMessagingTest.pageLike(8192, random);
+            assertThat(sender.send(2, PAGE, Priority.NORMAL, new UnsafeBuffer(lone), 0, lone.length)).isTrue();
+            final int arrived = expected + i;
+            LocalCluster.await(() -> ARRIVED.get() == arrived, Duration.ofSeconds(30), "a lone page after the burst");
+            Thread.sleep(20);
+        }
+        assertThat(sender.metrics().counter("messages_compressed")).as("lone pages once the burst is over")
+            .isEqualTo(afterBurst);
+        assertThat(sender.metrics().counter("frames_compressed")).isEqualTo(framesAfterBurst);
     }
 }

@@ -43,6 +43,8 @@ final class PeerChannel implements AutoCloseable
     volatile boolean bulkBusy;
     /** The transport agent's own: this cycle sealed bulk frames, and one of them left a backlog behind it. */
     boolean bulkSealed;
+    /** When the agent last sealed a bulk frame for this peer (see TransportAgent's idle check). */
+    long lastBulkSealNs;
     boolean bulkBacklog;
 
     PeerChannel(

@@ -66,6 +66,12 @@ public final class TransportAgent implements Agent
     private static final long DROP_LOG_INTERVAL_NS = TimeUnit.SECONDS.toNanos(5);
     /** Above this share of the link's capacity the bulk stream counts as busy, and is compressed. */
     private static final double BUSY_LINK_SHARE = 0.5;
+    /**
+     * A bulk stream that sealed nothing for this long, with nothing queued or held back, is idle again, whatever
+     * its last rate estimate said: the estimate only moves when messages arrive, so after a burst the first pages
+     * would still be compressed.
+     */
+    private static final long BUSY_IDLE_NS = TimeUnit.MILLISECONDS.toNanos(1);
 
     private final ClusterConfig config;
     private final int self;
@@ -373,7 +379,12 @@ public final class TransportAgent implements Agent
         {
             if (peer.bulkSealed)
             {
+                peer.lastBulkSealNs = nowNs;
                 updateBulkBusy(peer);
+            }
+            else if (peer.bulkBusy && nowNs - peer.lastBulkSealNs > BUSY_IDLE_NS && bulkDrained(peer))
+            {
+                peer.bulkBusy = false;
             }
         }
         if (work > 0 && null != driverInvoker)
@@ -504,6 +515,20 @@ public final class TransportAgent implements Agent
         {
             peer.bulkBusy = busy;
         }
+    }
+
+    /** Nothing queued or waiting for the publication on the peer's bulk stream (back pressure is not idleness). */
+    private static boolean bulkDrained(final PeerChannel peer)
+    {
+        for (final Priority priority : BATCHED)
+        {
+            if (priority.stream() == Priority.Stream.BULK &&
+                (peer.batches[priority.ordinal()].isSealed() || peer.queues[priority.ordinal()].size() > 0))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private int drainBatched(final PeerChannel peer, final Priority priority)
