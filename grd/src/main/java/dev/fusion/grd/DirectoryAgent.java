@@ -439,6 +439,13 @@ final class DirectoryAgent implements Agent, GrantListener
         }
         if (op == GrdMessages.OP_REPORT_GIVEN)
         {
+            if (null == view.state((int)grant) || grant != (int)grant)
+            {
+                // kept, it would freeze the resource for good (no death of that node will ever check it)
+                LOG.log(System.Logger.Level.WARNING, "node " + self + ": REPORT_GIVEN from node " + requester +
+                    " names node " + grant + ", not a member: dropped");
+                return;
+            }
             onGiven(resource, (int)grant);
             return;
         }

@@ -82,10 +82,16 @@ class GrdClusterTest
     /** A resource whose ring master is {@code master}. */
     private long resourceMasteredBy(final int master, final int salt)
     {
-        for (int block = salt * 1000; ; block++)
+        return resourceWhere(salt * 1000, r -> grd(1).masterOf(r) == master);
+    }
+
+    /** The first resource from block {@code from} on that is {@code wanted} (say, by its masters on some rings). */
+    private static long resourceWhere(final int from, final java.util.function.LongPredicate wanted)
+    {
+        for (int block = from; ; block++)
         {
             final long r = ResourceId.of(9, block);
-            if (grd(1).masterOf(r) == master)
+            if (wanted.test(r))
             {
                 return r;
             }
@@ -130,6 +136,17 @@ class GrdClusterTest
         grd(2).release(r).get(5, TimeUnit.SECONDS);
         assertThat(grd(2).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS))
             .as("the timed-out request was cancelled, not left to grant behind our back").isEqualTo(EXCLUSIVE);
+        grd(2).release(r).get(5, TimeUnit.SECONDS);
+
+        // a report of a resource given to a node that is no member is dropped, not kept (it froze the resource)
+        final org.agrona.concurrent.UnsafeBuffer given = new org.agrona.concurrent.UnsafeBuffer(
+            new byte[GrdMessages.REQUEST_LENGTH]);
+        GrdMessages.request(given, GrdMessages.OP_REPORT_GIVEN, LockMode.NULL, 0, 1, 0, r);
+        GrdMessages.extras(given, 0, 99);
+        assertThat(cluster.node(1).send(2, GrdMessages.REQUEST, dev.fusion.cluster.Priority.HIGH, given, 0,
+            GrdMessages.REQUEST_LENGTH)).isTrue();
+        Thread.sleep(200);
+        assertThat(grd(1).acquire(r, EXCLUSIVE).get(5, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
     }
 
     @Test
@@ -177,16 +194,7 @@ class GrdClusterTest
             RecoveryHandler.NONE);
         // a resource the ring gives node 3, and node 2 once node 3 is gone
         final MasterRing survivors = MasterRing.of(List.of(1, 2), GrdConfig.builder().build().virtualNodes());
-        long found = -1;
-        for (int block = 0; found < 0; block++)
-        {
-            final long candidate = ResourceId.of(9, block);
-            if (grd(1).masterOf(candidate) == 3 && survivors.masterOf(candidate) == 2)
-            {
-                found = candidate;
-            }
-        }
-        final long r = found;
+        final long r = resourceWhere(0, c -> grd(1).masterOf(c) == 3 && survivors.masterOf(c) == 2);
         moveTo(1, r);
         // node 3 takes it back and its own announcement to node 2 is lost (it dies before sending it): node 2 must
         // learn the move from node 1, which made it. Told only by node 3, node 2 kept pointing at node 1 while node 1,
@@ -264,16 +272,7 @@ class GrdClusterTest
         start(3, config, RecoveryHandler.NONE);
         // ring master 3, with or without node 2
         final MasterRing withoutTwo = MasterRing.of(List.of(1, 3), config.virtualNodes());
-        long found = -1;
-        for (int block = 0; found < 0; block++)
-        {
-            final long candidate = ResourceId.of(9, block);
-            if (grd(1).masterOf(candidate) == 3 && withoutTwo.masterOf(candidate) == 3)
-            {
-                found = candidate;
-            }
-        }
-        final long r = found;
+        final long r = resourceWhere(0, c -> grd(1).masterOf(c) == 3 && withoutTwo.masterOf(c) == 3);
         moveTo(2, r); // move version 1, which node 1 remembers
         crash(2, 1, 3);
         crash(3, 1);
@@ -343,17 +342,11 @@ class GrdClusterTest
         cluster.awaitFullView(Duration.ofSeconds(20));
         // resources node 3 masters, which node 4 masters once node 3 is dead
         final MasterRing withoutThree = MasterRing.of(List.of(1, 2, 4), config.virtualNodes());
-        final List<Long> found = new ArrayList<>();
-        for (int block = 0; found.size() < 2; block++)
-        {
-            final long candidate = ResourceId.of(9, block);
-            if (grd(1).masterOf(candidate) == 3 && withoutThree.masterOf(candidate) == 4)
-            {
-                found.add(candidate);
-            }
-        }
-        final long held = found.get(0);
-        orphan[0] = found.get(1); // node 3 may have held it EXCLUSIVE (its redo says so); nobody else holds it
+        final java.util.function.LongPredicate threeThenFour =
+            c -> grd(1).masterOf(c) == 3 && withoutThree.masterOf(c) == 4;
+        final long held = resourceWhere(0, threeThenFour);
+        // node 3 may have held it EXCLUSIVE (its redo says so); nobody else holds it
+        orphan[0] = resourceWhere(ResourceId.block(held) + 1, threeThenFour);
         assertThat(grd(1).acquire(held, EXCLUSIVE).get(10, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
 
         // node 4's directory stops (its node stays up) and starts again after node 3's death: the survivors'
@@ -414,19 +407,12 @@ class GrdClusterTest
         cluster.awaitFullView(Duration.ofSeconds(20));
         // node 4 masters it with or without nodes 2 and 3; node 2 on a ring without node 4; node 1 on {1, 3}
         final int v = config.virtualNodes();
-        long found = -1;
-        for (int block = 0; found < 0; block++)
-        {
-            final long candidate = ResourceId.of(9, block);
-            if (MasterRing.of(List.of(1, 2, 3, 4), v).masterOf(candidate) == 4 &&
-                MasterRing.of(List.of(1, 3, 4), v).masterOf(candidate) == 4 &&
-                MasterRing.of(List.of(1, 2, 3), v).masterOf(candidate) == 2 &&
-                MasterRing.of(List.of(1, 3), v).masterOf(candidate) == 1)
-            {
-                found = candidate;
-            }
-        }
-        final long r = found;
+        final MasterRing all = MasterRing.of(List.of(1, 2, 3, 4), v);
+        final MasterRing without2 = MasterRing.of(List.of(1, 3, 4), v);
+        final MasterRing without4 = MasterRing.of(List.of(1, 2, 3), v);
+        final MasterRing onlyOneThree = MasterRing.of(List.of(1, 3), v);
+        final long r = resourceWhere(0, c -> all.masterOf(c) == 4 && without2.masterOf(c) == 4 &&
+            without4.masterOf(c) == 2 && onlyOneThree.masterOf(c) == 1);
         crash(2, 1, 3, 4);
         crash(3, 1, 4);
         // node 3 comes back and never hears node 2, which stays on its ring until it is left out (6 s)
