@@ -91,7 +91,7 @@ public final class BatchSizeController
         {
             // the old estimate halves per window gone by: after an idle spell a burst's rate is forgotten, not
             // merely halved (it kept a quiet link "busy", compressing and holding back its next messages)
-            final double keep = elapsed == RATE_WINDOW_NS ? 0.5 : Math.pow(0.5, (double)elapsed / RATE_WINDOW_NS);
+            final double keep = Math.pow(0.5, (double)elapsed / RATE_WINDOW_NS);
             messagesPerNs = keep * messagesPerNs + (1 - keep) * ((double)windowMessages / elapsed);
             bytesPerNs = keep * bytesPerNs + (1 - keep) * ((double)windowBytes / elapsed);
             windowMessages = 0;
