@@ -67,6 +67,11 @@ public final class ClusterConfig
     private final int socketBufferBytes;
     private final boolean driverOnAgentThread;
     private final Boolean driverOnAgentThreadSetting;
+    private final Map<Integer, Member> voters;
+    private final long leaseNs;
+    private final long leaseMarginNs;
+    private final long leaseRenewIntervalNs;
+    private final String quorumDirectory;
 
     /**
      * Below this many processors {@code driverOnAgentThread=auto} runs the embedded driver on the node's thread:
@@ -114,6 +119,11 @@ public final class ClusterConfig
         driverTimeoutMs = b.driverTimeoutMs;
         socketBufferBytes = b.socketBufferBytes;
         driverOnAgentThreadSetting = b.driverOnAgentThread;
+        voters = Collections.unmodifiableMap(new TreeMap<>(b.voters));
+        leaseNs = TimeUnit.MILLISECONDS.toNanos(b.leaseMs);
+        leaseMarginNs = TimeUnit.MILLISECONDS.toNanos(b.leaseMarginMs);
+        leaseRenewIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.leaseRenewIntervalMs);
+        quorumDirectory = b.quorumDirectory;
         driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread : embeddedMediaDriver && fewCores();
     }
 
@@ -158,6 +168,11 @@ public final class ClusterConfig
         b.driverTimeoutMs = driverTimeoutMs;
         b.socketBufferBytes = socketBufferBytes;
         b.driverOnAgentThread = driverOnAgentThreadSetting;
+        b.voters.putAll(voters);
+        b.leaseMs = TimeUnit.NANOSECONDS.toMillis(leaseNs);
+        b.leaseMarginMs = TimeUnit.NANOSECONDS.toMillis(leaseMarginNs);
+        b.leaseRenewIntervalMs = TimeUnit.NANOSECONDS.toMillis(leaseRenewIntervalNs);
+        b.quorumDirectory = quorumDirectory;
         return b;
     }
 
@@ -441,10 +456,53 @@ public final class ClusterConfig
         return driverOnAgentThread;
     }
 
+    /**
+     * @return the voting members of the membership quorum (Aeron Cluster), by voter id; empty when membership is
+     * decided locally by each node's failure detector (no protection against partitions: see
+     * docs/operations.md). A voter whose id is a member's runs inside that member's process; any other is a
+     * witness ({@code ./fusion witness}). Each voter uses five UDP ports from its port: ingress, consensus, log,
+     * catch-up and archive control.
+     */
+    public Map<Integer, Member> voters()
+    {
+        return voters;
+    }
+
+    /** @return true when membership is decided by the voters' quorum rather than locally. */
+    public boolean quorumMembership()
+    {
+        return !voters.isEmpty();
+    }
+
+    /** @return how long a committed renewal keeps this node's lease, from when the node sent it. */
+    public long leaseNs()
+    {
+        return leaseNs;
+    }
+
+    /** @return how much longer than the lease the quorum waits before it declares a silent node dead. */
+    public long leaseMarginNs()
+    {
+        return leaseMarginNs;
+    }
+
+    /** @return how often a node renews its lease. */
+    public long leaseRenewIntervalNs()
+    {
+        return leaseRenewIntervalNs;
+    }
+
+    /** @return where a voter keeps its Raft log and archive; null: a directory under java.io.tmpdir. */
+    public String quorumDirectory()
+    {
+        return quorumDirectory;
+    }
+
     @Override
     public String toString()
     {
         return "ClusterConfig{nodeId=" + nodeId + ", members=" + members.values() +
+            (voters.isEmpty() ? "" : ", voters=" + voters.values()) +
             ", embeddedMediaDriver=" + embeddedMediaDriver + ", batch=" + batchMin + ".." + batchMax +
             ", compressionThreshold=" + compressionThreshold + '}';
     }
@@ -484,6 +542,11 @@ public final class ClusterConfig
         int socketBufferBytes = 2 << 20;
         /** null: auto. */
         Boolean driverOnAgentThread = Boolean.FALSE;
+        final Map<Integer, Member> voters = new TreeMap<>();
+        long leaseMs = 3000;
+        long leaseMarginMs = 1000;
+        long leaseRenewIntervalMs = 200;
+        String quorumDirectory;
 
         private Builder()
         {
@@ -506,6 +569,41 @@ public final class ClusterConfig
         public Builder member(final int id, final String host, final int port)
         {
             members.put(id, new Member(id, host, port));
+            return this;
+        }
+
+        /**
+         * Adds a voting member of the membership quorum (see {@link ClusterConfig#voters()}).
+         *
+         * @param id   the voter id: a member's id (the voter runs in that node's process) or another (a witness).
+         * @param host its host.
+         * @param port the first of its five UDP ports.
+         * @return this
+         */
+        public Builder voter(final int id, final String host, final int port)
+        {
+            voters.put(id, new Member(id, host, port));
+            return this;
+        }
+
+        /**
+         * @param lease    how long a committed renewal keeps a node's lease (ms).
+         * @param margin   how much longer the quorum waits before declaring a silent node dead (ms).
+         * @param interval how often a node renews (ms).
+         * @return this
+         */
+        public Builder leaseMs(final long lease, final long margin, final long interval)
+        {
+            leaseMs = lease;
+            leaseMarginMs = margin;
+            leaseRenewIntervalMs = interval;
+            return this;
+        }
+
+        /** @param dir where a voter keeps its Raft log and archive. @return this */
+        public Builder quorumDirectory(final String dir)
+        {
+            quorumDirectory = dir;
             return this;
         }
 
@@ -804,6 +902,22 @@ public final class ClusterConfig
             range("idleMaxParkUs", idleMaxParkUs, 1, 1_000_000);
             range("driverTimeoutMs", driverTimeoutMs, 1000, 3_600_000);
             range("socketBufferBytes", socketBufferBytes, 64 << 10, 64 << 20);
+            if (!voters.isEmpty())
+            {
+                if (voters.size() != 3 && voters.size() != 5)
+                {
+                    throw new ConfigException("voters", voters.size() + " given",
+                        "3 or 5 (a two-node cluster adds a witness as its third voter)");
+                }
+                voters.values().forEach(v ->
+                {
+                    range("voters (id)", v.id(), 1, 65535);
+                    range("voters (port of voter " + v.id() + ")", v.port(), 1, 65535 - 4);
+                });
+                range("leaseRenewIntervalMs", leaseRenewIntervalMs, 10, 60_000);
+                range("leaseMs", leaseMs, leaseRenewIntervalMs * 3, 600_000);
+                range("leaseMarginMs", leaseMarginMs, Math.max(100, leaseMs / 10), 600_000);
+            }
             return new ClusterConfig(this);
         }
 

@@ -42,6 +42,11 @@ final class ConfigKeys
         KEYS.put("idleMode", (b, v) -> b.idleMode = asIdleMode(v));
         KEYS.put("driverTimeoutMs", (b, v) -> b.driverTimeoutMs = asLong("driverTimeoutMs", v));
         KEYS.put("driverOnAgentThread", (b, v) -> b.driverOnAgentThread = asBooleanOrAuto("driverOnAgentThread", v));
+        KEYS.put("voters", ConfigKeys::voters);
+        KEYS.put("leaseMs", (b, v) -> b.leaseMs = asLong("leaseMs", v));
+        KEYS.put("leaseMarginMs", (b, v) -> b.leaseMarginMs = asLong("leaseMarginMs", v));
+        KEYS.put("leaseRenewIntervalMs", (b, v) -> b.leaseRenewIntervalMs = asLong("leaseRenewIntervalMs", v));
+        KEYS.put("quorumDirectory", (b, v) -> b.quorumDirectory = String.valueOf(v));
         KEYS.put("socketBufferBytes", (b, v) -> b.socketBufferBytes = asInt("socketBufferBytes", v));
     }
 
@@ -65,12 +70,22 @@ final class ConfigKeys
 
     private static void members(final ClusterConfig.Builder b, final Object value)
     {
+        endpoints("members", b.members, value);
+    }
+
+    private static void voters(final ClusterConfig.Builder b, final Object value)
+    {
+        endpoints("voters", b.voters, value);
+    }
+
+    private static void endpoints(final String key, final Map<Integer, Member> into, final Object value)
+    {
         if (value instanceof Map)
         {
             ((Map<?, ?>)value).forEach((id, endpoint) ->
             {
-                final int nodeId = asInt("members (id)", id);
-                b.members.put(nodeId, Member.parse(nodeId, String.valueOf(endpoint)));
+                final int nodeId = asInt(key + " (id)", id);
+                into.put(nodeId, Member.parse(nodeId, String.valueOf(endpoint)));
             });
             return;
         }
@@ -84,10 +99,10 @@ final class ConfigKeys
             final int at = text.indexOf('@');
             if (at <= 0)
             {
-                throw new ConfigException("members", "'" + text + "'", "id@host:port, comma separated");
+                throw new ConfigException(key, "'" + text + "'", "id@host:port, comma separated");
             }
-            final int nodeId = asInt("members (id)", text.substring(0, at));
-            b.members.put(nodeId, Member.parse(nodeId, text.substring(at + 1)));
+            final int nodeId = asInt(key + " (id)", text.substring(0, at));
+            into.put(nodeId, Member.parse(nodeId, text.substring(at + 1)));
         }
     }
 

@@ -1,0 +1,311 @@
+package dev.fusion.cluster.quorum;
+
+import io.aeron.cluster.client.AeronCluster;
+import io.aeron.cluster.client.EgressListener;
+import io.aeron.logbuffer.Header;
+import org.agrona.CloseHelper;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.util.function.Consumer;
+
+/**
+ * Owned by the node's agent thread: this node's session with the membership quorum. It joins with the node's
+ * incarnation, renews the lease every renew interval, and installs the committed views in epoch order.
+ * <p>
+ * The lease: a reply to a renewal (or join) sent at {@code t} on this node's monotonic clock keeps the lease until
+ * {@code t + lease}. The quorum counts from when it committed the renewal, which is later, and waits a margin more
+ * before it declares this node dead, so this node's lease ends first. {@link #leaseExpiryNs} is read lock-free
+ * by any thread.
+ */
+public final class LeaseClient implements AutoCloseable
+{
+    private static final System.Logger LOG = System.getLogger(LeaseClient.class.getName());
+    private static final int SENT_WINDOW = 64;
+    private static final long RECONNECT_BACKOFF_NS = 200_000_000L;
+
+    /** What the node is told, on its agent thread. */
+    public interface Listener
+    {
+        /**
+         * A committed view, in epoch order.
+         *
+         * @param view the view.
+         */
+        void onView(CommittedView view);
+
+        /** The quorum declared this incarnation dead: it holds no lease again and must rejoin as a new one. */
+        void onEvicted();
+    }
+
+    private final Settings settings;
+    private final Listener listener;
+    private final UnsafeBuffer message = new UnsafeBuffer(new byte[QuorumMessages.REQUEST_LENGTH]);
+    private final long[] sentIds = new long[SENT_WINDOW];
+    private final long[] sentNs = new long[SENT_WINDOW];
+    private final EgressListener egress = new EgressListener()
+    {
+        @Override
+        public void onMessage(
+            final long clusterSessionId,
+            final long timestamp,
+            final DirectBuffer buffer,
+            final int offset,
+            final int length,
+            final Header header)
+        {
+            onEgress(buffer, offset, length);
+        }
+    };
+    private AeronCluster.AsyncConnect connecting;
+    private AeronCluster cluster;
+    private long nextConnectNs;
+    private long nextRenewNs;
+    private long nextRequestId = 1;
+    private long epoch = -1;
+    private boolean joined;
+    private boolean evicted;
+    private long malformed;
+    private volatile long leaseExpiryNs;
+
+    /**
+     * The session's settings.
+     *
+     * @param nodeId           this node.
+     * @param incarnation      this process's incarnation.
+     * @param context          the Aeron Cluster client context (ingress endpoints, egress channel, Aeron client);
+     *                         the egress listener is set here.
+     * @param leaseNs          how long a renewal keeps the lease.
+     * @param renewIntervalNs  how often to renew.
+     */
+    public record Settings(int nodeId, int incarnation, AeronCluster.Context context, long leaseNs, long renewIntervalNs)
+    {
+    }
+
+    /**
+     * @param settings the session's settings.
+     * @param listener told of views and eviction on the agent thread.
+     */
+    public LeaseClient(final Settings settings, final Listener listener)
+    {
+        this.settings = settings;
+        this.listener = listener;
+        java.util.Arrays.fill(sentIds, -1);
+    }
+
+    /** @return until when (monotonic ns) this node holds its lease; 0 before the first renewal. */
+    public long leaseExpiryNs()
+    {
+        return leaseExpiryNs;
+    }
+
+    /** @return whether the quorum declared this incarnation dead. */
+    public boolean evicted()
+    {
+        return evicted;
+    }
+
+    /** @return the epoch of the last view installed, -1 before the first. */
+    public long epoch()
+    {
+        return epoch;
+    }
+
+    /**
+     * One duty cycle: connects, reads what the quorum sent, renews when due.
+     *
+     * @param nowNs the node's monotonic time.
+     * @return work done.
+     */
+    public int doWork(final long nowNs)
+    {
+        if (evicted)
+        {
+            return 0;
+        }
+        if (null == cluster)
+        {
+            return connect(nowNs);
+        }
+        int work = 0;
+        try
+        {
+            work += cluster.pollEgress();
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + settings.nodeId + ": quorum session failed, reconnecting", ex);
+            disconnect(nowNs);
+            return 1;
+        }
+        if (cluster.isClosed())
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + settings.nodeId + ": quorum session closed, reconnecting");
+            disconnect(nowNs);
+            return 1;
+        }
+        if (nowNs - nextRenewNs >= 0 && !evicted)
+        {
+            nextRenewNs = nowNs + settings.renewIntervalNs;
+            request(joined ? QuorumMessages.RENEW : QuorumMessages.JOIN, nowNs);
+            work++;
+        }
+        return work;
+    }
+
+    /**
+     * Tells the quorum this incarnation leaves (the node is closing), so it is declared dead without waiting for
+     * its lease. Best effort.
+     */
+    public void leave(final long nowNs)
+    {
+        if (null != cluster && joined && !evicted)
+        {
+            request(QuorumMessages.LEAVE, nowNs);
+        }
+        leaseExpiryNs = 0;
+    }
+
+    private int connect(final long nowNs)
+    {
+        if (null == connecting)
+        {
+            if (nowNs - nextConnectNs < 0)
+            {
+                return 0;
+            }
+            try
+            {
+                connecting = AeronCluster.asyncConnect(settings.context.clone().egressListener(egress));
+            }
+            catch (final RuntimeException ex)
+            {
+                nextConnectNs = nowNs + RECONNECT_BACKOFF_NS;
+                LOG.log(System.Logger.Level.WARNING, "node " + settings.nodeId + ": cannot reach the quorum: " + ex);
+                return 1;
+            }
+        }
+        try
+        {
+            final AeronCluster connected = connecting.poll();
+            if (null != connected)
+            {
+                connecting = null;
+                cluster = connected;
+                nextRenewNs = nowNs;
+                LOG.log(System.Logger.Level.INFO, () -> "node " + settings.nodeId + ": connected to the quorum (leader " +
+                    connected.leaderMemberId() + ")");
+            }
+            return 1;
+        }
+        catch (final RuntimeException ex)
+        {
+            CloseHelper.quietClose(connecting);
+            connecting = null;
+            nextConnectNs = nowNs + RECONNECT_BACKOFF_NS;
+            LOG.log(System.Logger.Level.DEBUG, () -> "node " + settings.nodeId + ": quorum connect failed: " + ex);
+            return 1;
+        }
+    }
+
+    private void disconnect(final long nowNs)
+    {
+        CloseHelper.quietClose(cluster);
+        cluster = null;
+        nextConnectNs = nowNs + RECONNECT_BACKOFF_NS;
+    }
+
+    private void request(final int type, final long nowNs)
+    {
+        final long id = nextRequestId++;
+        final int length = QuorumMessages.putRequest(message, type, settings.nodeId, settings.incarnation, id, epoch);
+        final int slot = (int)(id & (SENT_WINDOW - 1));
+        sentIds[slot] = id;
+        sentNs[slot] = nowNs; // before the offer: the lease counts from no later than the quorum's receipt
+        cluster.offer(message, 0, length); // a renewal lost to back pressure or an election is followed by the next
+    }
+
+    private void onEgress(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length < 1)
+        {
+            onMalformed();
+            return;
+        }
+        final int type = QuorumMessages.type(buffer, offset);
+        if (type == QuorumMessages.VIEW)
+        {
+            final CommittedView view = QuorumMessages.readView(buffer, offset, length);
+            if (null == view)
+            {
+                onMalformed();
+            }
+            else if (view.epoch() > epoch)
+            {
+                epoch = view.epoch();
+                listener.onView(view);
+            }
+        }
+        else if (type == QuorumMessages.REPLY && length == QuorumMessages.REPLY_LENGTH)
+        {
+            onReply(buffer, offset);
+        }
+        else
+        {
+            onMalformed();
+        }
+    }
+
+    private void onReply(final DirectBuffer buffer, final int offset)
+    {
+        if (QuorumMessages.node(buffer, offset) != settings.nodeId ||
+            QuorumMessages.incarnation(buffer, offset) != settings.incarnation)
+        {
+            return;
+        }
+        final long id = QuorumMessages.requestId(buffer, offset);
+        final MembershipStateMachine.Renewal result = QuorumMessages.result(buffer, offset);
+        if (result == MembershipStateMachine.Renewal.FENCED)
+        {
+            if (joined && !evicted)
+            {
+                evicted = true;
+                leaseExpiryNs = 0;
+                LOG.log(System.Logger.Level.ERROR, "node " + settings.nodeId + " incarnation " +
+                    Integer.toHexString(settings.incarnation) + ": the quorum declared it dead; fenced");
+                listener.onEvicted();
+            }
+            return;
+        }
+        final int slot = (int)(id & (SENT_WINDOW - 1));
+        // the lease counts only once this node holds every view up to the one the renewal was answered in
+        if ((result == MembershipStateMachine.Renewal.RENEWED || result == MembershipStateMachine.Renewal.JOINED) &&
+            sentIds[slot] == id && QuorumMessages.epoch(buffer, offset) <= epoch)
+        {
+            joined = true;
+            final long expiry = sentNs[slot] + settings.leaseNs;
+            if (expiry - leaseExpiryNs > 0)
+            {
+                leaseExpiryNs = expiry;
+            }
+        }
+    }
+
+    private void onMalformed()
+    {
+        malformed++;
+        if (Long.bitCount(malformed) == 1)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + settings.nodeId + ": dropped a malformed message from the " +
+                "quorum (" + malformed + " so far)");
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        CloseHelper.quietCloseAll(connecting, cluster);
+        connecting = null;
+        cluster = null;
+    }
+}
