@@ -1,5 +1,10 @@
 package dev.fusion.cluster;
 
+import dev.fusion.cluster.membership.QuorumMembership;
+import dev.fusion.cluster.quorum.CommittedView;
+import dev.fusion.cluster.quorum.LeaseAgent;
+import dev.fusion.cluster.quorum.LeaseClient;
+import dev.fusion.cluster.quorum.QuorumMember;
 import dev.fusion.cluster.transport.Handlers;
 import dev.fusion.cluster.transport.MetricsRecorder;
 import dev.fusion.cluster.transport.TransportAgent;
@@ -13,6 +18,7 @@ import org.agrona.IoUtil;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.AgentInvoker;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.DynamicCompositeAgent;
 import org.agrona.concurrent.SystemEpochNanoClock;
 import org.agrona.concurrent.SystemNanoClock;
@@ -59,6 +65,10 @@ public final class ClusterNode implements AutoCloseable
     private TransportAgent agent;
     private AgentRunner runner;
     private DynamicCompositeAgent agents;
+    private QuorumMember voter;
+    private Aeron quorumAeron;
+    private LeaseAgent leaseAgent;
+    private AgentRunner leaseRunner;
     private volatile MembershipView view;
     private volatile boolean closed;
     private volatile long agentErrors;
@@ -110,6 +120,10 @@ public final class ClusterNode implements AutoCloseable
 
     private void launch()
     {
+        if (config.voters().containsKey(config.nodeId()))
+        {
+            voter = QuorumMember.launch(config, config.nodeId());
+        }
         if (config.embeddedMediaDriver())
         {
             driver = MediaDriver.launch(new MediaDriver.Context()
@@ -134,15 +148,114 @@ public final class ClusterNode implements AutoCloseable
         final String prefix = "fusion node " + config.nodeId() + ": ";
         counters = new TransportCounters(name -> (AtomicCounter)aeron.addCounter(COUNTER_TYPE_ID, prefix + name));
         agent = new TransportAgent(config, aeron, driverInvoker, aeron.conductorAgentInvoker(), incarnation, handlers, counters, metrics,
-            new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange);
+            new SystemNanoClock(), new SystemEpochNanoClock(), this::onViewChange,
+            config.quorumMembership() ? this::leaseExpiryNs : null);
         view = agent.view();
         final NodeAgent nodeAgent = new NodeAgent("fusion-node-" + config.nodeId(), agent);
         agents = nodeAgent.attached();
         runner = new AgentRunner(config.idleMode().newStrategy(config.idleMaxParkNs()), this::onAgentError, null,
             nodeAgent);
         AgentRunner.startOnThread(runner, config.agentThreadFactory());
+        if (config.quorumMembership())
+        {
+            startLeaseAgent((QuorumMembership)agent.membership());
+        }
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
+    }
+
+    /**
+     * The quorum session runs on a thread of its own with its own Aeron client (the node's may be driven by the
+     * node's thread, which a client following a new leader must not block); started once the node's thread runs,
+     * since that thread may be the one driving the media driver.
+     */
+    private void startLeaseAgent(final QuorumMembership membership)
+    {
+        quorumAeron = Aeron.connect(new Aeron.Context()
+            .aeronDirectoryName(aeronDirectory)
+            .driverTimeoutMs(config.driverTimeoutMs()));
+        final LeaseClient client = new LeaseClient(
+            new LeaseClient.Settings(config.nodeId(), incarnation,
+                QuorumMember.clientContext(config, config.self().host()).aeron(quorumAeron).ownsAeronClient(false),
+                config.leaseNs(), config.leaseRenewIntervalNs()),
+            new LeaseClient.Listener()
+            {
+                @Override
+                public void onView(final CommittedView view)
+                {
+                    if (!membership.offer(view))
+                    {
+                        LOG.log(System.Logger.Level.ERROR, "node " + config.nodeId() + " fell too far behind the " +
+                            "quorum's views; fenced");
+                    }
+                }
+
+                @Override
+                public void onEvicted()
+                {
+                    membership.onEvicted();
+                }
+            });
+        leaseAgent = new LeaseAgent(client, new SystemNanoClock(), "fusion-lease-" + config.nodeId());
+        leaseRunner = new AgentRunner(
+            new BackoffIdleStrategy(10, 5, TimeUnit.MICROSECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(1)),
+            this::onAgentError, null, leaseAgent);
+        AgentRunner.startOnThread(leaseRunner, config.agentThreadFactory());
+    }
+
+    private long leaseExpiryNs()
+    {
+        final LeaseAgent lease = leaseAgent;
+        return null == lease ? 0 : lease.leaseExpiryNs();
+    }
+
+    /**
+     * Lock-free, from any thread: whether this node may act as a member now. Always true when each node decides
+     * membership alone; with a quorum ({@link ClusterConfig#voters()}), true only while the node holds a lease the
+     * quorum renewed and has not declared dead. A node without one masters nothing, grants nothing, uses no cached
+     * block and sends nothing: the others may declare it dead once {@code lease + margin} has passed.
+     *
+     * @return whether this node holds its lease.
+     */
+    public boolean hasLease()
+    {
+        final TransportAgent transport = agent;
+        return null != transport && !closed && transport.holdsLease(System.nanoTime());
+    }
+
+    /**
+     * Waits until this node holds its lease (at once without a quorum). A node with a quorum gets its first lease
+     * once a majority of the voters runs and has committed its join.
+     *
+     * @param timeoutMs how long to wait.
+     * @return whether it holds one.
+     */
+    public boolean awaitLease(final long timeoutMs)
+    {
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
+        while (!hasLease())
+        {
+            if (closed || System.nanoTime() - deadline >= 0)
+            {
+                return false;
+            }
+            try
+            {
+                Thread.sleep(5);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** @return whether the quorum declared this node's incarnation dead (it stays fenced until restarted). */
+    public boolean evicted()
+    {
+        return null != agent && agent.membership() instanceof QuorumMembership q && q.evicted();
     }
 
     /** On the node's thread: an agent that throws on every cycle logs once per interval, with the count. */
@@ -346,6 +459,25 @@ public final class ClusterNode implements AutoCloseable
         return metrics.snapshot(counters);
     }
 
+    /**
+     * Tells the quorum this incarnation leaves, so the others need not wait for its lease to run out; the lease
+     * ends at once, so from here on the node sends nothing.
+     */
+    private void leave()
+    {
+        final LeaseAgent lease = leaseAgent;
+        if (null == lease || null == leaseRunner || leaseRunner.isClosed())
+        {
+            return;
+        }
+        lease.requestLeave();
+        final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+        while (!lease.hasLeft() && System.nanoTime() - deadline < 0)
+        {
+            Thread.yield();
+        }
+    }
+
     /** Stops the agent, then closes the client and the embedded driver, deleting its directory. Idempotent. */
     @Override
     public void close()
@@ -355,7 +487,10 @@ public final class ClusterNode implements AutoCloseable
             return;
         }
         closed = true;
+        leave();
         CloseHelper.quietClose(runner);
+        CloseHelper.quietClose(leaseRunner);
+        CloseHelper.quietClose(quorumAeron);
         if (null == runner && null != agent)
         {
             agent.onClose();
@@ -367,6 +502,7 @@ public final class ClusterNode implements AutoCloseable
         {
             IoUtil.delete(new File(aeronDirectory), true);
         }
+        CloseHelper.quietClose(voter);
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " closed");
     }
 }

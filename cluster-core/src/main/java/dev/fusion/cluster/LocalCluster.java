@@ -44,10 +44,48 @@ public final class LocalCluster implements AutoCloseable
     public static LocalCluster start(
         final int size, final boolean sharedDriver, final UnaryOperator<ClusterConfig.Builder> customize)
     {
+        return start(size, sharedDriver, false, customize);
+    }
+
+    /**
+     * A cluster whose membership is decided by a quorum of three voters run by nodes 1..3 (the cluster needs at
+     * least three nodes); the nodes are started together and this returns once each holds its lease.
+     *
+     * @param size      how many nodes, at least 3.
+     * @param customize adjusts each node's builder (ids, members and voters are set already).
+     * @return the started cluster.
+     */
+    public static LocalCluster startWithQuorum(final int size, final UnaryOperator<ClusterConfig.Builder> customize)
+    {
+        if (size < 3)
+        {
+            throw new IllegalArgumentException("a quorum of three voters needs three nodes; " + size + " given");
+        }
+        final LocalCluster cluster = start(size, false, true, customize);
+        for (final ClusterNode node : cluster.nodes)
+        {
+            if (!node.awaitLease(30_000))
+            {
+                cluster.close();
+                throw new IllegalStateException("node " + node.nodeId() + " got no lease from the quorum in 30 s");
+            }
+        }
+        return cluster;
+    }
+
+    private static LocalCluster start(
+        final int size,
+        final boolean sharedDriver,
+        final boolean quorum,
+        final UnaryOperator<ClusterConfig.Builder> customize)
+    {
         final LocalCluster cluster = new LocalCluster();
         try
         {
-            final int[] ports = freeUdpPorts(size);
+            // one search, so that no member's ports overlap a voter's
+            final int[] found = quorum ? freeUdpPorts(size + 3, 5) : freeUdpPorts(size);
+            final int[] ports = java.util.Arrays.copyOf(found, size);
+            final int[] voterPorts = java.util.Arrays.copyOfRange(found, size, found.length);
             final String sharedDirectory = ClusterNode.defaultAeronDirectory(0);
             for (int i = 1; i <= size; i++)
             {
@@ -55,6 +93,10 @@ public final class LocalCluster implements AutoCloseable
                 for (int j = 1; j <= size; j++)
                 {
                     b.member(j, "127.0.0.1", ports[j - 1]);
+                }
+                for (int v = 1; v <= voterPorts.length; v++)
+                {
+                    b.voter(v, "127.0.0.1", voterPorts[v - 1]);
                 }
                 if (sharedDriver)
                 {
@@ -124,7 +166,17 @@ public final class LocalCluster implements AutoCloseable
      */
     public static int[] freeUdpPorts(final int count)
     {
-        final DatagramSocket[] sockets = new DatagramSocket[count * 2];
+        return freeUdpPorts(count, 2);
+    }
+
+    /**
+     * @param count how many.
+     * @param width how many consecutive ports each needs (a member: 2; a quorum voter: 5).
+     * @return distinct UDP ports p that were free a moment ago, with p + 1 .. p + width - 1 free too.
+     */
+    public static int[] freeUdpPorts(final int count, final int width)
+    {
+        final DatagramSocket[] sockets = new DatagramSocket[count * width];
         final int ephemeralLow = ephemeralLow();
         final java.util.concurrent.ThreadLocalRandom random = java.util.concurrent.ThreadLocalRandom.current();
         try
@@ -144,21 +196,33 @@ public final class LocalCluster implements AutoCloseable
                     continue;
                 }
                 final int port = control.getLocalPort();
-                if (port >= 65535)
+                if (port > 65535 - width + 1)
                 {
                     control.close();
                     continue;
                 }
-                try
+                sockets[width * found] = control;
+                boolean free = true;
+                for (int k = 1; k < width && free; k++)
                 {
-                    sockets[2 * found + 1] = new DatagramSocket(port + 1, InetAddress.getLoopbackAddress());
+                    try
+                    {
+                        sockets[width * found + k] = new DatagramSocket(port + k, InetAddress.getLoopbackAddress());
+                    }
+                    catch (final IOException busy)
+                    {
+                        free = false;
+                    }
                 }
-                catch (final IOException busy)
+                if (!free)
                 {
-                    control.close();
+                    for (int k = 0; k < width; k++)
+                    {
+                        CloseHelper.quietClose(sockets[width * found + k]);
+                        sockets[width * found + k] = null;
+                    }
                     continue;
                 }
-                sockets[2 * found] = control;
                 ports[found++] = port;
             }
             if (found < count)

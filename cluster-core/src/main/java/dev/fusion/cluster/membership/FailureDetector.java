@@ -13,12 +13,8 @@ import java.util.function.Consumer;
  * fenced: frames from it are refused until a new incarnation (a restarted process) is heard, which joins as a
  * new member. Single-threaded: owned by the transport agent.
  */
-public final class FailureDetector
+public final class FailureDetector implements Membership
 {
-    /** Returned by {@link #onFrame} when a frame may be delivered. */
-    public static final int ADMITTED = 0;
-    /** Returned by {@link #onFrame} when a frame comes from a fenced incarnation. */
-    public static final int FENCED = 1;
 
     private final int self;
     private final long suspectTimeoutNs;
@@ -73,7 +69,7 @@ public final class FailureDetector
         view = buildView(1);
     }
 
-    /** @return the current view. */
+    @Override
     public MembershipView view()
     {
         return view;
@@ -87,6 +83,7 @@ public final class FailureDetector
      * @param nowNs       the current time.
      * @return {@link #ADMITTED} or {@link #FENCED}.
      */
+    @Override
     public int onFrame(final int peerId, final int incarnation, final long nowNs)
     {
         final Peer peer = peers.get(peerId);
@@ -138,6 +135,7 @@ public final class FailureDetector
      * @param nowNs the current time.
      * @return how many peers changed state.
      */
+    @Override
     public int poll(final long nowNs)
     {
         int changes = 0;
@@ -170,6 +168,13 @@ public final class FailureDetector
             }
         }
         return changes;
+    }
+
+    /** Each node decides alone: it always acts as a member. */
+    @Override
+    public boolean holdsLease(final long nowNs)
+    {
+        return true;
     }
 
     /**

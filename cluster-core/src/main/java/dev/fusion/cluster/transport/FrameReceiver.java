@@ -5,7 +5,7 @@ import dev.fusion.cluster.DropCause;
 import dev.fusion.cluster.MessageHandler;
 import dev.fusion.cluster.ReceiveFilter;
 import dev.fusion.cluster.Priority;
-import dev.fusion.cluster.membership.FailureDetector;
+import dev.fusion.cluster.membership.Membership;
 import io.aeron.logbuffer.FragmentHandler;
 import io.aeron.logbuffer.Header;
 import org.agrona.DirectBuffer;
@@ -24,7 +24,7 @@ final class FrameReceiver implements FragmentHandler
     private final int self;
     private final ClusterConfig config;
     private final int maxRawLength;
-    private final FailureDetector failureDetector;
+    private final Membership membership;
     private final Handlers handlers;
     private final TransportCounters counters;
     private final MetricsRecorder metrics;
@@ -39,7 +39,7 @@ final class FrameReceiver implements FragmentHandler
 
     FrameReceiver(
         final ClusterConfig config,
-        final FailureDetector failureDetector,
+        final Membership membership,
         final Handlers handlers,
         final TransportCounters counters,
         final MetricsRecorder metrics,
@@ -50,7 +50,7 @@ final class FrameReceiver implements FragmentHandler
         this.self = config.nodeId();
         this.config = config;
         this.maxRawLength = Math.max(config.maxBatchBytes(), config.maxMessageLength() + FrameHeader.MESSAGE_HEADER_LENGTH);
-        this.failureDetector = failureDetector;
+        this.membership = membership;
         this.handlers = handlers;
         this.counters = counters;
         this.metrics = metrics;
@@ -118,10 +118,10 @@ final class FrameReceiver implements FragmentHandler
                 () -> "from node " + source + ": raw length " + rawLength + ", payload " + wireLength);
             return;
         }
-        if (failureDetector.onFrame(source, h.incarnation(), nowNs) == FailureDetector.FENCED)
+        if (membership.onFrame(source, h.incarnation(), nowNs) == Membership.FENCED)
         {
             dropLog.drop(DropCause.FENCED, 1, nowNs,
-                () -> "from node " + source + " incarnation " + h.incarnation() + ", declared dead");
+                () -> "from node " + source + " incarnation " + h.incarnation() + ", not a live member");
             return;
         }
         final int count = h.messageCount();

@@ -7,6 +7,8 @@ import dev.fusion.cluster.MemberState;
 import dev.fusion.cluster.MembershipView;
 import dev.fusion.cluster.Priority;
 import dev.fusion.cluster.membership.FailureDetector;
+import dev.fusion.cluster.membership.Membership;
+import dev.fusion.cluster.membership.QuorumMembership;
 import io.aeron.Aeron;
 import io.aeron.ExclusivePublication;
 import io.aeron.FragmentAssembler;
@@ -29,6 +31,7 @@ import org.agrona.concurrent.ringbuffer.RingBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * The single writer of a node's transport. A duty cycle has two halves: {@link #receive} polls the control
@@ -88,7 +91,7 @@ public final class TransportAgent implements Agent
     private final ManyToManyConcurrentArrayQueue<MessageCompression> compressions =
         new ManyToManyConcurrentArrayQueue<>(COMPRESSION_POOL);
     private volatile boolean closed;
-    private final FailureDetector failureDetector;
+    private final Membership membership;
     private final FrameReceiver receiver;
     private final DropLog dropLog;
     private final Consumer<MembershipView> viewListener;
@@ -128,6 +131,7 @@ public final class TransportAgent implements Agent
      * @param nanoClock    monotonic time.
      * @param epochClock   wall-clock time for one-way latency.
      * @param viewListener told of each new membership view, on the agent thread.
+     * @param leaseExpiryNs until when this node holds its lease, when the config has a quorum; else null.
      */
     public TransportAgent(
         final ClusterConfig config,
@@ -140,7 +144,8 @@ public final class TransportAgent implements Agent
         final MetricsRecorder metrics,
         final NanoClock nanoClock,
         final EpochNanoClock epochClock,
-        final Consumer<MembershipView> viewListener)
+        final Consumer<MembershipView> viewListener,
+        final LongSupplier leaseExpiryNs)
     {
         this.bulkFragmentLimit = Math.max(1, BULK_BYTES_PER_POLL / config.mtu());
         this.config = config;
@@ -160,11 +165,13 @@ public final class TransportAgent implements Agent
 
         final int[] peerIds = config.members().keySet().stream().mapToInt(Integer::intValue)
             .filter(id -> id != self).toArray();
-        this.failureDetector = new FailureDetector(
-            self, peerIds, config.suspectTimeoutNs(), config.deadTimeoutNs(), config.absentTimeoutNs(),
-            this::onViewChange);
+        this.membership = config.quorumMembership() ?
+            new QuorumMembership(self, incarnation, config.members().keySet().stream().mapToInt(Integer::intValue)
+                .toArray(), leaseExpiryNs, this::onViewChange) :
+            new FailureDetector(self, peerIds, config.suspectTimeoutNs(), config.deadTimeoutNs(),
+                config.absentTimeoutNs(), this::onViewChange);
         this.receiver = new FrameReceiver(
-            config, failureDetector, handlers, counters, metrics, dropLog, compressor, epochClock);
+            config, membership, handlers, counters, metrics, dropLog, compressor, epochClock);
 
         final String listenControl = "aeron:udp?endpoint=" + config.self().endpoint();
         final String listenBulk = "aeron:udp?endpoint=" + config.self().bulkEndpoint();
@@ -194,7 +201,7 @@ public final class TransportAgent implements Agent
         this.controlAssembler = new FragmentAssembler(receiver);
         this.bulkAssembler = new FragmentAssembler(receiver);
         this.peers = channels;
-        counters.membershipEpoch.setRelease(failureDetector.view().epoch());
+        counters.membershipEpoch.setRelease(membership.view().epoch());
     }
 
     @Override
@@ -206,7 +213,25 @@ public final class TransportAgent implements Agent
     /** @return the membership view as of the last change. */
     public MembershipView view()
     {
-        return failureDetector.view();
+        return membership.view();
+    }
+
+    /** @return where views come from: the failure detector, or the quorum's {@link QuorumMembership}. */
+    public Membership membership()
+    {
+        return membership;
+    }
+
+    /**
+     * Any thread, lock-free: whether this node may act as a member now (always, unless it has a quorum and its
+     * lease has run out or it was evicted).
+     *
+     * @param nowNs the monotonic time.
+     * @return whether it holds its lease.
+     */
+    public boolean holdsLease(final long nowNs)
+    {
+        return membership.holdsLease(nowNs);
     }
 
     /** Tests: the channel to a peer. */
@@ -360,6 +385,10 @@ public final class TransportAgent implements Agent
     public int send()
     {
         nowNs = nanoClock.nanoTime();
+        if (!membership.holdsLease(nowNs))
+        {
+            return 0; // fenced: what is queued waits for the lease to be renewed, and is fenced by peers if never
+        }
         int work = 0;
         for (final PeerChannel peer : peers)
         {
@@ -483,7 +512,7 @@ public final class TransportAgent implements Agent
         if (nowNs - nextDetectorPollNs >= 0)
         {
             nextDetectorPollNs = nowNs + DETECTOR_PERIOD_NS;
-            work += failureDetector.poll(nowNs);
+            work += membership.poll(nowNs);
         }
         return work;
     }

@@ -121,7 +121,7 @@ class PublicationRecoveryTest
         final ClusterConfig config = LocalCluster.smallMachineDefaults(ClusterConfig.builder().nodeId(id)
             .member(1, "127.0.0.1", ports[0]).member(2, "127.0.0.1", ports[1])).build();
         return new TransportAgent(config, aeron, null, null, id, handlers, counters, new MetricsRecorder(),
-            new SystemNanoClock(), new SystemEpochNanoClock(), view -> { });
+            new SystemNanoClock(), new SystemEpochNanoClock(), view -> { }, null);
     }
 
     private static void drive(final TransportAgent one, final TransportAgent two, final BooleanSupplier done,
