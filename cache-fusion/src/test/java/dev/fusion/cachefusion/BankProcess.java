@@ -39,9 +39,10 @@ public final class BankProcess
                  engine))
         {
             engine.attach(fusion);
+            final boolean fencing = engine.fenceWith(node);
             LocalCluster.await(() -> node.view().members().size() == config.members().size(), Duration.ofSeconds(60),
                 "all members");
-            System.out.println("READY " + node.nodeId());
+            System.out.println("READY " + node.nodeId() + (fencing ? " fencing" : ""));
             System.out.flush();
             final SplittableRandom random = new SplittableRandom(node.nodeId());
             final long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
@@ -68,8 +69,16 @@ public final class BankProcess
             System.out.println("STOPPED " + node.nodeId() + " transfers=" + done + " failures=" + failures);
             System.out.flush();
             Thread.sleep(2_000); // every node has stopped by then: nothing changes after the checkpoint
-            final int written = fusion.checkpoint().get(30, TimeUnit.SECONDS);
-            System.out.println("CHECKPOINTED " + node.nodeId() + " pages=" + written);
+            try
+            {
+                final int written = fusion.checkpoint().get(30, TimeUnit.SECONDS);
+                System.out.println("CHECKPOINTED " + node.nodeId() + " pages=" + written);
+            }
+            catch (final Exception ex)
+            {
+                System.out.println("CHECKPOINT FAILED " + node.nodeId() + " " + ex);
+            }
+            System.out.println("LEASE " + node.nodeId() + " held=" + node.hasLease() + " evicted=" + node.evicted());
             System.out.flush();
             Thread.sleep(60_000);
         }

@@ -1,6 +1,5 @@
 package dev.fusion.cachefusion;
 
-import dev.fusion.cachefusion.reference.AccountPage;
 import dev.fusion.cachefusion.reference.SharedDisk;
 import dev.fusion.cluster.JvmProcess;
 import dev.fusion.cluster.LocalCluster;
@@ -58,77 +57,21 @@ class CacheFusionMultiProcessTest
             {
                 final List<String> lines = output.get(i);
                 LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("CHECKPOINTED")),
-                    Duration.ofSeconds(60), "a survivor's checkpoint: " + tail(lines));
+                    Duration.ofSeconds(60), "a survivor's checkpoint: " + BankLedger.tail(lines));
                 assertThat(lines).as("survivor %d failed no transfer", i + 1)
                     .anyMatch(l -> l.startsWith("STOPPED") && l.endsWith("failures=0"));
             }
 
-            final long[] expected = new long[PAGES * AccountPage.ROWS];
-            Arrays.fill(expected, FusionCluster.OPENING_BALANCE);
-            final List<long[]> inFlight = new ArrayList<>();
-            for (int i = 0; i < 3; i++)
-            {
-                long[] started = null;
-                for (final String line : output.get(i))
-                {
-                    final String[] f = line.split(" ");
-                    if (line.startsWith("S "))
-                    {
-                        started = new long[]{Long.parseLong(f[1]), Long.parseLong(f[2]), Long.parseLong(f[3])};
-                    }
-                    else if (line.startsWith("A "))
-                    {
-                        expected[Integer.parseInt(f[1])] -= Long.parseLong(f[3]);
-                        expected[Integer.parseInt(f[2])] += Long.parseLong(f[3]);
-                        started = null;
-                    }
-                }
-                if (i == 2 && null != started)
-                {
-                    inFlight.add(started);
-                }
-            }
-            final long[] actual = new long[expected.length];
-            try (SharedDisk disk = SharedDisk.open(shared, PAGES))
-            {
-                for (int page = 0; page < PAGES; page++)
-                {
-                    final byte[] bytes = disk.read(page);
-                    for (int row = 0; row < AccountPage.ROWS; row++)
-                    {
-                        actual[page * AccountPage.ROWS + row] = AccountPage.balance(bytes, row);
-                    }
-                }
-            }
-            assertThat(Arrays.stream(actual).sum()).isEqualTo(Arrays.stream(expected).sum());
-            boolean explained = Arrays.equals(actual, expected);
-            for (final long[] t : inFlight)
-            {
-                final long[] with = expected.clone();
-                with[(int)t[0]] -= t[2];
-                with[(int)t[1]] += t[2];
-                explained |= Arrays.equals(actual, with);
-            }
-            assertThat(explained).as("the disk holds every acknowledged transfer (node 3 had %s in flight); %s",
-                inFlight.size(), tail(output.get(0))).isTrue();
+            final BankLedger ledger = new BankLedger(PAGES, output, 2);
+            final long[] actual = BankLedger.onDisk(shared, PAGES);
+            assertThat(Arrays.stream(actual).sum()).isEqualTo(Arrays.stream(ledger.expected()).sum());
+            assertThat(ledger.explains(actual)).as("the disk holds every acknowledged transfer (node 3 had %s in " +
+                "flight); %s", ledger.inFlight(), BankLedger.tail(output.get(0))).isTrue();
         }
         finally
         {
             JvmProcess.stopAll(processes);
             configs.deleteAeronDirectories();
         }
-    }
-
-    private static List<String> tail(final List<String> lines)
-    {
-        final List<String> notTransfers = new ArrayList<>();
-        for (final String l : lines)
-        {
-            if (!l.startsWith("S ") && !l.startsWith("A "))
-            {
-                notTransfers.add(l);
-            }
-        }
-        return notTransfers.subList(Math.max(0, notTransfers.size() - 15), notTransfers.size());
     }
 }

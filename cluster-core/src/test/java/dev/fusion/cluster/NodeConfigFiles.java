@@ -26,11 +26,38 @@ public final class NodeConfigFiles
      */
     public NodeConfigFiles(final Path dir, final int nodes, final long deadTimeoutMs, final String... extra)
     {
-        final int[] ports = LocalCluster.freeUdpPorts(nodes);
+        this(dir, nodes, false, deadTimeoutMs, extra);
+    }
+
+    /**
+     * A cluster whose membership is decided by a quorum of three voters, run by nodes 1..3.
+     *
+     * @param dir           where to write the files.
+     * @param nodes         how many nodes, at least 3.
+     * @param deadTimeoutMs the failure detector's dead timeout (suspicion only, with a quorum).
+     * @param extra         further {@code key=value} lines for every node (lease timing, for instance).
+     * @return the files.
+     */
+    public static NodeConfigFiles withQuorum(
+        final Path dir, final int nodes, final long deadTimeoutMs, final String... extra)
+    {
+        return new NodeConfigFiles(dir, nodes, true, deadTimeoutMs, extra);
+    }
+
+    private NodeConfigFiles(
+        final Path dir, final int nodes, final boolean quorum, final long deadTimeoutMs, final String... extra)
+    {
+        final int[] found = quorum ? LocalCluster.freeUdpPorts(nodes + 3, 5) : LocalCluster.freeUdpPorts(nodes);
+        final int[] ports = java.util.Arrays.copyOf(found, nodes);
         final StringBuilder members = new StringBuilder();
         for (int id = 1; id <= nodes; id++)
         {
             members.append(id == 1 ? "" : ",").append(id).append("@127.0.0.1:").append(ports[id - 1]);
+        }
+        final StringBuilder voters = new StringBuilder();
+        for (int v = 1; quorum && v <= 3; v++)
+        {
+            voters.append(v == 1 ? "" : ",").append(v).append("@127.0.0.1:").append(found[nodes + v - 1]);
         }
         for (int id = 1; id <= nodes; id++)
         {
@@ -42,6 +69,11 @@ public final class NodeConfigFiles
                 "controlTermLength=256k", "bulkTermLength=2m", "bulkQueueBytes=1m", "maxMessageLength=64k",
                 "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300",
                 "deadTimeoutMs=" + deadTimeoutMs));
+            if (quorum)
+            {
+                lines.add("voters=" + voters);
+                lines.add("quorumDirectory=" + dir.resolve("quorum"));
+            }
             lines.addAll(List.of(extra));
             final Path file = dir.resolve("node" + id + ".properties");
             try

@@ -4,6 +4,8 @@ import dev.fusion.cachefusion.BlockGrant;
 import dev.fusion.cachefusion.BlockImage;
 import dev.fusion.cachefusion.BufferCache;
 import dev.fusion.cachefusion.CacheFusion;
+import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.MemberState;
 import dev.fusion.grd.LockMode;
 import dev.fusion.grd.ResourceId;
 
@@ -44,6 +46,10 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     private final AtomicLong staleInstalls = new AtomicLong();
     private static final System.Logger LOG = System.getLogger(ReferenceEngine.class.getName());
     private volatile CacheFusion fusion;
+    /** The node whose committed epoch is this engine's fencing token; null: writes are not fenced. */
+    private volatile ClusterNode fencingNode;
+    /** Per dead node, the epoch of the committed view that declared it dead (the fence recovery raises). */
+    private final Map<Integer, Long> deathEpochs = new ConcurrentHashMap<>();
     /** Each dead node's redo by page, read once per death (each recovered block read the whole file before). */
     private final Map<Integer, RedoIndex> redoIndexes = new java.util.HashMap<>();
 
@@ -70,6 +76,48 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         this.undo = undo;
         this.capacity = capacity;
         this.redo = new RedoLog(disk.redoFile(nodeId), fsync);
+    }
+
+    /**
+     * Makes every write carry the node's committed membership epoch as its fencing token, and has recovery fence a
+     * dead node on the disk (at the epoch that declared it dead) before it reads the node's redo: a node that the
+     * quorum declared dead can no longer write. Only with quorum membership, whose epochs every node shares
+     * (with local membership each node counts its own epochs, and fencing is left off).
+     *
+     * @param node this engine's node.
+     * @return whether fencing is on.
+     */
+    public boolean fenceWith(final ClusterNode node)
+    {
+        if (!node.config().quorumMembership())
+        {
+            return false;
+        }
+        node.addMembershipListener((previous, current) -> current.states().forEach((id, state) ->
+        {
+            if (state == MemberState.DEAD && previous.state(id) != MemberState.DEAD)
+            {
+                deathEpochs.put(id, current.epoch());
+            }
+        }));
+        fencingNode = node;
+        return true;
+    }
+
+    private long token()
+    {
+        final ClusterNode node = fencingNode;
+        return null == node ? SharedDisk.UNFENCED : node.view().epoch();
+    }
+
+    /** Before a dead node's redo is read: its later writes are refused from here on. */
+    private void fenceDead(final int deadNode)
+    {
+        final ClusterNode node = fencingNode;
+        if (null != node)
+        {
+            disk.fence(deadNode, deathEpochs.getOrDefault(deadNode, node.view().epoch()));
+        }
     }
 
     /**
@@ -157,8 +205,12 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         AccountPage.balance(toCopy, toRow, toBalance);
         final long seen = Math.max(fromImage.version(), AccountPage.version(toCopy));
         final long scn = clock.updateAndGet(c -> Math.max(c, seen) + 1);
-        redo.commit(scn, List.of(new RedoLog.Change(fromPage, fromRow, fromBalance),
-            new RedoLog.Change(toPage, toRow, toBalance)));
+        disk.fenced(nodeId, token(), () ->
+        {
+            redo.commit(scn, List.of(new RedoLog.Change(fromPage, fromRow, fromBalance),
+                new RedoLog.Change(toPage, toRow, toBalance)));
+            return null;
+        });
         install(fromPage, fromCopy, scn);
         if (toPage != fromPage)
         {
@@ -336,7 +388,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
         {
             return -1;
         }
-        disk.write(ResourceId.block(block), current.bytes());
+        disk.write(ResourceId.block(block), current.bytes(), nodeId, token());
         frames.replace(block, current, new BlockImage(current.version(), false, current.bytes()));
         return current.version();
     }
@@ -405,6 +457,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     public long recover(final long block, final BlockImage base, final int deadNode)
     {
         final int page = ResourceId.block(block);
+        fenceDead(deadNode);
         byte[] image = disk.read(page);
         if (null != base && base.version() > AccountPage.version(image))
         {
@@ -432,7 +485,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
                 AccountPage.version(image, version);
             }
         }
-        disk.write(page, image);
+        disk.write(page, image, nodeId, token());
         clock.accumulateAndGet(version, Math::max);
         undo.record(page, version, image);
         return version;
@@ -441,6 +494,7 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     @Override
     public Collection<Long> recoveryCandidates(final int deadNode)
     {
+        fenceDead(deadNode);
         final Set<Long> blocks = new LinkedHashSet<>();
         for (final int page : redoOf(deadNode).keySet())
         {
