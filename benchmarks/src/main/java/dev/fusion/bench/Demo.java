@@ -48,10 +48,14 @@ import java.util.concurrent.locks.LockSupport;
  * directory and cache fusion over the reference engine (a bank on 8 KiB account pages on one shared disk). Each
  * node moves money between accounts, mostly on "its own" pages, and the pages travel between the nodes' caches
  * (grants from disk, 2-way and 3-way transfers); beside that it sends lock-sized HIGH messages, 8 KiB page
- * images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL pings. Every second it prints what each node
- * does; two thirds in, node 3 crashes (no writes, no releases), the survivors fence it in a new membership
- * epoch, rebuild the directory and recover the pages it held from its redo; it ends with a summary table and
- * the bank's check: every balance is the opening balance plus the acknowledged transfers.
+ * images on NORMAL (LZ4 compressed), LOW statistics and CRITICAL pings. Membership is decided by a quorum of three
+ * voters (Aeron Cluster), one in each node. Every second it prints what each node does. A fifth in, node 3 is cut
+ * off (its media drivers drop every datagram, through Aeron's debug channel endpoints) for twice the time after
+ * which the quorum declares a silent node dead: it loses its lease and fences itself, the others declare it dead,
+ * fence it on the disk and recover its pages; when the link heals it learns it was declared dead, drops its cache
+ * and rejoins as a new incarnation. Two thirds in, node 3 crashes (no writes, no releases), and the survivors
+ * recover the pages it held from its redo; it ends with a summary table and the bank's check: every balance is
+ * the opening balance plus the acknowledged transfers.
  */
 final class Demo
 {
@@ -66,7 +70,10 @@ final class Demo
     private final Recorder rtt = new Recorder(3);
     private final List<String> events = new ArrayList<>();
     private static final int PAGES = 30;
-    private final List<CacheFusion> fusions = new ArrayList<>();
+    private final List<CacheFusion> fusions = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** Drops every datagram of node 3's media drivers while set: the partition. */
+    private final Cut cut = new Cut();
+    private volatile LocalCluster cluster;
     private final List<ReferenceEngine> engines = new ArrayList<>();
     private final long[][] deltas = new long[3][PAGES * AccountPage.ROWS];
     private final long[][] inFlight = new long[3][];
@@ -122,8 +129,10 @@ final class Demo
         System.out.println("  transport: HIGH lock messages, NORMAL 8 KiB pages (LZ4), LOW stats, CRITICAL pings");
         System.out.println("  cache fusion: a bank on " + PAGES + " shared 8 KiB pages; each node mostly moves money " +
             "on its own pages, pages travel between caches");
-        try (LocalCluster cluster = LocalCluster.start(3, LocalCluster::smallMachineDefaults))
+        try (LocalCluster cluster = LocalCluster.startWithQuorum(3, b -> LocalCluster.smallMachineDefaults(b)
+            .driverCustomizer(b.nodeId() == 3 ? cut::install : c -> c)))
         {
+            this.cluster = cluster;
             final long start = System.nanoTime();
             startNs = start;
             for (final ClusterNode node : cluster.nodes())
@@ -137,11 +146,13 @@ final class Demo
                 final CacheFusion fusion = CacheFusion.start(node, GrdConfig.defaults(), CacheFusionConfig.defaults(),
                     engine);
                 engine.attach(fusion);
+                engine.fenceWith(node);
                 engines.add(engine);
                 fusions.add(fusion);
             }
             cluster.awaitFullView(Duration.ofSeconds(30));
-            event(start, "all 3 nodes see each other (epoch " + cluster.node(1).view().epoch() + ")");
+            event(start, "all 3 nodes hold leases from the quorum and see each other (epoch " +
+                cluster.node(1).view().epoch() + ")");
             startReplication(cluster);
             System.out.println("  replication: node 1 publishes its committed transfers, node 2 applies them in " +
                 "parallel; lag endpoint " + lagHttp.url() + "/replication/status (also /replication/subscribers, " +
@@ -164,6 +175,17 @@ final class Demo
                 System.out.println(" time  node  view(epoch:members)   HIGH msg/s  NORMAL MB/s  LOW msg/s  batch  lz4   " +
                 "ping p99 us  xfers/s  local  grant  2-way  3-way  shipped  recovered");
             final int killAt = Math.max(2, seconds * 2 / 3);
+            final long deadAfterMs = TimeUnit.NANOSECONDS.toMillis(cluster.node(3).config().leaseNs() +
+                cluster.node(3).config().leaseMarginNs());
+            final int cutAt = Math.max(2, seconds / 5);
+            final int healAt = cutAt + (int)(2 * deadAfterMs / 1000);
+            final boolean partition = healAt + 5 <= killAt;
+            if (!partition)
+            {
+                event(start, "no partition phase: it needs --seconds " + (5 * (healAt + 5 - cutAt) / 3 + 1) +
+                    " or more");
+            }
+            boolean lease3 = true;
             boolean killed = false;
             final TransportMetrics[] last = new TransportMetrics[3];
             final WaitEvents[] lastEvents = new WaitEvents[3];
@@ -171,6 +193,24 @@ final class Demo
             for (int s = 1; s <= seconds; s++)
             {
                 Thread.sleep(1000);
+                if (partition && s == cutAt)
+                {
+                    event(start, "node 3 is cut off from nodes 1 and 2 (its drivers drop every datagram) for " +
+                        (healAt - cutAt) + " s, twice the " + deadAfterMs + " ms after which the quorum declares " +
+                        "a silent node dead");
+                    cut.cut = true;
+                }
+                if (partition && s == healAt)
+                {
+                    event(start, "the link to node 3 heals");
+                    cut.cut = false;
+                }
+                if (!killed && lease3 != cluster.node(3).hasLease())
+                {
+                    lease3 = !lease3;
+                    event(start, lease3 ? "node 3 holds a lease again" : "node 3 lost its lease: it fences itself " +
+                        "(sends nothing, grants nothing, uses no cached page, publishes nothing)");
+                }
                 if (!killed && s >= killAt)
                 {
                     event(start, "node 3 crashes: its cache and locks vanish, no writes, no releases");
@@ -291,8 +331,14 @@ final class Demo
         final java.util.Random random = new java.util.Random(id);
         final ReferenceEngine engine = engines.get(id - 1);
         final int share = PAGES / 3;
+        boolean failing = false;
         while (running && !(id == 3 && stopped3))
         {
+            if (cluster.node(id).evicted())
+            {
+                rejoin(id, engine);
+                failing = false;
+            }
             final long from = account(random, id, share);
             long to = account(random, id, share);
             to = to == from ? (to + 1) % (PAGES * AccountPage.ROWS) : to;
@@ -309,16 +355,68 @@ final class Demo
                 }
                 inFlight[id - 1] = null;
                 transfers[id - 1].incrementAndGet();
+                failing = false;
             }
             catch (final Exception ex)
             {
                 if (!(id == 3 && stopped3))
                 {
                     inFlight[id - 1] = null; // failed before it committed
-                    event(startNs, "node " + id + ": transfer failed: " + ex);
+                    if (!failing)
+                    {
+                        event(startNs, "node " + id + ": transfer failed (further failures not shown until one " +
+                            "succeeds): " + ex);
+                    }
+                    failing = true;
                 }
             }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(3));
+        }
+    }
+
+    /**
+     * On the node's bank thread, once the quorum has declared the node dead: nothing it held survives. Its cache
+     * fusion (and directory) close, its cache is dropped, it rejoins as a new incarnation and starts them again.
+     */
+    private void rejoin(final int id, final ReferenceEngine engine)
+    {
+        final ClusterNode node = cluster.node(id);
+        event(startNs, "node " + id + " learns the quorum declared it dead: it drops its cache and directory and " +
+            "rejoins as a new incarnation");
+        fusions.get(id - 1).close();
+        engine.discardCache();
+        node.rejoin();
+        if (!node.awaitLease(30_000))
+        {
+            event(startNs, "node " + id + " got no lease after rejoining");
+            return;
+        }
+        final CacheFusion fusion = CacheFusion.start(node, GrdConfig.defaults(), CacheFusionConfig.defaults(), engine);
+        engine.attach(fusion);
+        fusions.set(id - 1, fusion);
+        event(startNs, "node " + id + " rejoined (incarnation " + Integer.toHexString(node.incarnation()) + ", epoch " +
+            node.view().epoch() + ") and transfers again");
+    }
+
+    /** A loss generator for Aeron's debug channel endpoints that drops everything while {@link #cut} is set. */
+    private static final class Cut implements io.aeron.driver.ext.LossGenerator
+    {
+        volatile boolean cut;
+
+        @Override
+        public boolean shouldDropFrame(
+            final java.net.InetSocketAddress address, final org.agrona.concurrent.UnsafeBuffer buffer, final int length)
+        {
+            return cut;
+        }
+
+        io.aeron.driver.MediaDriver.Context install(final io.aeron.driver.MediaDriver.Context context)
+        {
+            return context
+                .sendChannelEndpointSupplier((channel, status, ctx) ->
+                    new io.aeron.driver.ext.DebugSendChannelEndpoint(channel, status, ctx, this, this))
+                .receiveChannelEndpointSupplier((channel, dispatcher, status, ctx) ->
+                    new io.aeron.driver.ext.DebugReceiveChannelEndpoint(channel, dispatcher, status, ctx, this, this));
         }
     }
 

@@ -45,6 +45,9 @@ public final class Main
             case "node":
                 StandaloneNode.main(rest);
                 break;
+            case "witness":
+                dev.fusion.cluster.quorum.Witness.main(rest);
+                break;
             case "replication-top":
                 ReplicationTop.run(rest);
                 break;
@@ -67,7 +70,11 @@ public final class Main
             "  demo [--seconds N]               a 3-node cluster on loopback, live; finishes by itself",
             "  bench NAME [--seconds N]         a scenario benchmark; ends with one JSON line. NAME: " +
                 String.join(", ", Scenarios.names()),
+            "                                   grd, cachefusion: --membership quorum|local (default quorum);",
+            "                                   failover: --kills N (default 10)",
             "  node --config FILE               one cluster node as its own process (.properties or .yaml)",
+            "  witness --config FILE            a voter of the membership quorum that runs no node (nodeId = its " +
+                "voter id)",
             "  jmh [JMH options]                the JMH suite (e.g. ./fusion jmh FrameCodec)",
             "  replication-top --url URL [--token T] [--seconds N]",
             "                                   live replication lag from a node's lag endpoint"));

@@ -3,8 +3,10 @@ package dev.fusion.cachefusion;
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.grd.GlobalResourceDirectory;
 import dev.fusion.grd.GrdConfig;
+import dev.fusion.grd.GrdException;
 import dev.fusion.grd.LockMode;
 import dev.fusion.grd.RecoveryHandler;
+import dev.fusion.grd.RejectReason;
 import org.agrona.CloseHelper;
 
 import java.time.Duration;
@@ -122,7 +124,8 @@ public final class CacheFusion implements AutoCloseable
      * @param block the block.
      * @param mode  SHARED or EXCLUSIVE.
      * @return completes with the grant on the agent thread; fails with a {@link dev.fusion.grd.GrdException} on
-     * timeout or refusal.
+     * timeout or refusal, and at once with {@link RejectReason#FENCED} while this node holds no lease from the
+     * quorum.
      */
     public CompletableFuture<BlockGrant> acquire(final long block, final LockMode mode)
     {
@@ -141,6 +144,10 @@ public final class CacheFusion implements AutoCloseable
         if (mode == LockMode.NULL)
         {
             throw new IllegalArgumentException("acquire needs SHARED or EXCLUSIVE, not NULL");
+        }
+        if (!node.hasLease())
+        {
+            return CompletableFuture.failedFuture(new GrdException(RejectReason.FENCED, block, mode));
         }
         final PinWord pins = agent.pins(block);
         if (null != pins)
@@ -240,6 +247,10 @@ public final class CacheFusion implements AutoCloseable
      */
     public CompletableFuture<BlockImage> readConsistent(final long block, final long scn)
     {
+        if (!node.hasLease())
+        {
+            return CompletableFuture.failedFuture(new GrdException(RejectReason.FENCED, block, null));
+        }
         final CompletableFuture<BlockImage> future = new CompletableFuture<>();
         final long now = System.nanoTime();
         submit(new Commands.ReadConsistent(block, scn, future, now, now + config.acquireTimeout().toNanos()), future);

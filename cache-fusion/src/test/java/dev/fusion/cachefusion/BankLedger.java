@@ -124,4 +124,81 @@ final class BankLedger
         }
         return notTransfers.subList(Math.max(0, notTransfers.size() - 15), notTransfers.size());
     }
+
+    /**
+     * A node that was cut off or paused: once back ({@code from}: its first output line after that), it
+     * acknowledged at most the one transfer whose redo it had written before (its lease had run out), learned it
+     * was declared dead, rejoined as a new incarnation, and acknowledged transfers again.
+     *
+     * @param lines the node's output.
+     * @param from  the index of its first line after it was continued or healed.
+     */
+    static void assertFencedThenRejoined(final List<String> lines, final int from)
+    {
+        final List<String> after = lines.subList(from, lines.size());
+        final int evicted = indexOf(after, "EVICTED");
+        final int rejoined = indexOf(after, "REJOINED");
+        org.assertj.core.api.Assertions.assertThat(evicted).as("it learned it was declared dead: %s", tail(lines))
+            .isGreaterThanOrEqualTo(0);
+        org.assertj.core.api.Assertions.assertThat(rejoined).as("it rejoined: %s", tail(lines))
+            .isGreaterThan(evicted);
+        org.assertj.core.api.Assertions.assertThat(after.subList(0, evicted).stream().filter(l -> l.startsWith("A ")))
+            .as("acknowledged once back, before it knew it was dead: at most the transfer in flight")
+            .hasSizeLessThanOrEqualTo(1);
+        org.assertj.core.api.Assertions.assertThat(after.subList(rejoined, after.size()))
+            .as("it transferred again after it rejoined").anyMatch(l -> l.startsWith("A "));
+    }
+
+    private static int indexOf(final List<String> lines, final String prefix)
+    {
+        for (int i = 0; i < lines.size(); i++)
+        {
+            if (lines.get(i).startsWith(prefix))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * Writes each process's whole output to {@code target/<name>-node<i>.log}, to read after a failure.
+     *
+     * @param name    the test's name.
+     * @param outputs each process's output lines.
+     */
+    static void keep(final String name, final List<List<String>> outputs)
+    {
+        for (int i = 0; i < outputs.size(); i++)
+        {
+            try
+            {
+                java.nio.file.Files.createDirectories(Path.of("target"));
+                java.nio.file.Files.write(Path.of("target", name + "-node" + (i + 1) + ".log"), outputs.get(i));
+            }
+            catch (final java.io.IOException ex)
+            {
+                System.out.println("could not keep the output of node " + (i + 1) + ": " + ex);
+            }
+        }
+    }
+
+    /**
+     * @param actual the balances on disk.
+     * @return the accounts whose balance differs from the acknowledged transfers', by page: what to look for in the
+     * processes' output after a failure.
+     */
+    String differences(final long[] actual)
+    {
+        final StringBuilder b = new StringBuilder();
+        for (int a = 0; a < actual.length; a++)
+        {
+            if (actual[a] != expected[a])
+            {
+                b.append(" account ").append(a).append(" (page ").append(a / AccountPage.ROWS).append("): ")
+                    .append(actual[a] - expected[a]);
+            }
+        }
+        return b.length() == 0 ? "none" : b.toString();
+    }
 }

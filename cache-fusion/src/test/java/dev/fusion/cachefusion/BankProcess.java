@@ -16,7 +16,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One bank node as its own process, for {@link CacheFusionMultiProcessTest}: transfers for a while, printing
  * {@code S from to amount} before each and {@code A from to amount} once it is committed; then, once every
- * node has stopped, writes every dirty page it holds ({@code CHECKPOINTED}) and waits to be stopped.
+ * node has stopped, writes every dirty page it holds ({@code CHECKPOINTED}) and waits to be stopped. With quorum
+ * membership, a node the quorum declared dead (cut off or paused past its lease) prints {@code EVICTED}, drops its
+ * cache, rejoins as a new incarnation and prints {@code REJOINED} before it transfers again.
  * <p>
  * Usage: {@code BankProcess CONFIG_FILE SHARED_DIR PAGES SECONDS}
  */
@@ -32,12 +34,11 @@ public final class BankProcess
         final SharedDisk disk = SharedDisk.open(Path.of(args[1]), Integer.parseInt(args[2]));
         final long seconds = Long.parseLong(args[3]);
         final int accounts = disk.pages() * dev.fusion.cachefusion.reference.AccountPage.ROWS;
+        final GrdConfig grdConfig = GrdConfig.builder().retryInterval(Duration.ofMillis(100)).build();
         try (ClusterNode node = ClusterNode.start(config);
-             ReferenceEngine engine = new ReferenceEngine(config.nodeId(), disk, new UndoStore(64), 64, false);
-             CacheFusion fusion = CacheFusion.start(node,
-                 GrdConfig.builder().retryInterval(Duration.ofMillis(100)).build(), CacheFusionConfig.defaults(),
-                 engine))
+             ReferenceEngine engine = new ReferenceEngine(config.nodeId(), disk, new UndoStore(64), 64, false))
         {
+            CacheFusion fusion = CacheFusion.start(node, grdConfig, CacheFusionConfig.defaults(), engine);
             engine.attach(fusion);
             final boolean fencing = engine.fenceWith(node);
             LocalCluster.await(() -> node.view().members().size() == config.members().size(), Duration.ofSeconds(60),
@@ -50,6 +51,21 @@ public final class BankProcess
             long done = 0;
             while (System.nanoTime() < end)
             {
+                if (node.evicted())
+                {
+                    System.out.println("EVICTED " + node.nodeId());
+                    fusion.close();
+                    engine.discardCache();
+                    node.rejoin();
+                    if (!node.awaitLease(30_000))
+                    {
+                        System.out.println("X no lease after rejoining");
+                        continue;
+                    }
+                    fusion = CacheFusion.start(node, grdConfig, CacheFusionConfig.defaults(), engine);
+                    engine.attach(fusion);
+                    System.out.println("REJOINED " + node.nodeId() + " incarnation " + node.incarnation());
+                }
                 final long from = random.nextInt(accounts);
                 final long to = (from + 1 + random.nextInt(accounts - 1)) % accounts;
                 final long amount = 1 + random.nextInt(50);
@@ -79,6 +95,7 @@ public final class BankProcess
                 System.out.println("CHECKPOINT FAILED " + node.nodeId() + " " + ex);
             }
             System.out.println("LEASE " + node.nodeId() + " held=" + node.hasLease() + " evicted=" + node.evicted());
+            fusion.close();
             System.out.flush();
             Thread.sleep(60_000);
         }

@@ -72,6 +72,7 @@ public final class ClusterConfig
     private final long leaseMarginNs;
     private final long leaseRenewIntervalNs;
     private final String quorumDirectory;
+    private final java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> driverCustomizer;
 
     /**
      * Below this many processors {@code driverOnAgentThread=auto} runs the embedded driver on the node's thread:
@@ -124,6 +125,7 @@ public final class ClusterConfig
         leaseMarginNs = TimeUnit.MILLISECONDS.toNanos(b.leaseMarginMs);
         leaseRenewIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.leaseRenewIntervalMs);
         quorumDirectory = b.quorumDirectory;
+        driverCustomizer = b.driverCustomizer;
         driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread : embeddedMediaDriver && fewCores();
     }
 
@@ -173,6 +175,7 @@ public final class ClusterConfig
         b.leaseMarginMs = TimeUnit.NANOSECONDS.toMillis(leaseMarginNs);
         b.leaseRenewIntervalMs = TimeUnit.NANOSECONDS.toMillis(leaseRenewIntervalNs);
         b.quorumDirectory = quorumDirectory;
+        b.driverCustomizer = driverCustomizer;
         return b;
     }
 
@@ -468,6 +471,15 @@ public final class ClusterConfig
         return voters;
     }
 
+    /**
+     * @return true when this config's node id is a voter's that is no member's: a witness, run with
+     * {@code ./fusion witness} ({@link dev.fusion.cluster.quorum.Witness}), never as a {@link ClusterNode}.
+     */
+    public boolean isWitness()
+    {
+        return !members.containsKey(nodeId) && voters.containsKey(nodeId);
+    }
+
     /** @return true when membership is decided by the voters' quorum rather than locally. */
     public boolean quorumMembership()
     {
@@ -490,6 +502,15 @@ public final class ClusterConfig
     public long leaseRenewIntervalNs()
     {
         return leaseRenewIntervalNs;
+    }
+
+    /**
+     * @return applied last to the context of every media driver this node embeds (its own and, on a voter, the
+     * voter's): any Aeron driver option the config has no key for.
+     */
+    public java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> driverCustomizer()
+    {
+        return driverCustomizer;
     }
 
     /** @return where a voter keeps its Raft log and archive; null: a directory under java.io.tmpdir. */
@@ -547,6 +568,7 @@ public final class ClusterConfig
         long leaseMarginMs = 1000;
         long leaseRenewIntervalMs = 200;
         String quorumDirectory;
+        java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> driverCustomizer = c -> c;
 
         private Builder()
         {
@@ -597,6 +619,20 @@ public final class ClusterConfig
             leaseMs = lease;
             leaseMarginMs = margin;
             leaseRenewIntervalMs = interval;
+            return this;
+        }
+
+        /**
+         * In code only: adjusts the context of every media driver the node embeds (its own and its voter's), after
+         * Fusion has set its options; for driver options that have no key (e.g. Aeron's debug channel endpoints,
+         * with which the demo cuts a node off).
+         *
+         * @param customizer returns the context to launch with.
+         * @return this
+         */
+        public Builder driverCustomizer(final java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> customizer)
+        {
+            driverCustomizer = java.util.Objects.requireNonNull(customizer, "customizer");
             return this;
         }
 
@@ -857,9 +893,10 @@ public final class ClusterConfig
                     throw new ConfigException("members", "node " + m.id() + " has no host", "host:port");
                 }
             });
-            if (!members.containsKey(nodeId))
+            if (!members.containsKey(nodeId) && !voters.containsKey(nodeId))
             {
-                throw new ConfigException("nodeId", String.valueOf(nodeId), "one of the member ids " + members.keySet());
+                throw new ConfigException("nodeId", String.valueOf(nodeId), "one of the member ids " + members.keySet() +
+                    (voters.isEmpty() ? "" : " or, for a witness, of the voter ids " + voters.keySet()));
             }
             if (!embeddedMediaDriver && (aeronDirectory == null || aeronDirectory.isBlank()))
             {

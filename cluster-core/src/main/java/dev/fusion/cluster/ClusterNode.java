@@ -55,7 +55,7 @@ public final class ClusterNode implements AutoCloseable
 
     private final ClusterConfig config;
     private final String aeronDirectory;
-    private final int incarnation;
+    private volatile int incarnation;
     private final Handlers handlers = new Handlers();
     private final MetricsRecorder metrics = new MetricsRecorder();
     private final List<MembershipListener> listeners = new CopyOnWriteArrayList<>();
@@ -79,13 +79,18 @@ public final class ClusterNode implements AutoCloseable
     {
         this.config = config;
         this.aeronDirectory = null != config.aeronDirectory() ? config.aeronDirectory() : defaultAeronDirectory(config.nodeId());
+        this.incarnation = newIncarnation(0);
+    }
+
+    private static int newIncarnation(final int old)
+    {
         int inc;
         do
         {
             inc = ThreadLocalRandom.current().nextInt();
         }
-        while (inc == 0);
-        this.incarnation = inc;
+        while (inc == 0 || inc == old);
+        return inc;
     }
 
     /**
@@ -98,6 +103,11 @@ public final class ClusterNode implements AutoCloseable
      */
     public static ClusterNode start(final ClusterConfig config)
     {
+        if (config.isWitness())
+        {
+            throw new IllegalArgumentException("node " + config.nodeId() + " is a witness (a voter that is no member): " +
+                "run it with ./fusion witness, not as a node");
+        }
         final ClusterNode node = new ClusterNode(Objects.requireNonNull(config, "config"));
         try
         {
@@ -126,7 +136,7 @@ public final class ClusterNode implements AutoCloseable
         }
         if (config.embeddedMediaDriver())
         {
-            driver = MediaDriver.launch(new MediaDriver.Context()
+            driver = MediaDriver.launch(config.driverCustomizer().apply(new MediaDriver.Context()
                 .aeronDirectoryName(aeronDirectory)
                 .threadingMode(config.driverOnAgentThread() ? ThreadingMode.INVOKER : ThreadingMode.SHARED)
                 .sharedIdleStrategy(config.idleMode().newStrategy(config.idleMaxParkNs()))
@@ -137,7 +147,7 @@ public final class ClusterNode implements AutoCloseable
                 .socketSndbufLength(config.socketBufferBytes())
                 .initialWindowLength(config.socketBufferBytes())
                 .driverTimeoutMs(config.driverTimeoutMs())
-                .warnIfDirectoryExists(false));
+                .warnIfDirectoryExists(false)));
         }
         final AgentInvoker driverInvoker = config.driverOnAgentThread() ? driver.sharedAgentInvoker() : null;
         aeron = Aeron.connect(new Aeron.Context()
@@ -220,7 +230,11 @@ public final class ClusterNode implements AutoCloseable
     public boolean hasLease()
     {
         final TransportAgent transport = agent;
-        return null != transport && !closed && transport.holdsLease(System.nanoTime());
+        if (null == transport || closed)
+        {
+            return false;
+        }
+        return !config.quorumMembership() || transport.holdsLease(System.nanoTime());
     }
 
     /**
@@ -252,10 +266,44 @@ public final class ClusterNode implements AutoCloseable
         return true;
     }
 
-    /** @return whether the quorum declared this node's incarnation dead (it stays fenced until restarted). */
+    /**
+     * @return whether the quorum declared this node's incarnation dead: it stays fenced until it {@link #rejoin}s
+     * (or its process restarts).
+     */
     public boolean evicted()
     {
         return null != agent && agent.membership() instanceof QuorumMembership q && q.evicted();
+    }
+
+    /**
+     * Brings a node the quorum declared dead back as a new incarnation, without restarting its process: a healed
+     * partition, a resumed pause. Nothing the old incarnation held may survive, so first close what runs on this
+     * node (directory, cache fusion, replication) and drop the engine's cached blocks; then call this, wait for
+     * the lease ({@link #awaitLease}), and start them again: the directory joins as a restarted one does. Frames
+     * of the old incarnation are dropped by every member.
+     *
+     * @return the new incarnation.
+     * @throws IllegalStateException when the node has no quorum, is not evicted, or is closed.
+     */
+    public int rejoin()
+    {
+        checkOpen();
+        if (!config.quorumMembership() || !evicted())
+        {
+            throw new IllegalStateException("node " + config.nodeId() + " can rejoin only once the quorum has " +
+                "declared it dead (quorum membership: " + config.quorumMembership() + ", evicted: " + evicted() + ")");
+        }
+        final int next = newIncarnation(incarnation);
+        agent.rejoinAs(next);
+        while (agent.incarnation() != next)
+        {
+            checkOpen();
+            Thread.yield();
+        }
+        incarnation = next;
+        leaseAgent.requestRejoin(next);
+        LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " rejoins as incarnation " + next);
+        return next;
     }
 
     /** On the node's thread: an agent that throws on every cycle logs once per interval, with the count. */
@@ -319,7 +367,10 @@ public final class ClusterNode implements AutoCloseable
         return aeronDirectory;
     }
 
-    /** @return this process's incarnation: a restarted node has a new one, so its old frames can be fenced. */
+    /**
+     * @return this node's incarnation: a restarted (or rejoined) node has a new one, so its old frames can be
+     * fenced.
+     */
     public int incarnation()
     {
         return incarnation;

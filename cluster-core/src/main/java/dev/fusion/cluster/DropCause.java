@@ -22,5 +22,10 @@ public enum DropCause
     /** Outbound messages discarded because their peer was declared dead. */
     PEER_DEAD,
     /** Dropped on purpose by an installed {@link ReceiveFilter} (fault injection). */
-    INJECTED
+    INJECTED,
+    /**
+     * Outbound messages queued while this node held no lease, by an incarnation the quorum then declared dead:
+     * discarded when the node rejoins as a new incarnation, which must not send what the old one decided.
+     */
+    SELF_FENCED
 }

@@ -1,5 +1,6 @@
 package dev.fusion.cluster;
 
+import dev.fusion.cluster.quorum.QuorumMember;
 import org.agrona.CloseHelper;
 
 import java.io.IOException;
@@ -19,6 +20,7 @@ public final class LocalCluster implements AutoCloseable
 {
     private final List<ClusterNode> nodes = new ArrayList<>();
     private final List<ClusterConfig> configs = new ArrayList<>();
+    private final List<QuorumMember> witnesses = new ArrayList<>();
 
     private LocalCluster()
     {
@@ -44,27 +46,40 @@ public final class LocalCluster implements AutoCloseable
     public static LocalCluster start(
         final int size, final boolean sharedDriver, final UnaryOperator<ClusterConfig.Builder> customize)
     {
-        return start(size, sharedDriver, false, customize);
+        return launch(size, sharedDriver, false, customize);
     }
 
     /**
-     * A cluster whose membership is decided by a quorum of three voters run by nodes 1..3 (the cluster needs at
-     * least three nodes); the nodes are started together and this returns once each holds its lease.
+     * A cluster whose membership is decided by a quorum of three voters run by nodes 1..3 (with fewer nodes,
+     * witnesses in this JVM make up the three); this returns once each node holds its lease.
      *
-     * @param size      how many nodes, at least 3.
+     * @param size      how many nodes.
      * @param customize adjusts each node's builder (ids, members and voters are set already).
      * @return the started cluster.
      */
     public static LocalCluster startWithQuorum(final int size, final UnaryOperator<ClusterConfig.Builder> customize)
     {
-        if (size < 3)
-        {
-            throw new IllegalArgumentException("a quorum of three voters needs three nodes; " + size + " given");
-        }
-        final LocalCluster cluster = start(size, false, true, customize);
+        return start(size, false, true, customize);
+    }
+
+    /**
+     * @param size         how many nodes; with a quorum and fewer than 3 nodes, witnesses make up the three voters.
+     * @param sharedDriver true to run one embedded media driver (node 1's) for all nodes' transports.
+     * @param quorum       true: membership decided by a quorum of three voters run by nodes 1..3 (this returns once
+     *                     each node holds its lease); false: each node decides alone.
+     * @param customize    adjusts each node's builder (ids, members and voters are set already).
+     * @return the started cluster.
+     */
+    public static LocalCluster start(
+        final int size,
+        final boolean sharedDriver,
+        final boolean quorum,
+        final UnaryOperator<ClusterConfig.Builder> customize)
+    {
+        final LocalCluster cluster = launch(size, sharedDriver, quorum, customize);
         for (final ClusterNode node : cluster.nodes)
         {
-            if (!node.awaitLease(30_000))
+            if (quorum && !node.awaitLease(30_000))
             {
                 cluster.close();
                 throw new IllegalStateException("node " + node.nodeId() + " got no lease from the quorum in 30 s");
@@ -73,7 +88,7 @@ public final class LocalCluster implements AutoCloseable
         return cluster;
     }
 
-    private static LocalCluster start(
+    private static LocalCluster launch(
         final int size,
         final boolean sharedDriver,
         final boolean quorum,
@@ -103,6 +118,20 @@ public final class LocalCluster implements AutoCloseable
                     b.aeronDirectory(sharedDirectory).embeddedMediaDriver(i == 1);
                 }
                 cluster.configs.add(customize.apply(b).build());
+            }
+            for (int v = size + 1; v <= voterPorts.length; v++)
+            {
+                // fewer than three nodes: the other voters are witnesses
+                final ClusterConfig.Builder b = smallMachineDefaults(ClusterConfig.builder().nodeId(v));
+                for (int j = 1; j <= size; j++)
+                {
+                    b.member(j, "127.0.0.1", ports[j - 1]);
+                }
+                for (int w = 1; w <= voterPorts.length; w++)
+                {
+                    b.voter(w, "127.0.0.1", voterPorts[w - 1]);
+                }
+                cluster.witnesses.add(QuorumMember.launch(customize.apply(b).build(), v));
             }
             for (final ClusterConfig config : cluster.configs)
             {
@@ -329,5 +358,6 @@ public final class LocalCluster implements AutoCloseable
         {
             CloseHelper.quietClose(nodes.get(i));
         }
+        CloseHelper.quietCloseAll(witnesses);
     }
 }

@@ -30,7 +30,24 @@ public final class JvmProcess
     public static Process start(final Class<?> main, final String heap, final List<String> args, final List<String> lines)
         throws IOException
     {
-        final List<String> command = new ArrayList<>();
+        return start(List.of(), main, heap, args, lines);
+    }
+
+    /**
+     * @param prefix a command the JVM runs under, e.g. {@code ip netns exec NAME} (it must exec the JVM in its own
+     *               process, so that the process is the JVM).
+     * @param main   the class whose main to run.
+     * @param heap   the -Xmx value, e.g. "128m".
+     * @param args   its arguments.
+     * @param lines  receives stdout and stderr, line by line.
+     * @return the process.
+     * @throws IOException when it cannot start.
+     */
+    public static Process start(
+        final List<String> prefix, final Class<?> main, final String heap, final List<String> args,
+        final List<String> lines) throws IOException
+    {
+        final List<String> command = new ArrayList<>(prefix);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Xmx" + heap);
         command.add("-XX:+UseSerialGC");

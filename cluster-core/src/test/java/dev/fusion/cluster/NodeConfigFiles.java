@@ -26,7 +26,7 @@ public final class NodeConfigFiles
      */
     public NodeConfigFiles(final Path dir, final int nodes, final long deadTimeoutMs, final String... extra)
     {
-        this(dir, nodes, false, deadTimeoutMs, extra);
+        this(dir, nodes, null, false, deadTimeoutMs, extra);
     }
 
     /**
@@ -41,23 +41,57 @@ public final class NodeConfigFiles
     public static NodeConfigFiles withQuorum(
         final Path dir, final int nodes, final long deadTimeoutMs, final String... extra)
     {
-        return new NodeConfigFiles(dir, nodes, true, deadTimeoutMs, extra);
+        return new NodeConfigFiles(dir, nodes, null, true, deadTimeoutMs, extra);
+    }
+
+    /**
+     * A cluster whose nodes decide membership alone, each on a host of its own.
+     *
+     * @param dir           where to write the files.
+     * @param hosts         each node's address.
+     * @param deadTimeoutMs the failure detector's dead timeout.
+     * @param extra         further {@code key=value} lines for every node.
+     * @return the files.
+     */
+    public static NodeConfigFiles local(
+        final Path dir, final List<String> hosts, final long deadTimeoutMs, final String... extra)
+    {
+        return new NodeConfigFiles(dir, hosts.size(), hosts, false, deadTimeoutMs, extra);
+    }
+
+    /**
+     * A cluster whose membership is decided by a quorum of three voters, run by nodes 1..3, each node on a host of
+     * its own (node i on {@code hosts.get(i - 1)}: a network namespace, say).
+     *
+     * @param dir           where to write the files.
+     * @param hosts         each node's address; at least 3.
+     * @param deadTimeoutMs the failure detector's dead timeout (suspicion only, with a quorum).
+     * @param extra         further {@code key=value} lines for every node.
+     * @return the files.
+     */
+    public static NodeConfigFiles withQuorum(
+        final Path dir, final List<String> hosts, final long deadTimeoutMs, final String... extra)
+    {
+        return new NodeConfigFiles(dir, hosts.size(), hosts, true, deadTimeoutMs, extra);
     }
 
     private NodeConfigFiles(
-        final Path dir, final int nodes, final boolean quorum, final long deadTimeoutMs, final String... extra)
+        final Path dir, final int nodes, final List<String> hosts, final boolean quorum, final long deadTimeoutMs,
+        final String... extra)
     {
         final int[] found = quorum ? LocalCluster.freeUdpPorts(nodes + 3, 5) : LocalCluster.freeUdpPorts(nodes);
         final int[] ports = java.util.Arrays.copyOf(found, nodes);
         final StringBuilder members = new StringBuilder();
         for (int id = 1; id <= nodes; id++)
         {
-            members.append(id == 1 ? "" : ",").append(id).append("@127.0.0.1:").append(ports[id - 1]);
+            members.append(id == 1 ? "" : ",").append(id).append('@').append(host(hosts, id)).append(':')
+                .append(ports[id - 1]);
         }
         final StringBuilder voters = new StringBuilder();
         for (int v = 1; quorum && v <= 3; v++)
         {
-            voters.append(v == 1 ? "" : ",").append(v).append("@127.0.0.1:").append(found[nodes + v - 1]);
+            voters.append(v == 1 ? "" : ",").append(v).append('@').append(host(hosts, v)).append(':')
+                .append(found[nodes + v - 1]);
         }
         for (int id = 1; id <= nodes; id++)
         {
@@ -87,6 +121,11 @@ public final class NodeConfigFiles
             files.add(file);
             aeronDirectories.add(aeronDir);
         }
+    }
+
+    private static String host(final List<String> hosts, final int id)
+    {
+        return null == hosts ? "127.0.0.1" : hosts.get(id - 1);
     }
 
     /**

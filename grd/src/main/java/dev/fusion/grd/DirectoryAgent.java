@@ -825,15 +825,20 @@ final class DirectoryAgent implements Agent, GrantListener
         int expired = 0;
         final Iterator<Pending> it = pending.values().iterator();
         List<Pending> cancels = null;
+        Boolean fenced = null;
         while (it.hasNext())
         {
             final Pending p = it.next();
+            // a request is left to run to its timeout even while this node holds no lease: a grant may be on its way
+            // (cache fusion may already use an image that carries it), and the lease may come back before anyone
+            // declares this node dead; a request that times out meanwhile says why it had no chance
             if (now - p.deadlineNs >= 0)
             {
                 it.remove();
                 expired++;
                 stats.incrementAndGet(TIMED_OUT);
-                p.fail(new GrdException(RejectReason.TIMED_OUT, p.resource, p.mode));
+                fenced = null == fenced ? !node.hasLease() : fenced;
+                p.fail(new GrdException(fenced ? RejectReason.FENCED : RejectReason.TIMED_OUT, p.resource, p.mode));
                 if (p.op == GrdMessages.OP_ACQUIRE)
                 {
                     cancels = null == cancels ? new ArrayList<>() : cancels;

@@ -122,6 +122,10 @@ public final class GlobalResourceDirectory implements AutoCloseable
         {
             return CompletableFuture.failedFuture(new GrdException(RejectReason.INVALID_MODE, resource, mode));
         }
+        if (!node.hasLease())
+        {
+            return CompletableFuture.failedFuture(new GrdException(RejectReason.FENCED, resource, mode));
+        }
         return submit(GrdMessages.OP_ACQUIRE, resource, mode, timeout);
     }
 
@@ -307,11 +311,12 @@ public final class GlobalResourceDirectory implements AutoCloseable
      * complete. The buffer cache's fast path: a block held in a covering mode needs no message.
      *
      * @param resource a resource.
-     * @return the mode this node holds, NULL when none.
+     * @return the mode this node holds, NULL when none, and NULL while this node holds no lease from the quorum
+     * (see {@link dev.fusion.cluster.ClusterNode#hasLease()}): a fenced node holds nothing it may use.
      */
     public LockMode heldMode(final long resource)
     {
-        return held.getOrDefault(resource, LockMode.NULL);
+        return node.hasLease() ? held.getOrDefault(resource, LockMode.NULL) : LockMode.NULL;
     }
 
     /** @return the node this directory runs on. */

@@ -18,7 +18,12 @@ public enum RejectReason
     /** The requesting node is not a member of the current view. */
     UNKNOWN_NODE("the requesting node is not a member of the view"),
     /** The directory is closed. */
-    CLOSED("the directory is closed");
+    CLOSED("the directory is closed"),
+    /**
+     * This node holds no lease from the membership quorum (cut off from a majority of the voters, paused, or
+     * declared dead): it grants and uses nothing until it holds one again or rejoins.
+     */
+    FENCED("this node holds no lease from the quorum: it is cut off or was declared dead");
 
     private final String description;
 

@@ -378,18 +378,26 @@ class GrdClusterTest
         final GrdConfig config = GrdConfig.builder().remastering(false).build();
         start(3, config, RecoveryHandler.NONE);
         final long mine = resourceMasteredBy(1, 0);
+        // node 3's directory has joined (it grants what it masters): a node that dies before its join ends leaves
+        // nothing of its own to rebuild, and node 1 would not wait for node 2's reports
+        final long threes = resourceMasteredBy(3, 1);
+        assertThat(grd(3).acquire(threes, SHARED, Duration.ofSeconds(10)).get(20, TimeUnit.SECONDS)).isEqualTo(SHARED);
+        grd(3).release(threes).get(20, TimeUnit.SECONDS);
         // node 2 "never sees" node 3 die: its REPORTS_DONE for that death never reaches node 1
         cluster.node(1).receiveFilter((source, type, buffer, offset, length) -> !(source == 2 &&
             type == GrdMessages.REQUEST && length == GrdMessages.REQUEST_LENGTH &&
             GrdMessages.op(buffer, offset) == GrdMessages.OP_REPORTS_DONE));
+        final long viewChanges = grd(1).viewChanges();
         crash(3, 1, 2);
+        // node 1's view changes before its directory handles it: an acquire in between is served before the rebuild
+        LocalCluster.await(() -> grd(1).viewChanges() > viewChanges, Duration.ofSeconds(10),
+            "node 1's directory to see node 3 die");
         final CompletableFuture<LockMode> whileRebuilding = grd(1).acquire(mine, EXCLUSIVE, Duration.ofSeconds(30));
         Thread.sleep(500);
         assertThat(whileRebuilding).as("node 1 waits for node 2's reports").isNotDone();
         restart(3, config);
         // node 3 is back: node 1 ends the rebuild after the dead timeout, answers node 3's join, and grants again
         assertThat(whileRebuilding.get(20, TimeUnit.SECONDS)).isEqualTo(EXCLUSIVE);
-        final long threes = resourceMasteredBy(3, 1);
         assertThat(grd(3).acquire(threes, EXCLUSIVE, Duration.ofSeconds(20)).get(30, TimeUnit.SECONDS))
             .as("node 3 joined").isEqualTo(EXCLUSIVE);
         cluster.node(1).receiveFilter(null);

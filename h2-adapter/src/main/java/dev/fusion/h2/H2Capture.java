@@ -124,7 +124,8 @@ public final class H2Capture
      *
      * @param conn the writing thread's connection (auto-commit off).
      * @return the transaction's stream position, or 0 when it changed nothing captured.
-     * @throws SQLException when the commit fails (nothing is published; the changes are dropped).
+     * @throws SQLException when the commit fails (nothing is published; the changes are dropped), or is refused
+     *                      and rolled back because this node holds no lease from the membership quorum.
      */
     public long commit(final Connection conn) throws SQLException
     {
@@ -133,6 +134,18 @@ public final class H2Capture
         {
             synchronized (commitLock)
             {
+                if (!changes.isEmpty())
+                {
+                    try
+                    {
+                        publisher.checkLease();
+                    }
+                    catch (final IllegalStateException fenced)
+                    {
+                        conn.rollback();
+                        throw new SQLException("commit refused and rolled back: " + fenced.getMessage(), fenced);
+                    }
+                }
                 conn.commit();
                 if (changes.isEmpty())
                 {

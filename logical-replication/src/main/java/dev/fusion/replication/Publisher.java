@@ -340,6 +340,21 @@ public final class Publisher implements AutoCloseable
         }
     }
 
+    /**
+     * Throws unless this node holds its lease: a primary cut off from the quorum must refuse writes before the
+     * majority may promote another.
+     *
+     * @throws IllegalStateException when it holds none.
+     */
+    public void checkLease()
+    {
+        if (!node.hasLease())
+        {
+            throw new IllegalStateException("node " + node.nodeId() + " holds no lease from the membership quorum " +
+                "(cut off from a majority of the voters, or declared dead): it publishes nothing");
+        }
+    }
+
     /** Test seam: the next {@code n} chunks go out with a wrong CRC, so the subscriber must ask again. */
     void corruptNextChunks(final int n)
     {
@@ -350,9 +365,13 @@ public final class Publisher implements AutoCloseable
      * Called by the engine after a commit, in commit order (one thread at a time).
      *
      * @param txn the committed transaction.
+     * @throws IllegalStateException when this node holds no lease from the membership quorum (cut off from a
+     *                               majority, paused past its lease, or declared dead): it may no longer act as
+     *                               the primary, and nothing is published.
      */
     public void publish(final Transaction txn)
     {
+        checkLease();
         log.append(txn);
         tail.put(txn.position(), new Published(txn, lastPublished));
         lastPublished = txn.position();

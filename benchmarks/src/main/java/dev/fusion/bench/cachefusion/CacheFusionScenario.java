@@ -59,13 +59,16 @@ public final class CacheFusionScenario
     private static final int JUMBO_MTU = 8992;
 
     private final double unit;
+    private final boolean quorum;
 
     /**
      * @param seconds target run length.
+     * @param quorum  whether the clusters decide membership by a quorum of voters (else each node alone).
      */
-    public CacheFusionScenario(final int seconds)
+    public CacheFusionScenario(final int seconds, final boolean quorum)
     {
         this.unit = seconds / 60.0;
+        this.quorum = quorum;
     }
 
     private long ns(final double units)
@@ -80,6 +83,7 @@ public final class CacheFusionScenario
     {
         final JsonLine json = new JsonLine("cachefusion");
         json.put("seconds", Math.round(unit * 60));
+        json.put("membership", quorum ? "quorum" : "local");
         if (ONLY.contains("1"))
         {
             gets(json);
@@ -105,18 +109,20 @@ public final class CacheFusionScenario
         final List<ReferenceEngine> engines = new ArrayList<>();
         final List<CacheFusion> fusions = new ArrayList<>();
 
-        Cluster(final GrdConfig grd, final UnaryOperator<ClusterConfig.Builder> customize, final int cachePages)
-            throws Exception
+        Cluster(final GrdConfig grd, final UnaryOperator<ClusterConfig.Builder> customize, final int cachePages,
+            final boolean quorum) throws Exception
         {
             dir = Files.createTempDirectory("fusion-bench-cf");
             disk = SharedDisk.format(dir, PAGES, 1_000);
-            cluster = LocalCluster.start(3, true, b -> BenchThreading.recommended(customize.apply(b.mtu(JUMBO_MTU))));
+            cluster = LocalCluster.start(3, true, quorum,
+                b -> BenchThreading.recommended(customize.apply(b.mtu(JUMBO_MTU))));
             final UndoStore undo = new UndoStore(64);
             for (final ClusterNode node : cluster.nodes())
             {
                 final ReferenceEngine engine = new ReferenceEngine(node.nodeId(), disk, undo, cachePages, false);
                 final CacheFusion fusion = CacheFusion.start(node, grd, CacheFusionConfig.defaults(), engine);
                 engine.attach(fusion);
+                engine.fenceWith(node); // with quorum membership: writes carry the epoch as their fencing token
                 engines.add(engine);
                 fusions.add(fusion);
             }
@@ -184,7 +190,7 @@ public final class CacheFusionScenario
         for (int round = 0; round < ROUNDS; round++)
         {
             try (Cluster c = new Cluster(noRemastering(), b -> LocalCluster.smallMachineDefaults(b)
-                .idleMode(IdleMode.YIELDING).agentThreadFactory(placement.threadsOn(b.nodeId() == 1 ? 0 : 1)), PAGES);
+                .idleMode(IdleMode.YIELDING).agentThreadFactory(placement.threadsOn(b.nodeId() == 1 ? 0 : 1)), PAGES, quorum);
                  CpuPlacement.Pinned caller = placement.pinCurrentThread(0))
             {
                 final Histogram two = bounce(c, c.pageMasteredBy(2, 0), GetKind.TWO_WAY);
@@ -279,7 +285,7 @@ public final class CacheFusionScenario
                 try (Cluster c = new Cluster(noRemastering(),
                     b -> LocalCluster.smallMachineDefaults(b).compressionThreshold(compress ? 4096 : 0)
                         .compressIdleLink(compress).bulkTermLength(16 << 20).bulkQueueBytes(8 << 20)
-                        .maxBatchBytes(32704), PAGES))
+                        .maxBatchBytes(32704), PAGES, quorum))
                 {
                     // make the pages dirty on node 1 so every transfer ships a real image
                     for (int page = 0; page < PAGES; page++)
@@ -361,7 +367,7 @@ public final class CacheFusionScenario
     {
         final GrdConfig grd = GrdConfig.builder().remastering(remaster).remoteRequestsToRemaster(3)
             .minResidence(Duration.ofMillis(200)).build();
-        try (Cluster c = new Cluster(grd, LocalCluster::smallMachineDefaults, PAGES))
+        try (Cluster c = new Cluster(grd, LocalCluster::smallMachineDefaults, PAGES, quorum))
         {
             final AtomicBoolean running = new AtomicBoolean(true);
             final AtomicBoolean measuring = new AtomicBoolean();

@@ -45,13 +45,16 @@ public final class GrdScenario
     private static final long IDLE_MAX_PARK_US = 10;
 
     private final double unit;
+    private final boolean quorum;
 
     /**
      * @param seconds target run length.
+     * @param quorum  whether the clusters decide membership by a quorum of voters (else each node alone).
      */
-    public GrdScenario(final int seconds)
+    public GrdScenario(final int seconds, final boolean quorum)
     {
         this.unit = seconds / 60.0;
+        this.quorum = quorum;
     }
 
     private long ns(final double units)
@@ -66,6 +69,8 @@ public final class GrdScenario
     {
         final JsonLine json = new JsonLine("grd");
         json.put("seconds", Math.round(unit * 60));
+        json.put("membership", quorum ? "quorum" : "local");
+        log("membership: %s", quorum ? "quorum of 3 voters (Aeron Cluster)" : "local (each node alone)");
         if (ONLY.contains("1"))
         {
             lookups(json);
@@ -97,7 +102,7 @@ public final class GrdScenario
     private void lookups(final JsonLine json) throws Exception
     {
         log("1/3 local lookups: masterOf + this node's held mode, lock-free, 1 and 2 threads");
-        try (LocalCluster cluster = LocalCluster.start(3, true, BenchThreading::smallMachine))
+        try (LocalCluster cluster = LocalCluster.start(3, true, quorum, BenchThreading::smallMachine))
         {
             final List<GlobalResourceDirectory> grds = start(cluster, GrdConfig.defaults());
             try
@@ -243,7 +248,7 @@ public final class GrdScenario
         // the machine has fewer processors than those three threads (left to the scheduler the rounds were
         // bimodal, 14 or 27 us); the SHARED-driver variant (the default threading) is left as it comes
         final CpuPlacement placement = CpuPlacement.forBusyThreads(driverOnNodeThread ? 3 : 1);
-        try (LocalCluster cluster = LocalCluster.start(2, false, b -> LocalCluster.smallMachineDefaults(b)
+        try (LocalCluster cluster = LocalCluster.start(2, false, quorum, b -> LocalCluster.smallMachineDefaults(b)
             .idleMaxParkUs(IDLE_MAX_PARK_US).driverOnAgentThread(driverOnNodeThread)
             .idleMode(placement.pinning() ? IdleMode.YIELDING : IdleMode.BACKOFF)
             .agentThreadFactory(placement.threadsOn(b.nodeId() == 1 ? 0 : 1)));
@@ -337,7 +342,7 @@ public final class GrdScenario
 
     private double[] affinityRun(final boolean remaster) throws Exception
     {
-        try (LocalCluster cluster = LocalCluster.start(3, true, BenchThreading::smallMachine))
+        try (LocalCluster cluster = LocalCluster.start(3, true, quorum, BenchThreading::smallMachine))
         {
             final List<GlobalResourceDirectory> grds = start(cluster,
                 GrdConfig.builder().remastering(remaster).remoteRequestsToRemaster(3).build());

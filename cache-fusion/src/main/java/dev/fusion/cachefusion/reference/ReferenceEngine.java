@@ -121,6 +121,18 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
     }
 
     /**
+     * Drops every cached page and past image: what a node the quorum declared dead does before it rejoins, since
+     * nothing it held while fenced may survive (survivors recovered its pages; new holders may have changed them).
+     * Call it with cache fusion closed.
+     */
+    public void discardCache()
+    {
+        frames.clear();
+        pastImages.clear();
+        pastImageCount.set(0);
+    }
+
+    /**
      * Connects the engine to cache fusion (started with this engine as its buffer cache).
      *
      * @param fusion cache fusion on this node.

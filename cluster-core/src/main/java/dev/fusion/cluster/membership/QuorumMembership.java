@@ -21,7 +21,7 @@ public final class QuorumMembership implements Membership
     private static final int QUEUE_CAPACITY = 1024;
 
     private final int self;
-    private final int incarnation;
+    private int incarnation;
     private final Consumer<MembershipView> onChange;
     private final LongSupplier leaseExpiryNs;
     private final OneToOneConcurrentArrayQueue<CommittedView> committed =
@@ -77,6 +77,20 @@ public final class QuorumMembership implements Membership
     public void onEvicted()
     {
         evicted = true;
+    }
+
+    /**
+     * On the transport agent: the node starts over as a new incarnation. It installs views again from that
+     * incarnation's join; what the old one had queued is dropped.
+     *
+     * @param newIncarnation the new incarnation.
+     */
+    public void rejoin(final int newIncarnation)
+    {
+        incarnation = newIncarnation;
+        committed.clear();
+        current = null;
+        evicted = false;
     }
 
     /** @return whether this incarnation was declared dead (or fell too far behind): it is fenced for good. */

@@ -14,6 +14,7 @@ public final class LeaseAgent implements Agent
     private final String roleName;
     private volatile boolean leaveRequested;
     private volatile boolean left;
+    private volatile int rejoinAs;
 
     /**
      * @param client   the session, owned by this agent from now on.
@@ -31,6 +32,12 @@ public final class LeaseAgent implements Agent
     public int doWork()
     {
         final long nowNs = clock.nanoTime();
+        final int newIncarnation = rejoinAs;
+        if (0 != newIncarnation)
+        {
+            rejoinAs = 0;
+            client.rejoin(newIncarnation);
+        }
         if (leaveRequested && !left)
         {
             client.leave(nowNs);
@@ -38,6 +45,16 @@ public final class LeaseAgent implements Agent
             return 1;
         }
         return left ? 0 : client.doWork(nowNs);
+    }
+
+    /**
+     * Any thread: the node starts over as a new incarnation (see {@link LeaseClient#rejoin}).
+     *
+     * @param newIncarnation the new incarnation.
+     */
+    public void requestRejoin(final int newIncarnation)
+    {
+        rejoinAs = newIncarnation;
     }
 
     /** Any thread: asks the agent to tell the quorum this incarnation leaves; see {@link #hasLeft()}. */

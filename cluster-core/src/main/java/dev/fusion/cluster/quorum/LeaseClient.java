@@ -82,6 +82,8 @@ public final class LeaseClient implements AutoCloseable
     {
     }
 
+    private int incarnation;
+
     /**
      * @param settings the session's settings.
      * @param listener told of views and eviction on the agent thread.
@@ -90,6 +92,7 @@ public final class LeaseClient implements AutoCloseable
     {
         this.settings = settings;
         this.listener = listener;
+        this.incarnation = settings.incarnation;
         java.util.Arrays.fill(sentIds, -1);
     }
 
@@ -109,6 +112,22 @@ public final class LeaseClient implements AutoCloseable
     public long epoch()
     {
         return epoch;
+    }
+
+    /**
+     * Starts over as a new incarnation of the node, after the quorum declared the old one dead: it joins again
+     * with the next renewal.
+     *
+     * @param newIncarnation the new incarnation (never 0, never the old one).
+     */
+    public void rejoin(final int newIncarnation)
+    {
+        incarnation = newIncarnation;
+        joined = false;
+        evicted = false;
+        leaseExpiryNs = 0;
+        java.util.Arrays.fill(sentIds, -1);
+        nextRenewNs = 0;
     }
 
     /**
@@ -218,7 +237,7 @@ public final class LeaseClient implements AutoCloseable
     private void request(final int type, final long nowNs)
     {
         final long id = nextRequestId++;
-        final int length = QuorumMessages.putRequest(message, type, settings.nodeId, settings.incarnation, id, epoch);
+        final int length = QuorumMessages.putRequest(message, type, settings.nodeId, incarnation, id, epoch);
         final int slot = (int)(id & (SENT_WINDOW - 1));
         sentIds[slot] = id;
         sentNs[slot] = nowNs; // before the offer: the lease counts from no later than the quorum's receipt
@@ -259,7 +278,7 @@ public final class LeaseClient implements AutoCloseable
     private void onReply(final DirectBuffer buffer, final int offset)
     {
         if (QuorumMessages.node(buffer, offset) != settings.nodeId ||
-            QuorumMessages.incarnation(buffer, offset) != settings.incarnation)
+            QuorumMessages.incarnation(buffer, offset) != incarnation)
         {
             return;
         }
@@ -272,7 +291,7 @@ public final class LeaseClient implements AutoCloseable
                 evicted = true;
                 leaseExpiryNs = 0;
                 LOG.log(System.Logger.Level.ERROR, "node " + settings.nodeId + " incarnation " +
-                    Integer.toHexString(settings.incarnation) + ": the quorum declared it dead; fenced");
+                    Integer.toHexString(incarnation) + ": the quorum declared it dead; fenced");
                 listener.onEvicted();
             }
             return;

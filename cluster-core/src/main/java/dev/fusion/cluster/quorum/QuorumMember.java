@@ -141,7 +141,7 @@ public final class QuorumMember implements AutoCloseable
             .sessionTimeoutNs(SESSION_TIMEOUT_NS)
             .idleStrategySupplier(idle)
             .errorHandler(this::onError);
-        driver = ClusteredMediaDriver.launch(driverContext, archiveContext, consensus);
+        driver = ClusteredMediaDriver.launch(config.driverCustomizer().apply(driverContext), archiveContext, consensus);
         final MembershipStateMachine.Settings settings = new MembershipStateMachine.Settings(
             config.members().keySet().stream().mapToInt(Integer::intValue).toArray(),
             TimeUnit.NANOSECONDS.toMillis(config.leaseNs()),

@@ -78,7 +78,9 @@ public final class TransportAgent implements Agent
 
     private final ClusterConfig config;
     private final int self;
-    private final int incarnation;
+    /** Written on the agent thread only: a node that rejoins after its eviction takes a new one. */
+    private volatile int incarnation;
+    private volatile int nextIncarnation;
     private final TransportCounters counters;
     private final MetricsRecorder metrics;
     private final NanoClock nanoClock;
@@ -151,6 +153,7 @@ public final class TransportAgent implements Agent
         this.config = config;
         this.self = config.nodeId();
         this.incarnation = incarnation;
+        this.nextIncarnation = incarnation;
         this.counters = counters;
         this.metrics = metrics;
         this.nanoClock = nanoClock;
@@ -214,6 +217,23 @@ public final class TransportAgent implements Agent
     public MembershipView view()
     {
         return membership.view();
+    }
+
+    /**
+     * Any thread: from the next duty cycle on, frames carry this incarnation and membership starts over from its
+     * join (quorum membership only; see {@link #incarnation()} for when it is in effect).
+     *
+     * @param newIncarnation the new incarnation.
+     */
+    public void rejoinAs(final int newIncarnation)
+    {
+        nextIncarnation = newIncarnation;
+    }
+
+    /** @return the incarnation the agent's frames carry (read from another thread: as of a recent duty cycle). */
+    public int incarnation()
+    {
+        return incarnation;
     }
 
     /** @return where views come from: the failure detector, or the quorum's {@link QuorumMembership}. */
@@ -365,6 +385,17 @@ public final class TransportAgent implements Agent
      */
     public int receive()
     {
+        final int next = nextIncarnation;
+        if (next != incarnation && membership instanceof QuorumMembership quorum)
+        {
+            for (final PeerChannel peer : peers)
+            {
+                discard(peer, DropCause.SELF_FENCED, "queued by incarnation " + Integer.toHexString(incarnation) +
+                    ", which the quorum declared dead");
+            }
+            incarnation = next;
+            quorum.rejoin(next);
+        }
         int work = null != driverInvoker ? driverInvoker.invoke() : 0;
         work += null != clientInvoker ? clientInvoker.invoke() : 0;
         nowNs = nanoClock.nanoTime();
@@ -729,6 +760,11 @@ public final class TransportAgent implements Agent
     /** A dead peer's queued and batched messages are discarded, and counted. */
     private int discard(final PeerChannel peer)
     {
+        return discard(peer, DropCause.PEER_DEAD, "declared dead");
+    }
+
+    private int discard(final PeerChannel peer, final DropCause cause, final String why)
+    {
         int dropped = 0;
         for (final Priority priority : Priority.values())
         {
@@ -743,8 +779,7 @@ public final class TransportAgent implements Agent
         if (dropped > 0)
         {
             final int count = dropped;
-            dropLog.drop(DropCause.PEER_DEAD, count, nowNs,
-                () -> count + " outbound message(s) for node " + peer.id() + ", declared dead");
+            dropLog.drop(cause, count, nowNs, () -> count + " outbound message(s) for node " + peer.id() + ", " + why);
         }
         return dropped;
     }

@@ -1,19 +1,25 @@
 package dev.fusion.cluster.quorum;
 
+import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.cluster.MemberState;
 import dev.fusion.cluster.MembershipView;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.agrona.CloseHelper;
 
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class QuorumMembershipTest
 {
@@ -83,5 +89,52 @@ class QuorumMembershipTest
         assertThat(restarted.incarnation()).isNotEqualTo(oldIncarnation);
         assertThat(views).anySatisfy(v -> assertThat(v.state(3)).isEqualTo(MemberState.DEAD));
         assertThat(views.get(views.size() - 1).state(3)).isEqualTo(MemberState.ALIVE);
+    }
+
+    @Test
+    void twoDataNodesAndAWitnessSurviveTheLossOfEitherDataNode(@TempDir final Path dir)
+    {
+        final int[] ports = LocalCluster.freeUdpPorts(5, 5);
+        final ClusterConfig[] configs = new ClusterConfig[4];
+        for (final int id : new int[]{1, 2, 3})
+        {
+            final ClusterConfig.Builder b = LocalCluster.smallMachineDefaults(ClusterConfig.builder().nodeId(id))
+                .member(1, "127.0.0.1", ports[0]).member(2, "127.0.0.1", ports[1])
+                .voter(1, "127.0.0.1", ports[2]).voter(2, "127.0.0.1", ports[3]).voter(3, "127.0.0.1", ports[4])
+                .quorumDirectory(dir.toString());
+            configs[id] = b.build();
+        }
+        assertThat(configs[3].isWitness()).isTrue();
+        assertThatThrownBy(() -> ClusterNode.start(configs[3])).hasMessageContaining("is a witness");
+        final List<AutoCloseable> running = new ArrayList<>();
+        try (QuorumMember witness = QuorumMember.launch(configs[3], 3))
+        {
+            final ClusterNode first = ClusterNode.start(configs[1]);
+            running.add(first);
+            final ClusterNode two = ClusterNode.start(configs[2]);
+            running.add(two);
+            assertThat(first.awaitLease(TIMEOUT.toMillis()) && two.awaitLease(TIMEOUT.toMillis())).isTrue();
+            LocalCluster.await(() -> first.view().members().size() == 2 && two.view().members().size() == 2, TIMEOUT,
+                "both data nodes in the view");
+
+            first.close();
+            LocalCluster.await(() -> two.view().state(1) == MemberState.DEAD, TIMEOUT, "node 2 to see node 1 dead");
+            assertThat(two.hasLease()).as("node 2 and the witness are a majority").isTrue();
+
+            final ClusterNode restarted = ClusterNode.start(configs[1]);
+            running.add(restarted);
+            assertThat(restarted.awaitLease(TIMEOUT.toMillis())).isTrue();
+            two.close();
+            LocalCluster.await(() -> restarted.view().state(2) == MemberState.DEAD, TIMEOUT,
+                "node 1 to see node 2 dead");
+            assertThat(restarted.hasLease()).as("node 1 and the witness are a majority").isTrue();
+        }
+        finally
+        {
+            for (final AutoCloseable c : running)
+            {
+                CloseHelper.quietClose(c);
+            }
+        }
     }
 }
