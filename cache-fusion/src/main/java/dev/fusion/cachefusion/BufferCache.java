@@ -57,6 +57,14 @@ public interface BufferCache
 
     /**
      * Writes the current image to disk (eviction, checkpoint). Only the holder of the newest version is asked.
+     * <p>
+     * <b>Fencing.</b> With quorum membership, every write this engine makes to shared storage (pages and redo)
+     * must carry the node's committed epoch ({@code node.view().epoch()}) as a fencing token, and the storage must
+     * refuse a writer's write whose token is older than the epoch in which the quorum declared that writer dead;
+     * {@link #recover} raises the dead node's fence before it reads the node's redo, under the same lock as the
+     * writes' check. A node paused or cut off past its lease may still be in the middle of a write when it wakes:
+     * only the storage can stop it. The reference engine's {@code SharedDisk} shows one way
+     * ({@code ReferenceEngine.fenceWith}).
      *
      * @param block the block.
      * @return the version written, or -1 when it was clean or absent (nothing written).

@@ -208,7 +208,7 @@ public final class ClusterNode implements AutoCloseable
             });
         leaseAgent = new LeaseAgent(client, new SystemNanoClock(), "fusion-lease-" + config.nodeId());
         leaseRunner = new AgentRunner(
-            new BackoffIdleStrategy(10, 5, TimeUnit.MICROSECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(1)),
+            new BackoffIdleStrategy(10, 5, TimeUnit.MICROSECONDS.toNanos(10), QuorumMember.IDLE_MAX_PARK_NS),
             this::onAgentError, null, leaseAgent);
         AgentRunner.startOnThread(leaseRunner, config.agentThreadFactory());
     }

@@ -44,6 +44,8 @@ public final class QuorumMember implements AutoCloseable
     /** Cluster time between lease checks: a silent node is declared dead at most this late. */
     static final long EXPIRY_TICK_MS = 50;
     private static final int MAX_SESSIONS = 256;
+    /** Longest park of an idle voter or lease thread. */
+    public static final long IDLE_MAX_PARK_NS = TimeUnit.MILLISECONDS.toNanos(5);
 
     private final int voterId;
     private final String aeronDirectory;
@@ -159,9 +161,14 @@ public final class QuorumMember implements AutoCloseable
             voter.host() + ":" + voter.port() + ".." + (voter.port() + 4));
     }
 
-    private static IdleStrategy idleStrategy()
+    /**
+     * The voter's threads back off to 5 ms parks: membership traffic is a renewal per node every 200 ms and
+     * heartbeats every 100 ms, and on a small machine each wake-up of an idle voter thread is a slice taken from the
+     * node's own busy threads.
+     */
+    static IdleStrategy idleStrategy()
     {
-        return new BackoffIdleStrategy(10, 5, TimeUnit.MICROSECONDS.toNanos(10), TimeUnit.MILLISECONDS.toNanos(1));
+        return new BackoffIdleStrategy(10, 5, TimeUnit.MICROSECONDS.toNanos(10), IDLE_MAX_PARK_NS);
     }
 
     private void onError(final Throwable error)
