@@ -39,34 +39,12 @@ public final class Options
             }
             if ("--kills".equals(args[i]) && i + 1 < args.length)
             {
-                try
-                {
-                    options.kills = Integer.parseInt(args[++i]);
-                }
-                catch (final NumberFormatException ex)
-                {
-                    throw new IllegalArgumentException("--kills takes a whole number, got '" + args[i] + "'");
-                }
-                if (options.kills < 1 || options.kills > 100)
-                {
-                    throw new IllegalArgumentException("--kills must be 1..100, got " + options.kills);
-                }
+                options.kills = wholeNumber("--kills", args[++i], 100);
                 continue;
             }
             if ("--seconds".equals(args[i]) && i + 1 < args.length)
             {
-                try
-                {
-                    options.seconds = Integer.parseInt(args[++i]);
-                }
-                catch (final NumberFormatException ex)
-                {
-                    throw new IllegalArgumentException("--seconds takes a whole number, got '" + args[i] + "'");
-                }
-                if (options.seconds < 1 || options.seconds > 3600)
-                {
-                    throw new IllegalArgumentException("--seconds must be 1..3600, got " + options.seconds);
-                }
+                options.seconds = wholeNumber("--seconds", args[++i], 3600);
             }
             else
             {
@@ -84,6 +62,24 @@ public final class Options
     public boolean quorum()
     {
         return quorum;
+    }
+
+    private static int wholeNumber(final String option, final String text, final int max)
+    {
+        final int value;
+        try
+        {
+            value = Integer.parseInt(text);
+        }
+        catch (final NumberFormatException ex)
+        {
+            throw new IllegalArgumentException(option + " takes a whole number, got '" + text + "'");
+        }
+        if (value < 1 || value > max)
+        {
+            throw new IllegalArgumentException(option + " must be 1.." + max + ", got " + value);
+        }
+        return value;
     }
 
     /**

@@ -105,4 +105,42 @@ public final class BankProcess
     {
         System.out.println(what + " " + from + " " + to + " " + amount);
     }
+
+    /**
+     * Test support: starts one bank process per node of {@code configs} and waits until each is ready.
+     *
+     * @param prefix    the command each runs under (node id to prefix; an empty list runs it directly).
+     * @param configs   the nodes' config files.
+     * @param nodes     how many nodes they hold.
+     * @param shared    the shared disk's directory.
+     * @param pages     pages of the bank.
+     * @param seconds   how long each node transfers (node id to seconds).
+     * @param processes receives the processes, in node order.
+     * @param output    receives each process's output lines, in node order.
+     * @throws Exception when a process cannot start or is not ready within a minute.
+     */
+    static void startAll(
+        final java.util.function.IntFunction<java.util.List<String>> prefix,
+        final dev.fusion.cluster.NodeConfigFiles configs,
+        final int nodes,
+        final Path shared,
+        final int pages,
+        final java.util.function.IntUnaryOperator seconds,
+        final java.util.List<Process> processes,
+        final java.util.List<java.util.List<String>> output) throws Exception
+    {
+        for (int id = 1; id <= nodes; id++)
+        {
+            final java.util.List<String> lines = new java.util.concurrent.CopyOnWriteArrayList<>();
+            output.add(lines);
+            processes.add(dev.fusion.cluster.JvmProcess.start(prefix.apply(id), BankProcess.class, "256m",
+                java.util.List.of(configs.file(id).toString(), shared.toString(), String.valueOf(pages),
+                    String.valueOf(seconds.applyAsInt(id))), lines));
+        }
+        for (final java.util.List<String> lines : output)
+        {
+            LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")), Duration.ofSeconds(60),
+                "node to be ready: " + lines);
+        }
+    }
 }

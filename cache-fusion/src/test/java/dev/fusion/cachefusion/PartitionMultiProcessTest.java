@@ -13,7 +13,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -54,19 +53,8 @@ class PartitionMultiProcessTest
                 NodeConfigFiles.local(dir, hosts.hosts(), LEASE_MS + MARGIN_MS, "idleMaxParkUs=200");
             try
             {
-                for (int id = 1; id <= 3; id++)
-                {
-                    final List<String> lines = new CopyOnWriteArrayList<>();
-                    output.add(lines);
-                    processes.add(JvmProcess.start(hosts.prefix(id), BankProcess.class, "256m",
-                        List.of(configs.file(id).toString(), shared.toString(), String.valueOf(PAGES),
-                            id == 3 ? "25" : "15"), lines));
-                }
-                for (final List<String> lines : output)
-                {
-                    LocalCluster.await(() -> lines.stream().anyMatch(l -> l.startsWith("READY")),
-                        Duration.ofSeconds(60), "node to be ready: " + lines);
-                }
+                BankProcess.startAll(hosts::prefix, configs, 3, shared, PAGES, id -> id == 3 ? 25 : 15, processes,
+                    output);
                 final List<String> three = output.get(2);
                 LocalCluster.await(() -> three.stream().filter(l -> l.startsWith("A ")).count() > 100,
                     Duration.ofSeconds(30), "node 3 transferring");

@@ -113,9 +113,12 @@ final class MembershipService implements ClusteredService
                 result = machine.renew(node, incarnation, nowMs);
                 break;
             case QuorumMessages.LEAVE:
-                machine.leave(node, incarnation, nowMs);
-                result = MembershipStateMachine.Renewal.FENCED;
-                break;
+                if (machine.leave(node, incarnation, nowMs))
+                {
+                    logChange();
+                    broadcast(epochBefore, null);
+                }
+                return; // the node is closing: nothing to answer
             default:
                 onMalformed("a request of type " + type);
                 return;
