@@ -72,6 +72,7 @@ public final class ClusterConfig
     private final long leaseMarginNs;
     private final long leaseRenewIntervalNs;
     private final String quorumDirectory;
+    private final boolean favourAvailability;
     private final java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> driverCustomizer;
 
     /**
@@ -125,6 +126,7 @@ public final class ClusterConfig
         leaseMarginNs = TimeUnit.MILLISECONDS.toNanos(b.leaseMarginMs);
         leaseRenewIntervalNs = TimeUnit.MILLISECONDS.toNanos(b.leaseRenewIntervalMs);
         quorumDirectory = b.quorumDirectory;
+        favourAvailability = b.favourAvailability;
         driverCustomizer = b.driverCustomizer;
         driverOnAgentThread = null != b.driverOnAgentThread ? b.driverOnAgentThread : embeddedMediaDriver && fewCores();
     }
@@ -175,6 +177,7 @@ public final class ClusterConfig
         b.leaseMarginMs = TimeUnit.NANOSECONDS.toMillis(leaseMarginNs);
         b.leaseRenewIntervalMs = TimeUnit.NANOSECONDS.toMillis(leaseRenewIntervalNs);
         b.quorumDirectory = quorumDirectory;
+        b.favourAvailability = favourAvailability;
         b.driverCustomizer = driverCustomizer;
         return b;
     }
@@ -480,6 +483,15 @@ public final class ClusterConfig
         return !members.containsKey(nodeId) && voters.containsKey(nodeId);
     }
 
+    /**
+     * @return whether a two-member cluster may run without voters: each node then decides membership alone and, cut
+     * off from the other, goes on as if it were dead (both sides write). Off by default: two members need a witness.
+     */
+    public boolean favourAvailability()
+    {
+        return favourAvailability;
+    }
+
     /** @return true when membership is decided by the voters' quorum rather than locally. */
     public boolean quorumMembership()
     {
@@ -568,6 +580,7 @@ public final class ClusterConfig
         long leaseMarginMs = 1000;
         long leaseRenewIntervalMs = 200;
         String quorumDirectory;
+        boolean favourAvailability;
         java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> driverCustomizer = c -> c;
 
         private Builder()
@@ -633,6 +646,17 @@ public final class ClusterConfig
         public Builder driverCustomizer(final java.util.function.UnaryOperator<io.aeron.driver.MediaDriver.Context> customizer)
         {
             driverCustomizer = java.util.Objects.requireNonNull(customizer, "customizer");
+            return this;
+        }
+
+        /**
+         * @param availability true to let a two-member cluster run without voters, each node deciding membership
+         *                     alone (see {@link ClusterConfig#favourAvailability()}).
+         * @return this
+         */
+        public Builder favourAvailability(final boolean availability)
+        {
+            favourAvailability = availability;
             return this;
         }
 
@@ -939,6 +963,13 @@ public final class ClusterConfig
             range("idleMaxParkUs", idleMaxParkUs, 1, 1_000_000);
             range("driverTimeoutMs", driverTimeoutMs, 1000, 3_600_000);
             range("socketBufferBytes", socketBufferBytes, 64 << 10, 64 << 20);
+            if (voters.isEmpty() && members.size() == 2 && !favourAvailability)
+            {
+                throw new ConfigException("voters", "none for a cluster of two members", "3 voters: the two members " +
+                    "and a witness (./fusion witness), so that either member can be lost and the other keeps a " +
+                    "majority; or favourAvailability=true to let each node decide membership alone (both sides of a " +
+                    "cut then go on writing)");
+            }
             if (!voters.isEmpty())
             {
                 if (voters.size() != 3 && voters.size() != 5)

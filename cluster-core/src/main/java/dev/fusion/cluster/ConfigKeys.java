@@ -46,6 +46,7 @@ final class ConfigKeys
         KEYS.put("leaseMs", (b, v) -> b.leaseMs = asLong("leaseMs", v));
         KEYS.put("leaseMarginMs", (b, v) -> b.leaseMarginMs = asLong("leaseMarginMs", v));
         KEYS.put("leaseRenewIntervalMs", (b, v) -> b.leaseRenewIntervalMs = asLong("leaseRenewIntervalMs", v));
+        KEYS.put("favourAvailability", (b, v) -> b.favourAvailability = asBoolean("favourAvailability", v));
         KEYS.put("quorumDirectory", (b, v) -> b.quorumDirectory = String.valueOf(v));
         KEYS.put("socketBufferBytes", (b, v) -> b.socketBufferBytes = asInt("socketBufferBytes", v));
     }

@@ -117,6 +117,8 @@ public final class LocalCluster implements AutoCloseable
                 {
                     b.aeronDirectory(sharedDirectory).embeddedMediaDriver(i == 1);
                 }
+                // a harness on one machine: two nodes without a quorum decide membership alone
+                b.favourAvailability(!quorum);
                 cluster.configs.add(customize.apply(b).build());
             }
             for (int v = size + 1; v <= voterPorts.length; v++)

@@ -15,7 +15,8 @@ class ClusterConfigTest
 {
     private static ClusterConfig.Builder valid()
     {
-        return ClusterConfig.builder().nodeId(1).member(1, "127.0.0.1", 20001).member(2, "127.0.0.1", 20002);
+        return ClusterConfig.builder().nodeId(1).member(1, "127.0.0.1", 20001).member(2, "127.0.0.1", 20002)
+            .favourAvailability(true);
     }
 
     @Test
@@ -127,6 +128,7 @@ class ClusterConfigTest
             "members:",
             "  1: 127.0.0.1:20001",
             "  2: 127.0.0.1:20002",
+            "favourAvailability: true",
             "heartbeatIntervalMs: 20",
             "suspectTimeoutMs: 100",
             "deadTimeoutMs: 400",
@@ -152,6 +154,22 @@ class ClusterConfigTest
             .hasMessageContaining("port");
         assertThatThrownBy(() -> ClusterConfig.fromMap(Map.of("embeddedMediaDriver", "yes")))
             .hasMessageContaining("true or false");
+    }
+
+    @Test
+    void aTwoMemberClusterNeedsAWitnessUnlessItFavoursAvailability()
+    {
+        assertThatThrownBy(() -> valid().favourAvailability(false).build())
+            .isInstanceOf(ConfigException.class).hasMessageContaining("voters").hasMessageContaining("witness")
+            .hasMessageContaining("favourAvailability");
+        final ClusterConfig withWitness = valid().favourAvailability(false).voter(1, "127.0.0.1", 30001)
+            .voter(2, "127.0.0.1", 30011).voter(3, "127.0.0.1", 30021).build();
+        assertThat(withWitness.quorumMembership()).isTrue();
+        assertThat(withWitness.isWitness()).isFalse();
+        assertThat(withWitness.toBuilder().nodeId(3).build().isWitness()).isTrue();
+        assertThatThrownBy(() -> valid().voter(1, "127.0.0.1", 30001).voter(2, "127.0.0.1", 30011).build())
+            .hasMessageContaining("voters").hasMessageContaining("3 or 5");
+        assertThat(valid().build().quorumMembership()).isFalse();
     }
 
     @Test

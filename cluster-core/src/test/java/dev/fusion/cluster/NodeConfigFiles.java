@@ -103,6 +103,10 @@ public final class NodeConfigFiles
                 "controlTermLength=256k", "bulkTermLength=2m", "bulkQueueBytes=1m", "maxMessageLength=64k",
                 "maxBatchBytes=16k", "heartbeatIntervalMs=50", "suspectTimeoutMs=300",
                 "deadTimeoutMs=" + deadTimeoutMs));
+            if (!quorum && nodes == 2)
+            {
+                lines.add("favourAvailability=true"); // two nodes on one machine, each deciding membership alone
+            }
             if (quorum)
             {
                 lines.add("voters=" + voters);

@@ -119,7 +119,7 @@ class PublicationRecoveryTest
         final TransportCounters counters)
     {
         final ClusterConfig config = LocalCluster.smallMachineDefaults(ClusterConfig.builder().nodeId(id)
-            .member(1, "127.0.0.1", ports[0]).member(2, "127.0.0.1", ports[1])).build();
+            .member(1, "127.0.0.1", ports[0]).member(2, "127.0.0.1", ports[1])).favourAvailability(true).build();
         return new TransportAgent(config, aeron, null, null, id, handlers, counters, new MetricsRecorder(),
             new SystemNanoClock(), new SystemEpochNanoClock(), view -> { }, null);
     }
