@@ -72,7 +72,7 @@ final class Demo
     private static final int PAGES = 30;
     private final List<CacheFusion> fusions = new java.util.concurrent.CopyOnWriteArrayList<>();
     /** Drops every datagram of node 3's media drivers while set: the partition. */
-    private final Cut cut = new Cut();
+    private final dev.fusion.cluster.LinkCut cut = new dev.fusion.cluster.LinkCut();
     private volatile LocalCluster cluster;
     private final List<ReferenceEngine> engines = new ArrayList<>();
     private final long[][] deltas = new long[3][PAGES * AccountPage.ROWS];
@@ -198,12 +198,12 @@ final class Demo
                     event(start, "node 3 is cut off from nodes 1 and 2 (its drivers drop every datagram) for " +
                         (healAt - cutAt) + " s, twice the " + deadAfterMs + " ms after which the quorum declares " +
                         "a silent node dead");
-                    cut.cut = true;
+                    cut.cut(true);
                 }
                 if (partition && s == healAt)
                 {
                     event(start, "the link to node 3 heals");
-                    cut.cut = false;
+                    cut.cut(false);
                 }
                 if (!killed && lease3 != cluster.node(3).hasLease())
                 {
@@ -396,28 +396,6 @@ final class Demo
         fusions.set(id - 1, fusion);
         event(startNs, "node " + id + " rejoined (incarnation " + Integer.toHexString(node.incarnation()) + ", epoch " +
             node.view().epoch() + ") and transfers again");
-    }
-
-    /** A loss generator for Aeron's debug channel endpoints that drops everything while {@link #cut} is set. */
-    private static final class Cut implements io.aeron.driver.ext.LossGenerator
-    {
-        volatile boolean cut;
-
-        @Override
-        public boolean shouldDropFrame(
-            final java.net.InetSocketAddress address, final org.agrona.concurrent.UnsafeBuffer buffer, final int length)
-        {
-            return cut;
-        }
-
-        io.aeron.driver.MediaDriver.Context install(final io.aeron.driver.MediaDriver.Context context)
-        {
-            return context
-                .sendChannelEndpointSupplier((channel, status, ctx) ->
-                    new io.aeron.driver.ext.DebugSendChannelEndpoint(channel, status, ctx, this, this))
-                .receiveChannelEndpointSupplier((channel, dispatcher, status, ctx) ->
-                    new io.aeron.driver.ext.DebugReceiveChannelEndpoint(channel, dispatcher, status, ctx, this, this));
-        }
     }
 
     private void startReplication(final LocalCluster cluster) throws Exception

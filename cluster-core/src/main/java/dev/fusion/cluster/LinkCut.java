@@ -1,0 +1,51 @@
+package dev.fusion.cluster;
+
+import io.aeron.driver.MediaDriver;
+import io.aeron.driver.ext.DebugReceiveChannelEndpoint;
+import io.aeron.driver.ext.DebugSendChannelEndpoint;
+import io.aeron.driver.ext.LossGenerator;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.net.InetSocketAddress;
+
+/**
+ * For drills and fault tests, like {@link ReceiveFilter}: cuts a node off the network at the media driver, through
+ * Aeron's debug channel endpoints. Install it on a node's config ({@link ClusterConfig.Builder#driverCustomizer},
+ * so it applies to the node's own driver and to its voter's); while {@link #cut} is on, those drivers drop every
+ * datagram they would send or receive, as a partition would.
+ */
+public final class LinkCut implements LossGenerator
+{
+    private volatile boolean cut;
+
+    /** @param on true to drop everything from now on, false to heal. */
+    public void cut(final boolean on)
+    {
+        cut = on;
+    }
+
+    /** @return whether the link is cut. */
+    public boolean isCut()
+    {
+        return cut;
+    }
+
+    @Override
+    public boolean shouldDropFrame(final InetSocketAddress address, final UnsafeBuffer buffer, final int length)
+    {
+        return cut;
+    }
+
+    /**
+     * @param context a driver context.
+     * @return the context, with send and receive endpoints that consult this cut.
+     */
+    public MediaDriver.Context install(final MediaDriver.Context context)
+    {
+        return context
+            .sendChannelEndpointSupplier((channel, status, ctx) -> new DebugSendChannelEndpoint(channel, status, ctx,
+                this, this))
+            .receiveChannelEndpointSupplier((channel, dispatcher, status, ctx) ->
+                new DebugReceiveChannelEndpoint(channel, dispatcher, status, ctx, this, this));
+    }
+}
