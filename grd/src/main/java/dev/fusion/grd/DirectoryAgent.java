@@ -825,7 +825,6 @@ final class DirectoryAgent implements Agent, GrantListener
         int expired = 0;
         final Iterator<Pending> it = pending.values().iterator();
         List<Pending> cancels = null;
-        Boolean fenced = null;
         while (it.hasNext())
         {
             final Pending p = it.next();
@@ -837,8 +836,8 @@ final class DirectoryAgent implements Agent, GrantListener
                 it.remove();
                 expired++;
                 stats.incrementAndGet(TIMED_OUT);
-                fenced = null == fenced ? !node.hasLease() : fenced;
-                p.fail(new GrdException(fenced ? RejectReason.FENCED : RejectReason.TIMED_OUT, p.resource, p.mode));
+                p.fail(new GrdException(node.hasLease() ? RejectReason.TIMED_OUT : RejectReason.FENCED, p.resource,
+                    p.mode));
                 if (p.op == GrdMessages.OP_ACQUIRE)
                 {
                     cancels = null == cancels ? new ArrayList<>() : cancels;
