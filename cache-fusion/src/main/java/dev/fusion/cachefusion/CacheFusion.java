@@ -124,8 +124,9 @@ public final class CacheFusion implements AutoCloseable
      * @param block the block.
      * @param mode  SHARED or EXCLUSIVE.
      * @return completes with the grant on the agent thread; fails with a {@link dev.fusion.grd.GrdException} on
-     * timeout or refusal, and at once with {@link RejectReason#FENCED} while this node holds no lease from the
-     * quorum.
+     * timeout or refusal, and with {@link RejectReason#FENCED} while this node holds no lease from the quorum: at
+     * once, or when the lease ran out while the call waited (the block is then kept in the cache, unpinned, and
+     * nothing of it is handed over).
      */
     public CompletableFuture<BlockGrant> acquire(final long block, final LockMode mode)
     {

@@ -353,6 +353,11 @@ final class FusionAgent implements Agent
                     break;
                 }
                 s.waiters.pollFirst();
+                if (!node.hasLease())
+                {
+                    a.future.completeExceptionally(new GrdException(RejectReason.FENCED, a.block, a.mode));
+                    continue;
+                }
                 s.pin(a.mode);
                 s.crInARow = 0;
                 events.increment(WaitEventRecorder.CURRENT_LOCAL);
@@ -532,6 +537,12 @@ final class FusionAgent implements Agent
         if (a.future.isDone())
         {
             drive(s); // the caller gave up (timeout): keep the block, unpinned
+            return;
+        }
+        if (!node.hasLease())
+        {
+            a.future.completeExceptionally(new GrdException(RejectReason.FENCED, a.block, a.mode));
+            drive(s); // the lease ran out while the block came: keep it, unpinned, and use none of it
             return;
         }
         s.pin(a.mode);

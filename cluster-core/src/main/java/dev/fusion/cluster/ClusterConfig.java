@@ -517,6 +517,18 @@ public final class ClusterConfig
     }
 
     /**
+     * With a quorum, how long a node's report that it cannot hear a live peer must stand before the quorum evicts
+     * one side of that link: a peer silent for {@code suspectTimeoutMs} is reported, again with every renewal, and
+     * the quorum acts once the silence has lasted {@code deadTimeoutMs} (at least five renewals).
+     *
+     * @return the time in nanoseconds.
+     */
+    public long suspicionNs()
+    {
+        return Math.max(5 * leaseRenewIntervalNs, deadTimeoutNs - suspectTimeoutNs);
+    }
+
+    /**
      * @return applied last to the context of every media driver this node embeds (its own and, on a voter, the
      * voter's): any Aeron driver option the config has no key for.
      */

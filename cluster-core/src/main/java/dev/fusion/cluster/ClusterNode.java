@@ -28,9 +28,12 @@ import java.io.File;
 import java.util.List;
 import java.util.Objects;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * One member of a Fusion cluster: an Aeron client (on an embedded media driver by default) and the transport
@@ -172,6 +175,12 @@ public final class ClusterNode implements AutoCloseable
         }
         LOG.log(System.Logger.Level.INFO, () -> "node " + config.nodeId() + " started on " +
             config.self().endpoint() + " (aeron dir " + aeronDirectory + ", incarnation " + incarnation + ")");
+        if (!config.quorumMembership() && config.members().size() > 1 && !config.favourAvailability())
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + config.nodeId() + " decides membership alone (no voters " +
+                "configured): a partition or a pause longer than deadTimeoutMs lets two nodes master and write the " +
+                "same blocks; configure voters (docs/operations.md, \"Partitions and pauses\")");
+        }
     }
 
     /**
@@ -187,7 +196,7 @@ public final class ClusterNode implements AutoCloseable
         final LeaseClient client = new LeaseClient(
             new LeaseClient.Settings(config.nodeId(), incarnation,
                 QuorumMember.clientContext(config, config.self().host()).aeron(quorumAeron).ownsAeronClient(false),
-                config.leaseNs(), config.leaseRenewIntervalNs()),
+                config.leaseNs(), config.leaseRenewIntervalNs(), membership, config.suspectTimeoutNs()),
             new LeaseClient.Listener()
             {
                 @Override
@@ -201,9 +210,9 @@ public final class ClusterNode implements AutoCloseable
                 }
 
                 @Override
-                public void onEvicted()
+                public void onEvicted(final int deadIncarnation)
                 {
-                    membership.onEvicted();
+                    membership.onEvicted(deadIncarnation);
                 }
             });
         leaseAgent = new LeaseAgent(client, new SystemNanoClock(), "fusion-lease-" + config.nodeId());
@@ -235,6 +244,59 @@ public final class ClusterNode implements AutoCloseable
             return false;
         }
         return !config.quorumMembership() || transport.holdsLease(System.nanoTime());
+    }
+
+    /**
+     * Lock-free, from any thread: the replication primary the quorum last committed, as this node knows it.
+     *
+     * @return the primary and its epoch; {@link Primary#NONE} before one is named, or without a quorum.
+     */
+    public Primary primary()
+    {
+        final LeaseAgent lease = leaseAgent;
+        return null == lease ? Primary.NONE : lease.primary();
+    }
+
+    /**
+     * Asks the quorum that this node become the replication primary. It is granted when no primary was named yet,
+     * when the named one is not alive (declared dead after its lease ran out), or when this node is it already (a
+     * restarted primary keeps its epoch). Each change of primary takes the next primary epoch, so exactly one
+     * node at a time holds the newest.
+     *
+     * @param timeoutMs how long to wait for the quorum's answer.
+     * @return the primary epoch this node publishes under.
+     * @throws IllegalStateException when the cluster has no quorum, another primary is alive, this node holds no
+     *                               lease, or the quorum did not answer in time.
+     * @throws InterruptedException  when interrupted while waiting.
+     */
+    public long claimPrimary(final long timeoutMs) throws InterruptedException
+    {
+        final LeaseAgent lease = leaseAgent;
+        if (!config.quorumMembership() || null == lease)
+        {
+            throw new IllegalStateException("node " + config.nodeId() + " has no membership quorum (no voters " +
+                "configured): a promotion cannot be a committed decision");
+        }
+        final CompletableFuture<Long> result = new CompletableFuture<>();
+        lease.requestPrimary(result);
+        try
+        {
+            return result.get(timeoutMs, TimeUnit.MILLISECONDS);
+        }
+        catch (final TimeoutException ex)
+        {
+            result.completeExceptionally(ex);
+            throw new IllegalStateException("node " + config.nodeId() + ": the quorum did not answer its claim to be " +
+                "the primary within " + timeoutMs + " ms (holds a lease: " + hasLease() + ")");
+        }
+        catch (final ExecutionException ex)
+        {
+            if (ex.getCause() instanceof IllegalStateException refused)
+            {
+                throw new IllegalStateException(refused.getMessage(), refused);
+            }
+            throw new IllegalStateException("node " + config.nodeId() + ": claim to be the primary failed", ex);
+        }
     }
 
     /**

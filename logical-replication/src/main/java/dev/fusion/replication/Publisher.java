@@ -1,6 +1,7 @@
 package dev.fusion.replication;
 
 import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.Primary;
 import dev.fusion.cluster.Priority;
 import org.agrona.ExpandableArrayBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
@@ -33,6 +34,7 @@ public final class Publisher implements AutoCloseable
     private long lastPublished;
     private final Map<Integer, Subscription> subscribers = new ConcurrentHashMap<>();
     private final long epoch;
+    private final boolean quorum;
     /** The position this epoch's history continues after (where the promoted node took over; 0 for the first). */
     private final long epochStart;
     private volatile boolean fenced;
@@ -66,11 +68,21 @@ public final class Publisher implements AutoCloseable
     {
     }
 
+    /**
+     * A subscription request the sender thread has yet to apply: where the subscriber resumes, and whether its
+     * state went on in an older epoch past where this one took over (then only a full sync reconciles it). One
+     * value, so the sender never applies the position of one request with the verdict of another.
+     */
+    private record Resubscribe(long from, boolean diverged)
+    {
+    }
+
     /** What the publisher knows of one subscriber. */
     static final class Subscription
     {
         final int node;
-        final java.util.concurrent.atomic.AtomicLong resubscribedFrom = new java.util.concurrent.atomic.AtomicLong(-1);
+        final java.util.concurrent.atomic.AtomicReference<Resubscribe> resubscribe =
+            new java.util.concurrent.atomic.AtomicReference<>();
         volatile long sentUpTo;
         volatile long received;
         volatile int window = Integer.MAX_VALUE;
@@ -82,15 +94,14 @@ public final class Publisher implements AutoCloseable
         final org.agrona.collections.LongArrayQueue unacked = new org.agrona.collections.LongArrayQueue();
         volatile long applied;
         volatile boolean needsFullSync;
-        /** Its state went on in an older epoch past where this one took over: only a full sync reconciles it. */
-        volatile boolean diverged;
 
-        Subscription(final int node, final long from, final int window)
+        Subscription(final int node, final Resubscribe first, final int window)
         {
             this.node = node;
             this.window = window; // before the sender can see it: a default window would let a burst through
-            this.sentUpTo = from;
-            this.applied = from;
+            this.sentUpTo = first.from();
+            this.applied = first.from();
+            this.resubscribe.set(first); // before the sender can see it: a diverged subscriber gets no replay
         }
     }
 
@@ -124,8 +135,11 @@ public final class Publisher implements AutoCloseable
      * @param tailCapacity transactions kept in memory for live subscribers.
      * @param snapshots    full syncs, or null.
      * @param startAfter   the position the stream continues after.
-     * @param epoch        this publisher's epoch (1 for the first; a promotion takes the next): subscribers
-     *                     reject a stream of an older epoch, and a subscriber of a newer one fences this publisher.
+     * @param epoch        this publisher's epoch without a membership quorum (1 for the first; a promotion takes
+     *                     the next): subscribers reject a stream of an older epoch, and a subscriber of a newer one
+     *                     fences this publisher. With a quorum the node claims the primary role from it instead
+     *                     ({@link ClusterNode#claimPrimary}) and publishes under the epoch the quorum commits.
+     * @throws IllegalStateException with a quorum, when another primary is alive or the node holds no lease.
      */
     public Publisher(final ClusterNode node, final ReplicationLog log, final int tailCapacity,
         final SnapshotSource snapshots, final long startAfter, final long epoch)
@@ -134,7 +148,8 @@ public final class Publisher implements AutoCloseable
         {
             throw new IllegalArgumentException("invalid epoch: " + epoch + " (accepted: >= 1)");
         }
-        this.epoch = epoch;
+        this.quorum = node.config().quorumMembership();
+        this.epoch = quorum ? claimPrimary(node) : epoch;
         this.epochStart = startAfter;
         this.snapshots = snapshots;
         this.snapshotThread = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
@@ -171,10 +186,12 @@ public final class Publisher implements AutoCloseable
                 fenced = true;
                 return;
             }
+            final boolean diverged = subscriberEpoch > 0 && subscriberEpoch < epoch && from > epochStart;
+            final Resubscribe request = new Resubscribe(from, diverged);
             // the sender thread applies a resubscription itself, so it never races with its own progress
             final Subscription subscription = subscribers.computeIfAbsent(source,
-                id -> new Subscription(id, from, Math.max(1, window)));
-            if (subscriberEpoch > 0 && subscriberEpoch < epoch && from > epochStart)
+                id -> new Subscription(id, request, Math.max(1, window)));
+            if (diverged)
             {
                 // e.g. the old publisher rejoining: what it committed after epochStart never reached the node
                 // promoted in its place, which has published other transactions at those positions since
@@ -182,10 +199,9 @@ public final class Publisher implements AutoCloseable
                     "position " + from + " of epoch " + subscriberEpoch + ", past position " + epochStart + " where " +
                     "epoch " + epoch + " took over: its state may hold transactions this history never had; it " +
                     "needs a full sync");
-                subscription.diverged = true;
             }
             subscription.window = Math.max(1, window);
-            subscription.resubscribedFrom.set(from);
+            subscription.resubscribe.set(request);
             if (!snapshotFiles.isEmpty() && running)
             {
                 // subscribing after a snapshot's position: it is loaded, its file no longer needed
@@ -341,10 +357,12 @@ public final class Publisher implements AutoCloseable
     }
 
     /**
-     * Throws unless this node holds its lease: a primary cut off from the quorum must refuse writes before the
-     * majority may promote another.
+     * Throws unless this node may publish now: it holds its lease and, with a membership quorum, the quorum's
+     * newest view still names it the primary of this publisher's epoch. A primary cut off from the quorum refuses
+     * writes before the majority may promote another, and once another is promoted it refuses them for good. Two
+     * local reads; no message.
      *
-     * @throws IllegalStateException when it holds none.
+     * @throws IllegalStateException when it may not.
      */
     public void checkLease()
     {
@@ -352,6 +370,36 @@ public final class Publisher implements AutoCloseable
         {
             throw new IllegalStateException("node " + node.nodeId() + " holds no lease from the membership quorum " +
                 "(cut off from a majority of the voters, or declared dead): it publishes nothing");
+        }
+        if (quorum)
+        {
+            final Primary primary = node.primary();
+            if (!primary.is(node.nodeId(), epoch))
+            {
+                throw new IllegalStateException("node " + node.nodeId() + " is no longer the primary: the quorum " +
+                    "committed node " + primary.nodeId() + " as the primary of epoch " + primary.epoch() + ", this " +
+                    "publisher's epoch is " + epoch + "; it publishes nothing and must rejoin as a subscriber");
+            }
+        }
+    }
+
+    private static long claimPrimary(final ClusterNode node)
+    {
+        final long timeoutMs = 2 * TimeUnit.NANOSECONDS.toMillis(node.config().leaseNs());
+        try
+        {
+            if (!node.awaitLease(timeoutMs))
+            {
+                throw new IllegalStateException("node " + node.nodeId() + " holds no lease after " + timeoutMs +
+                    " ms: it cannot become the primary");
+            }
+            return node.claimPrimary(timeoutMs);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while node " + node.nodeId() + " claimed the primary role",
+                ex);
         }
     }
 
@@ -511,6 +559,18 @@ public final class Publisher implements AutoCloseable
     }
 
     /**
+     * Forces the log to disk.
+     *
+     * @return a position every transaction up to which is on disk now.
+     */
+    public long sync()
+    {
+        final long position = log.lastPosition();
+        log.sync();
+        return position;
+    }
+
+    /**
      * @param subscriber a subscriber's node id.
      * @return the watermark it last acknowledged as applied, or -1 when unknown.
      */
@@ -579,19 +639,18 @@ public final class Publisher implements AutoCloseable
     /** Applies a pending resubscription, then streams to one subscriber if it is behind. */
     private boolean serve(final Subscription s, final ExpandableArrayBuffer buffer)
     {
-        final long from = s.resubscribedFrom.getAndSet(-1);
-        if (from >= 0)
+        final Resubscribe request = s.resubscribe.getAndSet(null);
+        if (null != request)
         {
-            s.sentUpTo = from;
+            s.sentUpTo = request.from();
             s.unacked.clear();
             s.needsFullSync = false;
-        }
-        if (s.diverged)
-        {
-            s.diverged = false;
-            s.needsFullSync = true;
-            notRetained(s.node, epochStart);
-            return false;
+            if (request.diverged())
+            {
+                s.needsFullSync = true;
+                notRetained(s.node, epochStart);
+                return false;
+            }
         }
         if (!node.view().contains(s.node) || s.needsFullSync || s.sentUpTo >= log.lastPosition() || !hasCredit(s))
         {

@@ -765,7 +765,10 @@ public final class Subscriber implements AutoCloseable
 
     /**
      * Turns this replica into the publisher: once everything it received is applied, it stops following, starts a
-     * publisher whose stream continues after its applied watermark, and allows local writes. Stream messages from
+     * publisher whose stream continues after its applied watermark, and allows local writes. With a membership quorum the
+     * promotion is the quorum's decision ({@link dev.fusion.cluster.ClusterNode#claimPrimary}): granted only once the
+     * old primary is declared dead, and it takes the next primary epoch, so two replicas promoted at once cannot
+     * both publish. Stream messages from
      * the old publisher are dropped from then on (the other replicas {@link #follow} this node, so the old
      * publisher, if it comes back, finds no one accepting its stream; it rejoins as a subscriber through a resync).
      *
@@ -773,8 +776,8 @@ public final class Subscriber implements AutoCloseable
      * @param tailCapacity transactions kept in memory for live subscribers.
      * @param timeoutMs    how long to wait for what was received to be applied.
      * @return the new publisher.
-     * @throws IllegalStateException when the old publisher is still alive in this node's view, or what was
-     *                               received is not applied in time.
+     * @throws IllegalStateException when the old publisher is still alive in this node's view, the quorum refuses
+     *                               the promotion, or what was received is not applied in time.
      * @throws InterruptedException  when interrupted while waiting.
      */
     public Publisher promote(final ReplicationLog log, final int tailCapacity, final long timeoutMs)
@@ -802,6 +805,10 @@ public final class Subscriber implements AutoCloseable
         {
             throw new IllegalStateException("node " + publisher + " is still alive: stop it (or wait until it is " +
                 "declared dead) before promoting node " + node.nodeId());
+        }
+        if (node.config().quorumMembership())
+        {
+            node.claimPrimary(timeoutMs); // the quorum's decision, before this node stops following
         }
         final long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
         while (!queue.isEmpty() || applier.watermark() != lastReceived)

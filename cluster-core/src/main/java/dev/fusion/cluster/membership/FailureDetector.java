@@ -84,7 +84,7 @@ public final class FailureDetector implements Membership
      * @return {@link #ADMITTED} or {@link #FENCED}.
      */
     @Override
-    public int onFrame(final int peerId, final int incarnation, final long nowNs)
+    public int onFrame(final int peerId, final int incarnation, final int epoch, final long nowNs)
     {
         final Peer peer = peers.get(peerId);
         if (null == peer)

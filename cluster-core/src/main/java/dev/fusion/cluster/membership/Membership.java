@@ -22,10 +22,11 @@ public interface Membership
      *
      * @param peerId      a configured peer.
      * @param incarnation the sender's incarnation from the frame header.
+     * @param epoch       the epoch of the sender's view, low 32 bits, from the frame header.
      * @param nowNs       the current time.
      * @return {@link #ADMITTED} or {@link #FENCED}.
      */
-    int onFrame(int peerId, int incarnation, long nowNs);
+    int onFrame(int peerId, int incarnation, int epoch, long nowNs);
 
     /**
      * Moves membership on: timeouts, or views the quorum committed.

@@ -1,7 +1,11 @@
 package dev.fusion.cluster.quorum;
 
+import dev.fusion.cluster.Primary;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.NanoClock;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Runs a node's {@link LeaseClient} on a thread of its own, which mostly sleeps: the Aeron Cluster client may
@@ -15,6 +19,7 @@ public final class LeaseAgent implements Agent
     private volatile boolean leaveRequested;
     private volatile boolean left;
     private volatile int rejoinAs;
+    private final AtomicReference<CompletableFuture<Long>> primaryRequest = new AtomicReference<>();
 
     /**
      * @param client   the session, owned by this agent from now on.
@@ -38,6 +43,11 @@ public final class LeaseAgent implements Agent
             rejoinAs = 0;
             client.rejoin(newIncarnation);
         }
+        final CompletableFuture<Long> claim = primaryRequest.getAndSet(null);
+        if (null != claim)
+        {
+            client.claimPrimary(claim);
+        }
         if (leaveRequested && !left)
         {
             client.leave(nowNs);
@@ -55,6 +65,26 @@ public final class LeaseAgent implements Agent
     public void requestRejoin(final int newIncarnation)
     {
         rejoinAs = newIncarnation;
+    }
+
+    /**
+     * Any thread: asks that this node become the replication primary (see {@link LeaseClient#claimPrimary}).
+     *
+     * @param result completed on the agent's thread with the committed primary epoch, or failed.
+     */
+    public void requestPrimary(final CompletableFuture<Long> result)
+    {
+        final CompletableFuture<Long> older = primaryRequest.getAndSet(result);
+        if (null != older)
+        {
+            older.completeExceptionally(new IllegalStateException("superseded by a newer request"));
+        }
+    }
+
+    /** @return the replication primary named in the newest committed view. */
+    public Primary primary()
+    {
+        return client.primary();
     }
 
     /** Any thread: asks the agent to tell the quorum this incarnation leaves; see {@link #hasLeft()}. */

@@ -1,5 +1,6 @@
 package dev.fusion.cluster.quorum;
 
+import dev.fusion.cluster.Primary;
 import io.aeron.cluster.client.AeronCluster;
 import io.aeron.cluster.client.EgressListener;
 import io.aeron.logbuffer.Header;
@@ -7,7 +8,7 @@ import org.agrona.CloseHelper;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
-import java.util.function.Consumer;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * Owned by the node's agent thread: this node's session with the membership quorum. It joins with the node's
@@ -17,6 +18,9 @@ import java.util.function.Consumer;
  * {@code t + lease}. The quorum counts from when it committed the renewal, which is later, and waits a margin more
  * before it declares this node dead, so this node's lease ends first. {@link #leaseExpiryNs} is read lock-free
  * by any thread.
+ * <p>
+ * With each renewal it reports the live peers the node has not heard for the suspect timeout (the quorum decides
+ * what a lasting silence means), and it asks, when told to, that this node become the replication primary.
  */
 public final class LeaseClient implements AutoCloseable
 {
@@ -34,13 +38,19 @@ public final class LeaseClient implements AutoCloseable
          */
         void onView(CommittedView view);
 
-        /** The quorum declared this incarnation dead: it holds no lease again and must rejoin as a new one. */
-        void onEvicted();
+        /**
+         * The quorum declared this incarnation dead: it holds no lease again and must rejoin as a new one.
+         *
+         * @param incarnation the incarnation declared dead (the node may have rejoined as another since).
+         */
+        void onEvicted(int incarnation);
     }
 
     private final Settings settings;
     private final Listener listener;
     private final UnsafeBuffer message = new UnsafeBuffer(new byte[QuorumMessages.REQUEST_LENGTH]);
+    private final int[] silentIds = new int[QuorumMessages.MAX_NODES];
+    private final int[] silentIncarnations = new int[QuorumMessages.MAX_NODES];
     private final long[] sentIds = new long[SENT_WINDOW];
     private final long[] sentNs = new long[SENT_WINDOW];
     private final EgressListener egress = new EgressListener()
@@ -66,7 +76,11 @@ public final class LeaseClient implements AutoCloseable
     private boolean joined;
     private boolean evicted;
     private long malformed;
+    private CompletableFuture<Long> promotion;
+    private long promotionId;
+    private long nextPromoteNs;
     private volatile long leaseExpiryNs;
+    private volatile Primary primary = Primary.NONE;
 
     /**
      * The session's settings.
@@ -77,8 +91,17 @@ public final class LeaseClient implements AutoCloseable
      *                         the egress listener is set here.
      * @param leaseNs          how long a renewal keeps the lease.
      * @param renewIntervalNs  how often to renew.
+     * @param silence          which live peers this node has not heard; null reports none.
+     * @param suspectTimeoutNs the silence reported as a suspicion.
      */
-    public record Settings(int nodeId, int incarnation, AeronCluster.Context context, long leaseNs, long renewIntervalNs)
+    public record Settings(
+        int nodeId,
+        int incarnation,
+        AeronCluster.Context context,
+        long leaseNs,
+        long renewIntervalNs,
+        PeerSilence silence,
+        long suspectTimeoutNs)
     {
     }
 
@@ -108,6 +131,30 @@ public final class LeaseClient implements AutoCloseable
         return evicted;
     }
 
+    /** @return the replication primary named in the newest committed view this node holds. */
+    public Primary primary()
+    {
+        return primary;
+    }
+
+    /**
+     * Asks the quorum that this node become the replication primary; asked again every renew interval until
+     * answered. The future completes with the primary epoch the quorum committed for it, or fails with an
+     * {@link IllegalStateException} when another primary is alive or this node is fenced.
+     *
+     * @param result completed on this client's thread.
+     */
+    public void claimPrimary(final CompletableFuture<Long> result)
+    {
+        if (null != promotion)
+        {
+            promotion.completeExceptionally(new IllegalStateException("superseded by a newer request"));
+        }
+        promotion = result;
+        promotionId = 0;
+        nextPromoteNs = 0;
+    }
+
     /** @return the epoch of the last view installed, -1 before the first. */
     public long epoch()
     {
@@ -123,6 +170,7 @@ public final class LeaseClient implements AutoCloseable
     public void rejoin(final int newIncarnation)
     {
         incarnation = newIncarnation;
+        failPromotion("node " + settings.nodeId + " rejoined as a new incarnation");
         joined = false;
         evicted = false;
         leaseExpiryNs = 0;
@@ -167,6 +215,16 @@ public final class LeaseClient implements AutoCloseable
         {
             nextRenewNs = nowNs + settings.renewIntervalNs;
             request(joined ? QuorumMessages.RENEW : QuorumMessages.JOIN, nowNs);
+            if (joined && null != settings.silence)
+            {
+                reportSilence(nowNs);
+            }
+            work++;
+        }
+        if (null != promotion && joined && nowNs - nextPromoteNs >= 0)
+        {
+            nextPromoteNs = nowNs + settings.renewIntervalNs;
+            promotionId = request(QuorumMessages.PROMOTE, nowNs);
             work++;
         }
         return work;
@@ -234,7 +292,7 @@ public final class LeaseClient implements AutoCloseable
         nextConnectNs = nowNs + RECONNECT_BACKOFF_NS;
     }
 
-    private void request(final int type, final long nowNs)
+    private long request(final int type, final long nowNs)
     {
         final long id = nextRequestId++;
         final int length = QuorumMessages.putRequest(message, type, settings.nodeId, incarnation, id, epoch);
@@ -242,6 +300,27 @@ public final class LeaseClient implements AutoCloseable
         sentIds[slot] = id;
         sentNs[slot] = nowNs; // before the offer: the lease counts from no later than the quorum's receipt
         cluster.offer(message, 0, length); // a renewal lost to back pressure or an election is followed by the next
+        return id;
+    }
+
+    private void reportSilence(final long nowNs)
+    {
+        final int count = settings.silence.silentPeers(nowNs, settings.suspectTimeoutNs, silentIds, silentIncarnations);
+        for (int i = 0; i < count; i++)
+        {
+            final int length = QuorumMessages.putSuspect(message, QuorumMessages.SUSPECT, settings.nodeId, incarnation,
+                nextRequestId++, epoch, silentIds[i], silentIncarnations[i]);
+            cluster.offer(message, 0, length);
+        }
+    }
+
+    private void failPromotion(final String reason)
+    {
+        if (null != promotion)
+        {
+            promotion.completeExceptionally(new IllegalStateException(reason));
+            promotion = null;
+        }
     }
 
     private void onEgress(final DirectBuffer buffer, final int offset, final int length)
@@ -262,6 +341,10 @@ public final class LeaseClient implements AutoCloseable
             else if (view.epoch() > epoch)
             {
                 epoch = view.epoch();
+                if (!primary.is(view.primary(), view.primaryEpoch()))
+                {
+                    primary = new Primary(view.primary(), view.primaryEpoch());
+                }
                 listener.onView(view);
             }
         }
@@ -283,22 +366,28 @@ public final class LeaseClient implements AutoCloseable
             return;
         }
         final long id = QuorumMessages.requestId(buffer, offset);
-        final MembershipStateMachine.Renewal result = QuorumMessages.result(buffer, offset);
-        if (result == MembershipStateMachine.Renewal.FENCED)
+        final MembershipStateMachine.Outcome result = QuorumMessages.result(buffer, offset);
+        if (null != promotion && id == promotionId)
         {
+            onPromotionReply(result);
+        }
+        if (result == MembershipStateMachine.Outcome.FENCED)
+        {
+            failPromotion("node " + settings.nodeId + " holds no lease: the quorum declared it dead, or is " +
+                "evicting it");
             if (joined && !evicted)
             {
                 evicted = true;
                 leaseExpiryNs = 0;
                 LOG.log(System.Logger.Level.ERROR, "node " + settings.nodeId + " incarnation " +
-                    Integer.toHexString(incarnation) + ": the quorum declared it dead; fenced");
-                listener.onEvicted();
+                    Integer.toHexString(incarnation) + ": the quorum declared it dead, or is evicting it; fenced");
+                listener.onEvicted(incarnation);
             }
             return;
         }
         final int slot = (int)(id & (SENT_WINDOW - 1));
         // the lease counts only once this node holds every view up to the one the renewal was answered in
-        if ((result == MembershipStateMachine.Renewal.RENEWED || result == MembershipStateMachine.Renewal.JOINED) &&
+        if ((result == MembershipStateMachine.Outcome.RENEWED || result == MembershipStateMachine.Outcome.JOINED) &&
             sentIds[slot] == id && QuorumMessages.epoch(buffer, offset) <= epoch)
         {
             joined = true;
@@ -307,6 +396,21 @@ public final class LeaseClient implements AutoCloseable
             {
                 leaseExpiryNs = expiry;
             }
+        }
+    }
+
+    private void onPromotionReply(final MembershipStateMachine.Outcome result)
+    {
+        final Primary named = primary;
+        if (result == MembershipStateMachine.Outcome.PROMOTED && named.nodeId() == settings.nodeId)
+        {
+            promotion.complete(named.epoch());
+            promotion = null;
+        }
+        else if (result == MembershipStateMachine.Outcome.REFUSED)
+        {
+            failPromotion("node " + named.nodeId() + " is the primary (epoch " + named.epoch() + ") and alive in " +
+                "the quorum's view: node " + settings.nodeId + " is not promoted");
         }
     }
 
@@ -323,6 +427,7 @@ public final class LeaseClient implements AutoCloseable
     @Override
     public void close()
     {
+        failPromotion("node " + settings.nodeId + " is closing");
         CloseHelper.quietCloseAll(connecting, cluster);
         connecting = null;
         cluster = null;

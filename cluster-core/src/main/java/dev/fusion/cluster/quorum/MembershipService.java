@@ -18,6 +18,7 @@ import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -30,7 +31,7 @@ final class MembershipService implements ClusteredService
 {
     private static final System.Logger LOG = System.getLogger(MembershipService.class.getName());
     private static final long EXPIRY_TIMER_ID = 1;
-    private static final int SNAPSHOT_MAGIC = 0x46534D31; // "FSM1"
+    private static final int SNAPSHOT_MAGIC = 0x46534D32; // "FSM2"
 
     private final MembershipStateMachine.Settings settings;
     private final long tickMs;
@@ -103,7 +104,7 @@ final class MembershipService implements ClusteredService
         armTimer(timestamp);
         final long nowMs = toMs(timestamp);
         final long epochBefore = machine.epoch();
-        final MembershipStateMachine.Renewal result;
+        final MembershipStateMachine.Outcome result;
         switch (type)
         {
             case QuorumMessages.JOIN:
@@ -112,6 +113,14 @@ final class MembershipService implements ClusteredService
             case QuorumMessages.RENEW:
                 result = machine.renew(node, incarnation, nowMs);
                 break;
+            case QuorumMessages.PROMOTE:
+                result = machine.claimPrimary(node, incarnation, nowMs);
+                if (result == MembershipStateMachine.Outcome.REFUSED && cluster.role() == Cluster.Role.LEADER)
+                {
+                    LOG.log(System.Logger.Level.WARNING, () -> "node " + node + " asked to be the primary; refused, " +
+                        "the primary is alive: " + machine.current());
+                }
+                break;
             case QuorumMessages.LEAVE:
                 if (machine.leave(node, incarnation, nowMs))
                 {
@@ -119,6 +128,14 @@ final class MembershipService implements ClusteredService
                     broadcast(epochBefore, null);
                 }
                 return; // the node is closing: nothing to answer
+            case QuorumMessages.SUSPECT:
+                final int suspect = QuorumMessages.suspect(buffer, offset);
+                if (machine.suspect(node, incarnation, suspect, QuorumMessages.suspectIncarnation(buffer, offset),
+                    nowMs) && cluster.role() == Cluster.Role.LEADER)
+                {
+                    LOG.log(System.Logger.Level.DEBUG, () -> "node " + node + " suspects node " + suspect);
+                }
+                return; // repeated while the silence lasts: nothing to answer
             default:
                 onMalformed("a request of type " + type);
                 return;
@@ -142,6 +159,14 @@ final class MembershipService implements ClusteredService
         }
         timerArmed = false;
         final long epochBefore = machine.epoch();
+        final String standing = cluster.role() == Cluster.Role.LEADER ? machine.suspicions(toMs(timestamp)) : "";
+        final int[] evicted = machine.resolveSuspicions(toMs(timestamp));
+        if (evicted.length > 0 && cluster.role() == Cluster.Role.LEADER)
+        {
+            LOG.log(System.Logger.Level.WARNING, "evicting node(s) " + Arrays.toString(evicted) + ": cut off from " +
+                "peers the quorum holds alive (suspicions: " + standing + "); declared dead once their leases have " +
+                "run out");
+        }
         if (machine.expire(toMs(timestamp)) > 0)
         {
             logChange();

@@ -148,7 +148,9 @@ public final class QuorumMember implements AutoCloseable
             config.members().keySet().stream().mapToInt(Integer::intValue).toArray(),
             TimeUnit.NANOSECONDS.toMillis(config.leaseNs()),
             TimeUnit.NANOSECONDS.toMillis(config.leaseMarginNs()),
-            TimeUnit.NANOSECONDS.toMillis(config.absentTimeoutNs()));
+            TimeUnit.NANOSECONDS.toMillis(config.absentTimeoutNs()),
+            TimeUnit.NANOSECONDS.toMillis(config.suspicionNs()),
+            TimeUnit.NANOSECONDS.toMillis(config.leaseRenewIntervalNs()));
         container = ClusteredServiceContainer.launch(new ClusteredServiceContainer.Context()
             .aeronDirectoryName(aeronDirectory)
             .archiveContext(archiveClient.clone())

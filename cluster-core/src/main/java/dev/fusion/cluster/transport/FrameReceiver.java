@@ -118,10 +118,11 @@ final class FrameReceiver implements FragmentHandler
                 () -> "from node " + source + ": raw length " + rawLength + ", payload " + wireLength);
             return;
         }
-        if (membership.onFrame(source, h.incarnation(), nowNs) == Membership.FENCED)
+        if (membership.onFrame(source, h.incarnation(), h.epoch(), nowNs) == Membership.FENCED)
         {
-            dropLog.drop(DropCause.FENCED, 1, nowNs,
-                () -> "from node " + source + " incarnation " + h.incarnation() + ", not a live member");
+            dropLog.drop(DropCause.FENCED, 1, nowNs, () -> "from node " + source + " incarnation " +
+                Integer.toHexString(h.incarnation()) + " at epoch " + Integer.toUnsignedLong(h.epoch()) +
+                ", not a live member, or sent before it joined");
             return;
         }
         final int count = h.messageCount();

@@ -393,8 +393,8 @@ public final class TransportAgent implements Agent
                 discard(peer, DropCause.SELF_FENCED, "queued by incarnation " + Integer.toHexString(incarnation) +
                     ", which the quorum declared dead");
             }
-            incarnation = next;
             quorum.rejoin(next);
+            incarnation = next; // last: the node starts the new incarnation's join once it reads this
         }
         int work = null != driverInvoker ? driverInvoker.invoke() : 0;
         work += null != clientInvoker ? clientInvoker.invoke() : 0;
@@ -531,7 +531,7 @@ public final class TransportAgent implements Agent
     private int membershipDuty()
     {
         int work = 0;
-        if (nowNs - nextHeartbeatNs >= 0)
+        if (nowNs - nextHeartbeatNs >= 0 && (!(membership instanceof QuorumMembership quorum) || quorum.installed()))
         {
             nextHeartbeatNs = nowNs + config.heartbeatIntervalNs();
             for (final PeerChannel peer : peers)

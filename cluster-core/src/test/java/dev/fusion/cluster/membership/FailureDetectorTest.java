@@ -28,7 +28,7 @@ class FailureDetectorTest
     @Test
     void aFirstFrameAdmitsAPeerInANewEpoch()
     {
-        assertThat(detector.onFrame(2, 77, 0)).isEqualTo(FailureDetector.ADMITTED);
+        assertThat(detector.onFrame(2, 77, 0, 0)).isEqualTo(FailureDetector.ADMITTED);
         assertThat(detector.view().epoch()).isEqualTo(2);
         assertThat(detector.view().members()).containsExactly(1, 2);
         assertThat(views).hasSize(1);
@@ -37,11 +37,11 @@ class FailureDetectorTest
     @Test
     void silenceMakesASuspectThenADeadMemberAndFencesItsIncarnation()
     {
-        detector.onFrame(2, 77, 0);
-        detector.onFrame(3, 88, 0);
+        detector.onFrame(2, 77, 0, 0);
+        detector.onFrame(3, 88, 0, 0);
         assertThat(detector.view().epoch()).isEqualTo(3);
 
-        detector.onFrame(3, 88, 250 * MS);
+        detector.onFrame(3, 88, 0, 250 * MS);
         detector.poll(299 * MS);
         assertThat(detector.state(2)).isEqualTo(MemberState.ALIVE);
         detector.poll(300 * MS);
@@ -49,23 +49,23 @@ class FailureDetectorTest
         assertThat(detector.view().epoch()).as("suspicion does not change the member set").isEqualTo(3);
         assertThat(detector.view().state(2)).isEqualTo(MemberState.SUSPECT);
 
-        detector.onFrame(3, 88, 900 * MS);
+        detector.onFrame(3, 88, 0, 900 * MS);
         detector.poll(1000 * MS);
         assertThat(detector.state(2)).isEqualTo(MemberState.DEAD);
         assertThat(detector.view().epoch()).isEqualTo(4);
         assertThat(detector.view().members()).containsExactly(1, 3);
 
-        assertThat(detector.onFrame(2, 77, 1001 * MS)).isEqualTo(FailureDetector.FENCED);
+        assertThat(detector.onFrame(2, 77, 0, 1001 * MS)).isEqualTo(FailureDetector.FENCED);
         assertThat(detector.view().epoch()).isEqualTo(4);
     }
 
     @Test
     void aSuspectThatSpeaksAgainIsAliveWithoutAnEpochChange()
     {
-        detector.onFrame(2, 77, 0);
+        detector.onFrame(2, 77, 0, 0);
         detector.poll(400 * MS);
         assertThat(detector.state(2)).isEqualTo(MemberState.SUSPECT);
-        detector.onFrame(2, 77, 401 * MS);
+        detector.onFrame(2, 77, 0, 401 * MS);
         assertThat(detector.state(2)).isEqualTo(MemberState.ALIVE);
         assertThat(detector.view().epoch()).isEqualTo(2);
     }
@@ -73,27 +73,27 @@ class FailureDetectorTest
     @Test
     void aRestartedDeadNodeRejoinsWithANewIncarnation()
     {
-        detector.onFrame(2, 77, 0);
+        detector.onFrame(2, 77, 0, 0);
         detector.poll(2000 * MS);
         assertThat(detector.state(2)).isEqualTo(MemberState.DEAD);
         final long deadEpoch = detector.view().epoch();
 
-        assertThat(detector.onFrame(2, 78, 2100 * MS)).isEqualTo(FailureDetector.ADMITTED);
+        assertThat(detector.onFrame(2, 78, 0, 2100 * MS)).isEqualTo(FailureDetector.ADMITTED);
         assertThat(detector.state(2)).isEqualTo(MemberState.ALIVE);
         assertThat(detector.view().epoch()).isEqualTo(deadEpoch + 1);
-        assertThat(detector.onFrame(2, 77, 2101 * MS)).as("the old incarnation stays fenced")
+        assertThat(detector.onFrame(2, 77, 0, 2101 * MS)).as("the old incarnation stays fenced")
             .isEqualTo(FailureDetector.FENCED);
     }
 
     @Test
     void aQuickRestartIsSeenAsDeathAndRejoin()
     {
-        detector.onFrame(2, 77, 0);
-        assertThat(detector.onFrame(2, 99, 10 * MS)).isEqualTo(FailureDetector.ADMITTED);
+        detector.onFrame(2, 77, 0, 0);
+        assertThat(detector.onFrame(2, 99, 0, 10 * MS)).isEqualTo(FailureDetector.ADMITTED);
         assertThat(views).extracting(MembershipView::epoch).containsExactly(2L, 3L, 4L);
         assertThat(views.get(1).state(2)).isEqualTo(MemberState.DEAD);
         assertThat(views.get(2).state(2)).isEqualTo(MemberState.ALIVE);
-        assertThat(detector.onFrame(2, 77, 11 * MS)).isEqualTo(FailureDetector.FENCED);
+        assertThat(detector.onFrame(2, 77, 0, 11 * MS)).isEqualTo(FailureDetector.FENCED);
     }
 
     @Test
@@ -102,7 +102,7 @@ class FailureDetectorTest
         long now = 0;
         for (int i = 0; i < 50; i++)
         {
-            detector.onFrame(2, 100 + i, now);
+            detector.onFrame(2, 100 + i, 0, now);
             now += (i % 3 == 0 ? 2000 : 10) * MS;
             detector.poll(now);
         }
@@ -116,8 +116,8 @@ class FailureDetectorTest
     void aMemberNeverHeardIsDeclaredDeadAfterTheAbsentTimeoutAndJoinsWhenItAppears()
     {
         detector.poll(0);
-        detector.onFrame(2, 77, 100 * MS);
-        detector.onFrame(2, 77, 4900 * MS);
+        detector.onFrame(2, 77, 0, 100 * MS);
+        detector.onFrame(2, 77, 0, 4900 * MS);
         detector.poll(4999 * MS);
         assertThat(detector.state(3)).isEqualTo(MemberState.JOINING);
         detector.poll(5000 * MS);
@@ -125,13 +125,13 @@ class FailureDetectorTest
         assertThat(detector.state(2)).isEqualTo(MemberState.ALIVE);
         assertThat(detector.view().members()).containsExactly(1, 2);
         // any incarnation of it is admitted: none was fenced, whatever its number
-        assertThat(detector.onFrame(3, 0, 6000 * MS)).isEqualTo(FailureDetector.ADMITTED);
+        assertThat(detector.onFrame(3, 0, 0, 6000 * MS)).isEqualTo(FailureDetector.ADMITTED);
         assertThat(detector.state(3)).isEqualTo(MemberState.ALIVE);
     }
 
     @Test
     void framesFromUnconfiguredPeersAreRejected()
     {
-        assertThatThrownBy(() -> detector.onFrame(9, 1, 0)).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> detector.onFrame(9, 1, 0, 0)).isInstanceOf(IllegalArgumentException.class);
     }
 }

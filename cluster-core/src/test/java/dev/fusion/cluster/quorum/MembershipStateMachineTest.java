@@ -1,7 +1,7 @@
 package dev.fusion.cluster.quorum;
 
 import dev.fusion.cluster.MemberState;
-import dev.fusion.cluster.quorum.MembershipStateMachine.Renewal;
+import dev.fusion.cluster.quorum.MembershipStateMachine.Outcome;
 import org.junit.jupiter.api.Test;
 
 import java.io.ByteArrayInputStream;
@@ -16,9 +16,12 @@ class MembershipStateMachineTest
     private static final long LEASE = 3000;
     private static final long MARGIN = 1000;
     private static final long ABSENT = 10_000;
+    private static final long SUSPICION = 1500;
+    private static final long REPORT = 200;
 
     private final MembershipStateMachine machine =
-        new MembershipStateMachine(new MembershipStateMachine.Settings(new int[]{3, 1, 2}, LEASE, MARGIN, ABSENT));
+        new MembershipStateMachine(
+            new MembershipStateMachine.Settings(new int[]{3, 1, 2}, LEASE, MARGIN, ABSENT, SUSPICION, REPORT));
 
     @Test
     void everyNodeStartsJoiningAtEpochZeroAndEachJoinCommitsTheNextEpoch()
@@ -26,8 +29,8 @@ class MembershipStateMachineTest
         assertThat(machine.epoch()).isZero();
         assertThat(machine.current().state(1)).isEqualTo(MemberState.JOINING);
 
-        assertThat(machine.join(1, 11, 100)).isEqualTo(Renewal.JOINED);
-        assertThat(machine.join(2, 22, 110)).isEqualTo(Renewal.JOINED);
+        assertThat(machine.join(1, 11, 100)).isEqualTo(Outcome.JOINED);
+        assertThat(machine.join(2, 22, 110)).isEqualTo(Outcome.JOINED);
 
         assertThat(machine.epoch()).isEqualTo(2);
         assertThat(machine.current().isAlive(1, 11)).isTrue();
@@ -39,7 +42,7 @@ class MembershipStateMachineTest
     void askingToJoinAgainWithTheSameIncarnationRenewsWithoutANewView()
     {
         machine.join(1, 11, 100);
-        assertThat(machine.join(1, 11, 200)).isEqualTo(Renewal.JOINED);
+        assertThat(machine.join(1, 11, 200)).isEqualTo(Outcome.JOINED);
         assertThat(machine.epoch()).isEqualTo(1);
         assertThat(machine.deadlineMs(1)).isEqualTo(200 + LEASE + MARGIN);
     }
@@ -50,7 +53,7 @@ class MembershipStateMachineTest
         machine.join(1, 11, 0);
         for (long t = 500; t <= 60_000; t += 500)
         {
-            assertThat(machine.renew(1, 11, t)).isEqualTo(Renewal.RENEWED);
+            assertThat(machine.renew(1, 11, t)).isEqualTo(Outcome.RENEWED);
             machine.expire(t + 1);
         }
         assertThat(machine.current().isAlive(1, 11)).isTrue();
@@ -77,11 +80,11 @@ class MembershipStateMachineTest
         machine.expire(LEASE + MARGIN);
         final long epoch = machine.epoch();
 
-        assertThat(machine.renew(1, 11, LEASE + MARGIN + 1)).isEqualTo(Renewal.FENCED);
-        assertThat(machine.join(1, 11, LEASE + MARGIN + 2)).isEqualTo(Renewal.FENCED);
+        assertThat(machine.renew(1, 11, LEASE + MARGIN + 1)).isEqualTo(Outcome.FENCED);
+        assertThat(machine.join(1, 11, LEASE + MARGIN + 2)).isEqualTo(Outcome.FENCED);
         assertThat(machine.epoch()).isEqualTo(epoch);
 
-        assertThat(machine.join(1, 12, LEASE + MARGIN + 3)).isEqualTo(Renewal.JOINED);
+        assertThat(machine.join(1, 12, LEASE + MARGIN + 3)).isEqualTo(Outcome.JOINED);
         assertThat(machine.current().isAlive(1, 12)).isTrue();
     }
 
@@ -91,14 +94,14 @@ class MembershipStateMachineTest
         machine.join(1, 11, 0);
         final long before = machine.epoch();
 
-        assertThat(machine.join(1, 12, 100)).isEqualTo(Renewal.JOINED);
+        assertThat(machine.join(1, 12, 100)).isEqualTo(Outcome.JOINED);
 
         final CommittedView[] views = machine.viewsAfter(before);
         assertThat(views).hasSize(2);
         assertThat(views[0].state(1)).isEqualTo(MemberState.DEAD);
         assertThat(views[0].incarnation(1)).isEqualTo(11);
         assertThat(views[1].isAlive(1, 12)).isTrue();
-        assertThat(machine.renew(1, 11, 200)).isEqualTo(Renewal.FENCED);
+        assertThat(machine.renew(1, 11, 200)).isEqualTo(Outcome.FENCED);
     }
 
     @Test
@@ -106,8 +109,8 @@ class MembershipStateMachineTest
     {
         machine.join(1, 11, 0);
         machine.join(1, 12, 10);
-        assertThat(machine.renew(1, 11, 20)).isEqualTo(Renewal.FENCED);
-        assertThat(machine.renew(1, 12, 20)).isEqualTo(Renewal.RENEWED);
+        assertThat(machine.renew(1, 11, 20)).isEqualTo(Outcome.FENCED);
+        assertThat(machine.renew(1, 12, 20)).isEqualTo(Outcome.RENEWED);
     }
 
     @Test
@@ -121,7 +124,7 @@ class MembershipStateMachineTest
         assertThat(machine.expire(1000 + ABSENT)).isEqualTo(2);
         assertThat(machine.current().state(2)).isEqualTo(MemberState.DEAD);
         assertThat(machine.current().state(3)).isEqualTo(MemberState.DEAD);
-        assertThat(machine.join(2, 22, 1000 + ABSENT + 1)).isEqualTo(Renewal.JOINED);
+        assertThat(machine.join(2, 22, 1000 + ABSENT + 1)).isEqualTo(Outcome.JOINED);
     }
 
     @Test
@@ -154,9 +157,9 @@ class MembershipStateMachineTest
     @Test
     void anUnknownNodeIsRefused()
     {
-        assertThat(machine.join(9, 99, 0)).isEqualTo(Renewal.UNKNOWN_NODE);
-        assertThat(machine.renew(9, 99, 0)).isEqualTo(Renewal.UNKNOWN_NODE);
-        assertThat(machine.join(1, 0, 0)).isEqualTo(Renewal.UNKNOWN_NODE);
+        assertThat(machine.join(9, 99, 0)).isEqualTo(Outcome.UNKNOWN_NODE);
+        assertThat(machine.renew(9, 99, 0)).isEqualTo(Outcome.UNKNOWN_NODE);
+        assertThat(machine.join(1, 0, 0)).isEqualTo(Outcome.UNKNOWN_NODE);
         assertThat(machine.epoch()).isZero();
     }
 
@@ -183,11 +186,13 @@ class MembershipStateMachineTest
         machine.join(1, 11, 0);
         machine.join(2, 22, 100);
         machine.renew(1, 11, 2000);
+        machine.claimPrimary(1, 11, 2000);
         final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         machine.writeTo(new DataOutputStream(bytes));
 
         final MembershipStateMachine restored =
-            new MembershipStateMachine(new MembershipStateMachine.Settings(new int[]{1, 2, 3}, LEASE, MARGIN, ABSENT));
+            new MembershipStateMachine(new MembershipStateMachine.Settings(new int[]{1, 2, 3}, LEASE, MARGIN, ABSENT,
+                SUSPICION, REPORT));
         restored.readFrom(new DataInputStream(new ByteArrayInputStream(bytes.toByteArray())));
 
         assertThat(restored.current()).isEqualTo(machine.current());
@@ -195,5 +200,216 @@ class MembershipStateMachineTest
         assertThat(restored.current()).isEqualTo(machine.current());
         assertThat(restored.current().state(2)).isEqualTo(MemberState.DEAD);
         assertThat(restored.current().isAlive(1, 11)).isTrue();
+    }
+
+    @Test
+    void theFirstClaimNamesThePrimaryAtEpochOneAndCommitsAView()
+    {
+        machine.join(1, 11, 0);
+        machine.join(2, 22, 0);
+        final long before = machine.epoch();
+
+        assertThat(machine.claimPrimary(1, 11, 100)).isEqualTo(Outcome.PROMOTED);
+
+        assertThat(machine.epoch()).isEqualTo(before + 1);
+        assertThat(machine.current().primary()).isEqualTo(1);
+        assertThat(machine.current().primaryEpoch()).isEqualTo(1);
+        assertThat(machine.claimPrimary(1, 11, 200)).as("claiming again changes nothing").isEqualTo(Outcome.PROMOTED);
+        assertThat(machine.epoch()).isEqualTo(before + 1);
+    }
+
+    @Test
+    void aSecondNodeCannotBecomePrimaryWhileTheFirstIsAlive()
+    {
+        machine.join(1, 11, 0);
+        machine.join(2, 22, 0);
+        machine.claimPrimary(1, 11, 100);
+
+        assertThat(machine.claimPrimary(2, 22, 200)).isEqualTo(Outcome.REFUSED);
+
+        assertThat(machine.current().primary()).isEqualTo(1);
+        assertThat(machine.current().primaryEpoch()).isEqualTo(1);
+    }
+
+    @Test
+    void onceThePrimaryIsDeclaredDeadAnotherNodeTakesTheNextPrimaryEpochAndOnlyOne()
+    {
+        machine.join(1, 11, 0);
+        machine.join(2, 22, 0);
+        machine.join(3, 33, 0);
+        machine.claimPrimary(1, 11, 0);
+        for (long t = 500; t < LEASE + MARGIN + 600; t += 500)
+        {
+            machine.renew(2, 22, t);
+            machine.renew(3, 33, t);
+        }
+        machine.expire(LEASE + MARGIN + 600);
+        assertThat(machine.current().state(1)).isEqualTo(MemberState.DEAD);
+
+        assertThat(machine.claimPrimary(2, 22, LEASE + MARGIN + 700)).isEqualTo(Outcome.PROMOTED);
+        assertThat(machine.claimPrimary(3, 33, LEASE + MARGIN + 701)).isEqualTo(Outcome.REFUSED);
+        assertThat(machine.current().primary()).isEqualTo(2);
+        assertThat(machine.current().primaryEpoch()).isEqualTo(2);
+
+        assertThat(machine.join(1, 12, LEASE + MARGIN + 800)).isEqualTo(Outcome.JOINED);
+        assertThat(machine.claimPrimary(1, 12, LEASE + MARGIN + 900)).as("the old primary, back")
+            .isEqualTo(Outcome.REFUSED);
+        assertThat(machine.claimPrimary(1, 11, LEASE + MARGIN + 900)).as("its dead incarnation")
+            .isEqualTo(Outcome.FENCED);
+    }
+
+    @Test
+    void aRestartedPrimaryKeepsItsPrimaryEpoch()
+    {
+        machine.join(1, 11, 0);
+        machine.claimPrimary(1, 11, 0);
+        machine.join(1, 12, 100);
+
+        assertThat(machine.claimPrimary(1, 12, 200)).isEqualTo(Outcome.PROMOTED);
+
+        assertThat(machine.current().primaryEpoch()).isEqualTo(1);
+    }
+
+    @Test
+    void eachEntryCarriesTheEpochOfTheViewInWhichItLastChanged()
+    {
+        machine.join(1, 11, 0);
+        machine.join(2, 22, 0);
+        machine.join(1, 12, 100);
+
+        final CommittedView view = machine.current();
+        assertThat(view.sinceEpoch(2)).isEqualTo(2);
+        assertThat(view.sinceEpoch(1)).as("dead at 3, alive again at 4").isEqualTo(4);
+        assertThat(view.sinceEpoch(3)).isZero();
+    }
+
+    @Test
+    void aSuspicionEvictsNobodyUntilItHasBeenReportedForTheSuspicionTime()
+    {
+        joinAll(0);
+        for (long t = 100; t < 100 + SUSPICION; t += REPORT)
+        {
+            machine.suspect(1, 11, 2, 22, t);
+        }
+
+        assertThat(machine.resolveSuspicions(100 + SUSPICION - 1)).isEmpty();
+        assertThat(machine.evicting(2)).isFalse();
+        assertThat(machine.resolveSuspicions(100 + SUSPICION)).containsExactly(2);
+    }
+
+    @Test
+    void aSuspicionBrokenOffForMoreThanThreeReportIntervalsStartsOver()
+    {
+        joinAll(0);
+        machine.suspect(1, 11, 2, 22, 0);
+        machine.suspect(1, 11, 2, 22, 200);
+        machine.suspect(1, 11, 2, 22, 200 + 3 * REPORT + 1);
+        machine.suspect(1, 11, 2, 22, SUSPICION);
+
+        assertThat(machine.resolveSuspicions(SUSPICION)).as("counted from the report after the break").isEmpty();
+        assertThat(machine.resolveSuspicions(200 + 3 * REPORT + 1 + SUSPICION)).as("no longer reported").isEmpty();
+    }
+
+    @Test
+    void aSuspicionThatIsNotRepeatedLapses()
+    {
+        joinAll(0);
+        machine.suspect(1, 11, 2, 22, 100);
+
+        assertThat(machine.resolveSuspicions(100 + 2 * SUSPICION)).isEmpty();
+    }
+
+    @Test
+    void ofTwoNodesThatLostEachOtherTheHigherIdIsEvictedAndItsRenewalsAreRefusedUntilItIsDead()
+    {
+        joinAll(0);
+        for (long t = 100; t <= 100 + SUSPICION; t += 200)
+        {
+            machine.suspect(1, 11, 2, 22, t);
+            machine.suspect(2, 22, 1, 11, t);
+            renewAll(t);
+        }
+
+        assertThat(machine.resolveSuspicions(100 + SUSPICION)).containsExactly(2);
+
+        assertThat(machine.evicting(2)).isTrue();
+        assertThat(machine.renew(2, 22, 100 + SUSPICION + 1)).isEqualTo(Outcome.FENCED);
+        assertThat(machine.current().isAlive(2, 22)).as("alive until its lease has run out").isTrue();
+        final long lastRenewal = machine.deadlineMs(2) - LEASE - MARGIN;
+        renewOthers(2, lastRenewal + LEASE + MARGIN - 1);
+        machine.expire(lastRenewal + LEASE + MARGIN - 1);
+        assertThat(machine.current().isAlive(2, 22)).isTrue();
+        machine.expire(lastRenewal + LEASE + MARGIN);
+        assertThat(machine.current().state(2)).isEqualTo(MemberState.DEAD);
+        assertThat(machine.current().isAlive(1, 11)).isTrue();
+        assertThat(machine.current().isAlive(3, 33)).isTrue();
+    }
+
+    @Test
+    void aNodeCutOffFromAllItsPeersIsTheOneEvictedWhateverItsId()
+    {
+        joinAll(0);
+        for (long t = 100; t <= 100 + SUSPICION; t += 200)
+        {
+            machine.suspect(1, 11, 2, 22, t);
+            machine.suspect(1, 11, 3, 33, t);
+            machine.suspect(2, 22, 1, 11, t);
+            machine.suspect(3, 33, 1, 11, t);
+        }
+
+        assertThat(machine.resolveSuspicions(100 + SUSPICION)).containsExactly(1);
+        assertThat(machine.evicting(2)).isFalse();
+        assertThat(machine.evicting(3)).isFalse();
+    }
+
+    @Test
+    void aNodeTheOthersSuspectIsEvictedEvenWhenTheirReportsMatureOneAtATime()
+    {
+        joinAll(0);
+        for (long t = 0; t <= SUSPICION; t += REPORT)
+        {
+            machine.suspect(2, 22, 1, 11, t);
+            machine.suspect(3, 33, 1, 11, t + 100);
+        }
+
+        assertThat(machine.resolveSuspicions(SUSPICION)).as("only node 2's report has matured").containsExactly(1);
+        assertThat(machine.evicting(2)).isFalse();
+        assertThat(machine.evicting(3)).isFalse();
+    }
+
+    @Test
+    void aSuspicionAboutAnOlderIncarnationOrFromANodeWithoutALeaseIsIgnored()
+    {
+        joinAll(0);
+        machine.join(2, 23, 10);
+
+        assertThat(machine.suspect(1, 11, 2, 22, 100)).isFalse();
+        assertThat(machine.suspect(1, 19, 3, 33, 100)).isFalse();
+        assertThat(machine.suspect(1, 11, 3, 33, 100)).isTrue();
+    }
+
+    private void joinAll(final long nowMs)
+    {
+        machine.join(1, 11, nowMs);
+        machine.join(2, 22, nowMs);
+        machine.join(3, 33, nowMs);
+    }
+
+    private void renewAll(final long nowMs)
+    {
+        machine.renew(1, 11, nowMs);
+        machine.renew(2, 22, nowMs);
+        machine.renew(3, 33, nowMs);
+    }
+
+    private void renewOthers(final int except, final long nowMs)
+    {
+        for (final int[] node : new int[][] {{1, 11}, {2, 22}, {3, 33}})
+        {
+            if (node[0] != except)
+            {
+                machine.renew(node[0], node[1], nowMs);
+            }
+        }
     }
 }

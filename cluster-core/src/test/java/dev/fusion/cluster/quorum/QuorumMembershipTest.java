@@ -2,6 +2,7 @@ package dev.fusion.cluster.quorum;
 
 import dev.fusion.cluster.ClusterConfig;
 import dev.fusion.cluster.ClusterNode;
+import dev.fusion.cluster.LinkCut;
 import dev.fusion.cluster.LocalCluster;
 import dev.fusion.cluster.MemberState;
 import dev.fusion.cluster.MembershipView;
@@ -136,5 +137,40 @@ class QuorumMembershipTest
                 CloseHelper.quietClose(c);
             }
         }
+    }
+
+    @Test
+    void whenTwoDataNodesLoseEachOtherButBothReachTheVotersTheQuorumEvictsOneOfThemAndItRejoinsAfterTheHeal()
+    {
+        final Map<Integer, LinkCut> cuts = new ConcurrentHashMap<>();
+        cluster = LocalCluster.startWithQuorum(3, b ->
+        {
+            final LinkCut cut = cuts.computeIfAbsent(b.nodeId(), id -> new LinkCut());
+            return LocalCluster.smallMachineDefaults(b).leaseMs(3000, 500, 100).driverCustomizer(cut::install);
+        });
+        cluster.awaitFullView(TIMEOUT);
+        final int oldIncarnation = cluster.node(2).incarnation();
+
+        cuts.get(1).cutTo(cluster.node(2).config().self());
+        cuts.get(2).cutTo(cluster.node(1).config().self());
+
+        LocalCluster.await(() -> cluster.node(2).evicted(), TIMEOUT, "the quorum to evict node 2, the higher id");
+        LocalCluster.await(() -> cluster.node(1).view().state(2) == MemberState.DEAD &&
+            cluster.node(3).view().state(2) == MemberState.DEAD, TIMEOUT, "nodes 1 and 3 to see node 2 declared dead");
+        assertThat(cluster.node(2).hasLease()).as("evicted: fenced").isFalse();
+        assertThat(cluster.node(1).hasLease()).isTrue();
+        assertThat(cluster.node(3).hasLease()).isTrue();
+        assertThat(cluster.node(1).view().state(3)).isEqualTo(MemberState.ALIVE);
+        assertThat(cluster.node(1).view().state(1)).isEqualTo(MemberState.ALIVE);
+
+        cuts.get(1).cutTo();
+        cuts.get(2).cutTo();
+        cluster.node(2).rejoin();
+        LocalCluster.await(() -> cluster.node(2).hasLease() &&
+            cluster.node(1).view().state(2) == MemberState.ALIVE, TIMEOUT, "node 2 to rejoin after the heal");
+        assertThat(cluster.node(2).incarnation()).isNotEqualTo(oldIncarnation);
+        LocalCluster.await(() -> cluster.node(2).view().states().values().stream()
+            .allMatch(s -> s == MemberState.ALIVE), TIMEOUT, "node 2 to see everyone alive");
+        assertThat(cluster.node(2).evicted()).isFalse();
     }
 }
