@@ -18,6 +18,8 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -76,9 +78,10 @@ class H2MultiProcessTest
              ReplicationLog log = ReplicationLog.open(dir.resolve("log"), 1 << 20, 1L << 30, false);
              Publisher publisher = new Publisher(node, log, 4096);
              LagMonitor monitor = LagMonitor.start(LagThresholds.defaults(), Duration.ofMillis(100))
-                 .publisher(publisher))
+                 .publisher(publisher);
+             Connection admin = DriverManager.getConnection(source))
         {
-            final H2Capture capture = new H2Capture(publisher, 1, 0);
+            final H2Capture capture = H2Capture.open(publisher, 1, admin);
             final H2Workload workload = new H2Workload(source, capture);
             workload.seed();
 

@@ -9,6 +9,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.DriverManager;
 import java.time.Duration;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -32,10 +34,11 @@ class H2ReplicationTest
              Publisher publisher = new Publisher(cluster.node(1), log, 4096);
              H2Apply apply = new H2Apply(replica, 10);
              ParallelApplier applier = new ParallelApplier(apply, 8, true, 256, 100_000, apply.watermark());
-             Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 1024))
+             Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 1024);
+             Connection admin = DriverManager.getConnection(source))
         {
             cluster.awaitFullView(Duration.ofSeconds(20));
-            final H2Capture capture = new H2Capture(publisher, 1, 0);
+            final H2Capture capture = H2Capture.open(publisher, 1, admin);
             final H2Workload workload = new H2Workload(source, capture);
             workload.seed();
             workload.run(4, 150, 0, 300);

@@ -21,6 +21,8 @@ import java.sql.Statement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
 
 import static dev.fusion.bench.Stats.log;
 import static dev.fusion.bench.Stats.median;
@@ -28,7 +30,8 @@ import static dev.fusion.bench.Stats.median;
 /**
  * {@code ./fusion bench h2}: a workload captured from an H2 database by the adapter's triggers, then applied into
  * fresh file-based H2 replicas serially (1 worker) and in parallel (8 workers), side by side, both in-process and
- * through H2's TCP server; every replica must equal the source. Ends with one JSON line.
+ * through H2's TCP server; every replica must equal the source. Then the source's commit throughput through
+ * write-ahead capture with 1 and 8 writers. Ends with one JSON line.
  */
 public final class H2Scenario
 {
@@ -63,11 +66,11 @@ public final class H2Scenario
         {
             final String source = "jdbc:h2:mem:bench-source-" + System.nanoTime() + ";DB_CLOSE_DELAY=-1";
             final int count = Math.max(2_000, (int)(20_000 * unit));
-            log("1/2 capturing %,d transactions from an H2 source (transfers between %,d accounts, audit rows without " +
+            log("1/3 capturing %,d transactions from an H2 source (transfers between %,d accounts, audit rows without " +
                 "a primary key)", count, ACCOUNTS);
             final List<Transaction> txns = capture(source, dir.resolve("log"), count);
             json.put("transactions", txns.size());
-            log("2/2 applying them into fresh file-based H2 replicas, embedded (in-process) and behind H2's TCP server " +
+            log("2/3 applying them into fresh file-based H2 replicas, embedded (in-process) and behind H2's TCP server " +
                 "(a replica reached over JDBC, as a real one is): 1 worker vs 8 workers, a warm-up round then %d " +
                 "measured rounds each", ROUNDS);
             boolean identical = true;
@@ -107,6 +110,23 @@ public final class H2Scenario
             {
                 server.stop();
             }
+            final long millis = Math.max(2_000, (long)(5_000 * unit));
+            log("3/3 source commit throughput through write-ahead capture (each commit writes its transaction into " +
+                "the outbox table in the same H2 transaction, then publishes in position order; file database, " +
+                "WRITE_DELAY 0): 1 writer vs 8 writers on disjoint keys, %d rounds of %,d ms each", ROUNDS, millis);
+            final List<Double> one = new ArrayList<>();
+            final List<Double> eight = new ArrayList<>();
+            for (int round = 1; round <= ROUNDS; round++)
+            {
+                for (final int writers : new int[]{1, 8})
+                {
+                    final double rate = sourceCommits(dir, "source-" + round + "-" + writers, writers, millis);
+                    (writers == 1 ? one : eight).add(rate);
+                    log("  round %d, %d writer(s): %,.0f commits/s", round, writers, rate);
+                }
+            }
+            json.put("source_txn_per_s_1_writer", median(one));
+            json.put("source_txn_per_s_8_writers", median(eight));
             json.put("identical", identical);
             json.put("cores", Runtime.getRuntime().availableProcessors());
             System.out.println(json);
@@ -125,11 +145,12 @@ public final class H2Scenario
         try (LocalCluster cluster = LocalCluster.start(1, dev.fusion.bench.BenchThreading::smallMachine);
              ReplicationLog log = ReplicationLog.open(logDir, 64 << 20, 1L << 30, false);
              Publisher publisher = new Publisher(cluster.node(1), log, 16);
-             Connection c = DriverManager.getConnection(url))
+             Connection c = DriverManager.getConnection(url);
+             Connection admin = DriverManager.getConnection(url))
         {
             schema(c);
             c.setAutoCommit(false);
-            final H2Capture capture = new H2Capture(publisher, 1, 0);
+            final H2Capture capture = H2Capture.open(publisher, 1, admin);
             for (final String table : new String[]{"ACCOUNTS", "TRANSFERS", "AUDIT"})
             {
                 capture.capture(c, table);
@@ -172,6 +193,67 @@ public final class H2Scenario
             final List<Transaction> txns = new ArrayList<>();
             log.replay(0, txns::add);
             return txns;
+        }
+    }
+
+    /** Commits through capture from {@code writers} threads for {@code millis}; returns commits per second. */
+    private static double sourceCommits(final Path dir, final String name, final int writers, final long millis)
+        throws Exception
+    {
+        final String url = "jdbc:h2:" + dir.resolve(name);
+        try (LocalCluster cluster = LocalCluster.start(1, dev.fusion.bench.BenchThreading::smallMachine);
+             ReplicationLog log = ReplicationLog.open(dir.resolve(name + "-log"), 64 << 20, 1L << 30, false);
+             Publisher publisher = new Publisher(cluster.node(1), log, 16);
+             Connection admin = DriverManager.getConnection(url))
+        {
+            try (Statement s = admin.createStatement())
+            {
+                s.execute("CREATE TABLE KV(ID BIGINT PRIMARY KEY, V BIGINT)");
+            }
+            final H2Capture capture = H2Capture.open(publisher, 1, admin);
+            try (Connection c = DriverManager.getConnection(url))
+            {
+                capture.capture(c, "KV");
+            }
+            final AtomicLong commits = new AtomicLong();
+            final List<Throwable> failures = new CopyOnWriteArrayList<>();
+            final long start = System.nanoTime();
+            final long end = start + millis * 1_000_000L;
+            final List<Thread> threads = new ArrayList<>();
+            for (int w = 0; w < writers; w++)
+            {
+                final long base = w * 1_000_000L;
+                final Thread t = new Thread(() ->
+                {
+                    final Random random = new Random(base);
+                    try (Connection c = DriverManager.getConnection(url);
+                         PreparedStatement merge = c.prepareStatement("MERGE INTO KV KEY(ID) VALUES (?, ?)"))
+                    {
+                        c.setAutoCommit(false);
+                        while (System.nanoTime() - end < 0)
+                        {
+                            update(merge, base + random.nextInt(10_000), random.nextLong());
+                            capture.commit(c);
+                            commits.incrementAndGet();
+                        }
+                    }
+                    catch (final Exception ex)
+                    {
+                        failures.add(ex);
+                    }
+                }, "bench-h2-writer-" + w);
+                threads.add(t);
+                t.start();
+            }
+            for (final Thread t : threads)
+            {
+                t.join();
+            }
+            if (!failures.isEmpty())
+            {
+                throw new IllegalStateException("a writer failed", failures.get(0));
+            }
+            return commits.get() * 1e9 / (System.nanoTime() - start);
         }
     }
 
