@@ -1,20 +1,25 @@
 package dev.fusion.replication;
 
 import org.agrona.ExpandableArrayBuffer;
+import org.agrona.collections.LongArrayList;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import java.util.stream.Stream;
 import java.util.zip.CRC32;
@@ -23,61 +28,106 @@ import java.util.zip.CRC32;
  * The publisher's durable, bounded replication log: transactions appended in commit order to segment files,
  * replayed from any retained position (partial resync), with the oldest segments deleted beyond a size bound
  * or once their newest transaction is older than an age bound.
- * Each record is {@code i32 length, i32 CRC32 of the payload, i64 position, i64 commit time ms, payload}
- * (little-endian, payload
- * in {@link TransactionCodec} form). Opening a log truncates a torn record at the end of the last segment (a
- * crash mid-append), so nothing half-written is ever replayed; a bad record anywhere else is corruption and
- * fails the replay loudly.
  * <p>
- * Thread-safe: appends and replays may come from different threads.
+ * <b>Record</b> (little-endian): {@code i32 length, i32 CRC32, i64 position, i64 commit time ms, payload}, where
+ * {@code length} is the payload's, the payload is a transaction in {@link TransactionCodec} form, and the CRC32
+ * covers the length, the position, the commit time and the payload (every byte of the record but the CRC itself).
+ * A segment file is named by the position of its first record (20 digits) with {@code .log}; positions grow
+ * strictly across the whole log. The file {@code retained-after} holds the position after which everything is
+ * retained. Any other file in the directory is ignored with a warning.
+ * <p>
+ * <b>Durability</b>: {@link #append} returns once the record is written (in the page cache). With
+ * {@link Durability#FSYNC} (the default) a committing thread then calls {@link #awaitDurable(long)}, which returns
+ * once an fsync covering its record is done; the first waiting thread forces the log and the others wait for it,
+ * so one fsync covers every record appended before it started (group commit). Appends are serialized only for
+ * the write itself, never for an fsync. With {@link Durability#OS} nothing waits, and the tail of the log can be
+ * lost on power loss. A segment is forced before the next one is started, and the directory is forced after a
+ * segment is created or deleted and after {@code retained-after} is replaced.
+ * <p>
+ * <b>Faults</b>: a write that fails part way (a full disk, an I/O error) is truncated back to the last whole
+ * record and {@code append} throws {@link ReplicationLogException}: nothing was written, and appends succeed again
+ * once the fault is gone. A segment that cannot be created fails the append the same way and the current segment
+ * stays in use. A failed fsync makes the log refuse every later append, since what it covered is unknown, until
+ * the log is closed and opened again.
+ * <p>
+ * <b>Opening</b> checks every record. In the newest segment, a record that is incomplete, or fails its CRC with
+ * nothing but zeros after it, is a torn tail (a crash mid-append, or a zero-filled region the file system
+ * extended the file with) and is cut off, so nothing half-written is ever replayed; an empty newest segment is
+ * removed. Any other bad record, or a position that does not exceed the one before it, is corruption: the log
+ * refuses to open and names the file and the byte offset.
+ * <p>
+ * Thread-safe: appends, waits for durability and replays may come from different threads.
  */
 public final class ReplicationLog implements AutoCloseable
 {
     private static final int RECORD_HEADER = 24;
+    private static final int LENGTH_OFFSET = 0;
+    private static final int CRC_OFFSET = 4;
+    private static final int POSITION_OFFSET = 8;
+    private static final int COMMIT_TIME_OFFSET = 16;
     private static final String SUFFIX = ".log";
+    private static final int NAME_DIGITS = 20;
     private static final String RETAINED_AFTER = "retained-after";
+    private static final String RETAINED_AFTER_TMP = RETAINED_AFTER + ".tmp";
+    /** Every this many records a segment remembers where one starts, so a replay need not read from byte 0. */
+    private static final int INDEX_EVERY = 64;
+    private static final System.Logger LOG = System.getLogger(ReplicationLog.class.getName());
 
     private final Path dir;
+    private final SegmentFiles files;
     private final long segmentBytes;
     private final long retentionBytes;
     private final long retentionAgeMs;
+    private final Durability durability;
     private final boolean syncEachAppend;
     private final List<Segment> segments = new ArrayList<>();
     private final ExpandableArrayBuffer encodeBuffer = new ExpandableArrayBuffer(1024);
     private final CRC32 crc = new CRC32();
-    private FileChannel active;
+    private ByteBuffer writeBuffer = ByteBuffer.wrap(encodeBuffer.byteArray());
     private long lastPosition;
     private long retainedAfter;
+    private boolean closed;
 
-    /** Every this many records a segment remembers where one starts, so a replay need not read from byte 0. */
-    private static final int INDEX_EVERY = 64;
+    private final ReentrantLock syncLock = new ReentrantLock();
+    private final Condition syncDone = syncLock.newCondition();
+    /** A thread is forcing the log (guarded by {@link #syncLock}). */
+    private boolean syncing;
+    /** Every record up to this position is on disk. */
+    private volatile long durablePosition;
+    /** Set when an fsync failed, or a failed write could not be truncated: every later append is refused. */
+    private volatile ReplicationLogException failure;
 
     private static final class Segment
     {
         final Path file;
-        final long firstPosition;
+        /** The open channel of the newest segment, null for older ones (guarded by the log). */
+        FileChannel channel;
+        /** Forced and closed to start the next segment: whatever it holds is on disk. */
+        volatile boolean sealed;
         long lastPosition;
         long lastCommitMs;
         long bytes;
         long records;
         /** Sparse index: the position and byte offset of every {@link #INDEX_EVERY}th record (guarded by the log). */
-        final org.agrona.collections.LongArrayList indexPositions = new org.agrona.collections.LongArrayList();
-        final org.agrona.collections.LongArrayList indexOffsets = new org.agrona.collections.LongArrayList();
+        final LongArrayList indexPositions = new LongArrayList();
+        final LongArrayList indexOffsets = new LongArrayList();
 
-        Segment(final Path file, final long firstPosition)
+        Segment(final Path file)
         {
             this.file = file;
-            this.firstPosition = firstPosition;
         }
 
-        /** Counts a record that starts at {@code offset}. */
-        void add(final long position, final long offset)
+        /** Counts a whole record that starts at {@code offset}. */
+        void add(final long position, final long commitMs, final long offset, final int recordBytes)
         {
             if (records++ % INDEX_EVERY == 0)
             {
                 indexPositions.addLong(position);
                 indexOffsets.addLong(offset);
             }
+            lastPosition = position;
+            lastCommitMs = commitMs;
+            bytes = offset + recordBytes;
         }
 
         /** @return the offset of the last indexed record at or before {@code position}, 0 when none. */
@@ -108,14 +158,35 @@ public final class ReplicationLog implements AutoCloseable
     {
     }
 
-    private ReplicationLog(
-        final Path dir, final long segmentBytes, final long retentionBytes, final long retentionAgeMs, final boolean sync)
+    /** A record read back: {@code bytes} holds the whole record, header included. */
+    private record Record(long position, long commitMs, byte[] bytes, int length, boolean valid)
+    {
+    }
+
+    private ReplicationLog(final Path dir, final SegmentFiles files, final long segmentBytes,
+        final long retentionBytes, final long retentionAgeMs, final Durability durability,
+        final boolean syncEachAppend)
     {
         this.dir = dir;
+        this.files = files;
         this.segmentBytes = segmentBytes;
         this.retentionBytes = retentionBytes;
         this.retentionAgeMs = retentionAgeMs;
-        this.syncEachAppend = sync;
+        this.durability = durability;
+        this.syncEachAppend = syncEachAppend;
+    }
+
+    /**
+     * Opens (or creates) a log with {@link Durability#FSYNC} and no age bound, recovering a torn tail.
+     *
+     * @param dir            the log's directory.
+     * @param segmentBytes   a segment rolls over beyond this size (>= 4 KiB).
+     * @param retentionBytes older segments are deleted while the log is larger than this (>= segmentBytes).
+     * @return the log.
+     */
+    public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes)
+    {
+        return open(dir, segmentBytes, retentionBytes, 0, Durability.FSYNC);
     }
 
     /**
@@ -124,7 +195,8 @@ public final class ReplicationLog implements AutoCloseable
      * @param dir            the log's directory.
      * @param segmentBytes   a segment rolls over beyond this size (>= 4 KiB).
      * @param retentionBytes older segments are deleted while the log is larger than this (>= segmentBytes).
-     * @param syncEachAppend fsync after every append (durable on return) or only on {@link #sync()}.
+     * @param syncEachAppend true: {@link Durability#FSYNC} with {@link #append} itself waiting for the fsync
+     *                       (durable on return); false: {@link Durability#OS}.
      * @return the log.
      */
     public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
@@ -141,11 +213,49 @@ public final class ReplicationLog implements AutoCloseable
      * @param retentionBytes older segments are deleted while the log is larger than this (>= segmentBytes).
      * @param retentionAgeMs a segment whose newest transaction committed longer ago than this is deleted
      *                       (0: no age bound).
-     * @param syncEachAppend fsync after every append (durable on return) or only on {@link #sync()}.
+     * @param syncEachAppend true: {@link Durability#FSYNC} with {@link #append} itself waiting for the fsync
+     *                       (durable on return); false: {@link Durability#OS}.
      * @return the log.
      */
     public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
         final long retentionAgeMs, final boolean syncEachAppend)
+    {
+        return open(dir, segmentBytes, retentionBytes, retentionAgeMs, syncEachAppend, SegmentFiles.DEFAULT);
+    }
+
+    /**
+     * Opens (or creates) a log with a size and an age bound and a durability, recovering a torn tail.
+     *
+     * @param dir            the log's directory.
+     * @param segmentBytes   a segment rolls over beyond this size (>= 4 KiB).
+     * @param retentionBytes older segments are deleted while the log is larger than this (>= segmentBytes).
+     * @param retentionAgeMs a segment whose newest transaction committed longer ago than this is deleted
+     *                       (0: no age bound).
+     * @param durability     what {@link #awaitDurable(long)} waits for.
+     * @return the log.
+     */
+    public static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
+        final long retentionAgeMs, final Durability durability)
+    {
+        return open(dir, segmentBytes, retentionBytes, retentionAgeMs, durability, false, SegmentFiles.DEFAULT);
+    }
+
+    static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
+        final long retentionAgeMs, final boolean syncEachAppend, final SegmentFiles files)
+    {
+        return open(dir, segmentBytes, retentionBytes, retentionAgeMs,
+            syncEachAppend ? Durability.FSYNC : Durability.OS, syncEachAppend, files);
+    }
+
+    static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
+        final long retentionAgeMs, final Durability durability, final SegmentFiles files)
+    {
+        return open(dir, segmentBytes, retentionBytes, retentionAgeMs, durability, false, files);
+    }
+
+    private static ReplicationLog open(final Path dir, final long segmentBytes, final long retentionBytes,
+        final long retentionAgeMs, final Durability durability, final boolean syncEachAppend,
+        final SegmentFiles files)
     {
         if (retentionAgeMs < 0)
         {
@@ -160,7 +270,8 @@ public final class ReplicationLog implements AutoCloseable
             throw new IllegalArgumentException("retentionBytes (" + retentionBytes + ") must be >= segmentBytes (" +
                 segmentBytes + ")");
         }
-        final ReplicationLog log = new ReplicationLog(dir, segmentBytes, retentionBytes, retentionAgeMs, syncEachAppend);
+        final ReplicationLog log = new ReplicationLog(
+            dir, files, segmentBytes, retentionBytes, retentionAgeMs, durability, syncEachAppend);
         try
         {
             Files.createDirectories(dir);
@@ -168,7 +279,8 @@ public final class ReplicationLog implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException("cannot open replication log " + dir + ": " + ex.getMessage(), ex);
+            log.closeQuietly();
+            throw new ReplicationLogException("cannot open replication log " + dir + ": " + ex.getMessage(), ex);
         }
         return log;
     }
@@ -180,70 +292,148 @@ public final class ReplicationLog implements AutoCloseable
         {
             retainedAfter = Long.parseLong(Files.readString(retained, StandardCharsets.US_ASCII).trim());
         }
-        final List<Path> files;
-        try (Stream<Path> list = Files.list(dir))
+        boolean dirChanged = Files.deleteIfExists(dir.resolve(RETAINED_AFTER_TMP));
+        final List<Path> found = segmentFiles();
+        long previous = 0;
+        for (int i = 0; i < found.size(); i++)
         {
-            files = list.filter(p -> p.getFileName().toString().endsWith(SUFFIX)).sorted().toList();
+            final Segment segment = new Segment(found.get(i));
+            previous = scan(segment, i == found.size() - 1, previous);
+            if (0 == segment.records)
+            {
+                LOG.log(System.Logger.Level.WARNING, "replication log: removing the empty segment " + segment.file);
+                Files.delete(segment.file);
+                dirChanged = true;
+            }
+            else
+            {
+                segments.add(segment);
+            }
         }
-        for (int i = 0; i < files.size(); i++)
-        {
-            final Path file = files.get(i);
-            final String name = file.getFileName().toString();
-            final Segment segment = new Segment(file, Long.parseLong(name.substring(0, name.length() - SUFFIX.length())));
-            final boolean last = i == files.size() - 1;
-            scan(segment, last);
-            segments.add(segment);
-        }
+        lastPosition = Math.max(retainedAfter, previous);
         if (!segments.isEmpty())
         {
             final Segment tail = segments.get(segments.size() - 1);
-            lastPosition = tail.lastPosition;
-            active = FileChannel.open(tail.file, StandardOpenOption.WRITE, StandardOpenOption.READ);
-            active.position(tail.bytes);
+            tail.channel = files.open(tail.file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+            tail.channel.force(false);
         }
+        if (dirChanged)
+        {
+            syncDirectory();
+        }
+        durablePosition = lastPosition;
     }
 
-    /** Reads the record headers of a segment; on the last segment a torn or corrupt tail is cut off. */
-    private void scan(final Segment segment, final boolean last) throws IOException
+    /** @return the segment files in position order; anything else but {@code retained-after} is warned about. */
+    private List<Path> segmentFiles() throws IOException
     {
-        try (FileChannel channel = FileChannel.open(segment.file, StandardOpenOption.READ, StandardOpenOption.WRITE))
+        final List<Path> found = new ArrayList<>();
+        try (Stream<Path> list = Files.list(dir))
+        {
+            list.forEach(
+                (file) ->
+                {
+                    final String name = file.getFileName().toString();
+                    if (isSegmentName(name) && Files.isRegularFile(file))
+                    {
+                        found.add(file);
+                    }
+                    else if (!RETAINED_AFTER.equals(name))
+                    {
+                        LOG.log(System.Logger.Level.WARNING, "replication log: ignoring " + file +
+                            ", which is not one of its files (segments are named by 20 digits and " + SUFFIX + ")");
+                    }
+                });
+        }
+        found.sort(null);
+        return found;
+    }
+
+    private static boolean isSegmentName(final String name)
+    {
+        if (name.length() != NAME_DIGITS + SUFFIX.length() || !name.endsWith(SUFFIX))
+        {
+            return false;
+        }
+        for (int i = 0; i < NAME_DIGITS; i++)
+        {
+            if (name.charAt(i) < '0' || name.charAt(i) > '9')
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Reads the records of a segment; on the newest one a torn or zero-filled tail is cut off.
+     *
+     * @return the last position read ({@code previous} when there was none).
+     */
+    private long scan(final Segment segment, final boolean newest, final long previous) throws IOException
+    {
+        long last = previous;
+        try (FileChannel channel = files.open(segment.file, StandardOpenOption.READ, StandardOpenOption.WRITE))
         {
             final long size = channel.size();
-            long at = 0;
             final ByteBuffer header = ByteBuffer.allocate(RECORD_HEADER).order(ByteOrder.LITTLE_ENDIAN);
+            long at = 0;
             while (at < size)
             {
                 final Record record = readRecord(channel, at, size, header);
-                // torn: incomplete, or a bad CRC on the very last record (a write cut short by a crash);
-                // a bad record with more after it is corruption, and nothing after it is thrown away
-                final boolean torn = null == record ||
-                    (!record.valid() && at + RECORD_HEADER + record.payload().length == size);
-                if (null != record && !record.valid() && !torn || torn && !last)
+                if (null != record && record.valid())
+                {
+                    if (record.position() <= last)
+                    {
+                        throw new IOException("position " + record.position() + " at byte " + at + " of " +
+                            segment.file + " does not exceed the position before it (" + last + "): refusing to " +
+                            "open (restore the log or re-create it and full-sync the subscribers)");
+                    }
+                    segment.add(record.position(), record.commitMs(), at, record.bytes().length);
+                    last = record.position();
+                    at += record.bytes().length;
+                    continue;
+                }
+                final long end = null == record ? size : at + record.bytes().length;
+                if (!newest || !zeroFrom(channel, end, size))
                 {
                     throw new IOException("corrupt record at byte " + at + " of " + segment.file +
                         ": refusing to open (restore the log or re-create it and full-sync the subscribers)");
                 }
-                if (torn)
-                {
-                    System.getLogger(ReplicationLog.class.getName()).log(System.Logger.Level.WARNING,
-                        "replication log: truncating a torn record at byte " + at + " of " + segment.file);
-                    channel.truncate(at);
-                    break;
-                }
-                segment.add(record.position, at);
-                segment.lastPosition = record.position;
-                segment.lastCommitMs = record.commitMs;
-                at += RECORD_HEADER + record.payload.length;
+                LOG.log(System.Logger.Level.WARNING, "replication log: truncating a torn record at byte " + at +
+                    " of " + segment.file + " (" + (size - at) + " bytes)");
+                channel.truncate(at);
+                break;
             }
-            segment.bytes = Math.min(at, size);
         }
+        return last;
     }
 
-    private record Record(long position, long commitMs, byte[] payload, boolean valid)
+    /** @return whether every byte of the channel from {@code from} to {@code size} is zero. */
+    private static boolean zeroFrom(final FileChannel channel, final long from, final long size) throws IOException
     {
+        final ByteBuffer chunk = ByteBuffer.allocate(8192);
+        long at = from;
+        while (at < size)
+        {
+            chunk.clear().limit((int)Math.min(chunk.capacity(), size - at));
+            readFully(channel, chunk, at);
+            for (int i = 0; i < chunk.limit(); i++)
+            {
+                if (0 != chunk.get(i))
+                {
+                    return false;
+                }
+            }
+            at += chunk.limit();
+        }
+        return true;
     }
 
-    /** @return the record at {@code at}, null when it is incomplete; a complete one may fail its CRC. */
+    /**
+     * @return the record at {@code at}, null when the file ends inside it; a whole one may be invalid (a bad
+     * length or CRC).
+     */
     private static Record readRecord(final FileChannel channel, final long at, final long size, final ByteBuffer header)
         throws IOException
     {
@@ -252,124 +442,492 @@ public final class ReplicationLog implements AutoCloseable
             return null;
         }
         header.clear();
-        channel.read(header, at);
-        final int length = header.getInt(0);
-        final int checksum = header.getInt(4);
-        final long position = header.getLong(8);
-        final long commitMs = header.getLong(16);
-        if (length < 0 || size - at - RECORD_HEADER < length)
+        readFully(channel, header, at);
+        final int length = header.getInt(LENGTH_OFFSET);
+        if (length > 0 && size - at - RECORD_HEADER < length)
         {
             return null;
         }
-        final ByteBuffer payload = ByteBuffer.allocate(length);
-        channel.read(payload, at + RECORD_HEADER);
-        final CRC32 crc = new CRC32();
-        crc.update(payload.array(), 0, length);
-        return new Record(position, commitMs, payload.array(), (int)crc.getValue() == checksum);
+        final long position = header.getLong(POSITION_OFFSET);
+        final long commitMs = header.getLong(COMMIT_TIME_OFFSET);
+        if (length <= 0)
+        {
+            return new Record(position, commitMs, header.array().clone(), 0, false);
+        }
+        final ByteBuffer bytes = ByteBuffer.allocate(RECORD_HEADER + length);
+        readFully(channel, bytes, at);
+        final int checksum = checksum(new CRC32(), bytes.array(), length);
+        return new Record(position, commitMs, bytes.array(), length, checksum == header.getInt(CRC_OFFSET));
+    }
+
+    /** @return the CRC32 of a record's bytes other than the CRC field (the record starts at index 0). */
+    private static int checksum(final CRC32 crc, final byte[] record, final int length)
+    {
+        crc.reset();
+        crc.update(record, LENGTH_OFFSET, CRC_OFFSET - LENGTH_OFFSET);
+        crc.update(record, POSITION_OFFSET, RECORD_HEADER - POSITION_OFFSET + length);
+        return (int)crc.getValue();
+    }
+
+    private static void readFully(final FileChannel channel, final ByteBuffer buffer, final long at) throws IOException
+    {
+        long offset = at;
+        while (buffer.hasRemaining())
+        {
+            final int read = channel.read(buffer, offset);
+            if (read < 0)
+            {
+                throw new IOException("unexpected end of file at byte " + offset);
+            }
+            offset += read;
+        }
     }
 
     /**
-     * Appends a transaction.
+     * Appends a transaction: returns once it is written (in the page cache; durable on return when the log was
+     * opened with {@code syncEachAppend}). With {@link Durability#FSYNC}, wait for {@link #awaitDurable(long)}
+     * before reporting the commit.
      *
      * @param txn the next transaction; its position must be above the last one appended.
+     * @return the transaction's position.
      * @throws IllegalArgumentException when the position does not increase.
+     * @throws ReplicationLogException  when it could not be written (nothing was), or the log refuses appends
+     *                                  after a failed fsync.
+     * @throws IllegalStateException    when the log is closed.
      */
-    public synchronized void append(final Transaction txn)
+    public long append(final Transaction txn)
     {
-        if (txn.position() <= lastPosition)
+        final long position = txn.position();
+        synchronized (this)
         {
-            throw new IllegalArgumentException("position " + txn.position() + " is not above the last appended " +
-                lastPosition);
+            if (closed)
+            {
+                throw new IllegalStateException("replication log " + dir + " is closed");
+            }
+            final ReplicationLogException failed = failure;
+            if (null != failed)
+            {
+                throw new ReplicationLogException("cannot append position " + position + ": " + failed.getMessage(),
+                    failed.getCause());
+            }
+            if (position <= lastPosition)
+            {
+                throw new IllegalArgumentException("position " + position + " is not above the last appended " +
+                    lastPosition);
+            }
+            final int length = encode(txn);
+            final Segment tail = segments.isEmpty() ? null : segments.get(segments.size() - 1);
+            if (null == tail || tail.bytes >= segmentBytes)
+            {
+                appendToNewSegment(tail, position, txn.commitTimeMs(), length);
+            }
+            else
+            {
+                appendTo(tail, position, txn.commitTimeMs(), length);
+            }
+            lastPosition = position;
+            enforceRetention();
         }
+        if (syncEachAppend)
+        {
+            awaitDurable(position);
+        }
+        return position;
+    }
+
+    /** Encodes a record into {@link #encodeBuffer}; @return the payload's length. */
+    private int encode(final Transaction txn)
+    {
         final int length = TransactionCodec.encode(txn, encodeBuffer, RECORD_HEADER);
-        crc.reset();
-        crc.update(encodeBuffer.byteArray(), RECORD_HEADER, length);
-        encodeBuffer.putInt(0, length, ByteOrder.LITTLE_ENDIAN);
-        encodeBuffer.putInt(4, (int)crc.getValue(), ByteOrder.LITTLE_ENDIAN);
-        encodeBuffer.putLong(8, txn.position(), ByteOrder.LITTLE_ENDIAN);
-        encodeBuffer.putLong(16, txn.commitTimeMs(), ByteOrder.LITTLE_ENDIAN);
+        encodeBuffer.putInt(LENGTH_OFFSET, length, ByteOrder.LITTLE_ENDIAN);
+        encodeBuffer.putLong(POSITION_OFFSET, txn.position(), ByteOrder.LITTLE_ENDIAN);
+        encodeBuffer.putLong(COMMIT_TIME_OFFSET, txn.commitTimeMs(), ByteOrder.LITTLE_ENDIAN);
+        encodeBuffer.putInt(CRC_OFFSET, checksum(crc, encodeBuffer.byteArray(), length), ByteOrder.LITTLE_ENDIAN);
+        if (writeBuffer.array() != encodeBuffer.byteArray())
+        {
+            writeBuffer = ByteBuffer.wrap(encodeBuffer.byteArray());
+        }
+        return length;
+    }
+
+    private void appendTo(final Segment segment, final long position, final long commitMs, final int length)
+    {
         try
         {
-            if (null == active || segments.get(segments.size() - 1).bytes >= segmentBytes)
-            {
-                roll(txn.position());
-            }
-            final ByteBuffer record = ByteBuffer.wrap(encodeBuffer.byteArray(), 0, RECORD_HEADER + length);
-            while (record.hasRemaining())
-            {
-                active.write(record);
-            }
-            if (syncEachAppend)
-            {
-                active.force(false);
-            }
-            final Segment tail = segments.get(segments.size() - 1);
-            tail.add(txn.position(), tail.bytes);
-            tail.bytes += RECORD_HEADER + length;
-            tail.lastPosition = txn.position();
-            tail.lastCommitMs = txn.commitTimeMs();
-            lastPosition = txn.position();
-            enforceRetention();
+            write(channelOf(segment), segment.bytes, RECORD_HEADER + length);
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException("cannot append to replication log " + dir, ex);
+            throw cutPartialRecord(segment, position, ex);
         }
+        segment.add(position, commitMs, segment.bytes, RECORD_HEADER + length);
     }
 
-    private void roll(final long firstPosition) throws IOException
+    /**
+     * Starts a segment with this record, once the current one is forced. The current segment stays the log's tail
+     * until the new one holds the record: a failure to create or write the new one leaves the log as it was.
+     */
+    private void appendToNewSegment(final Segment current, final long position, final long commitMs, final int length)
     {
-        if (null != active)
+        if (null != current)
         {
-            active.force(false);
-            active.close();
+            force(current, position);
         }
-        final Path file = dir.resolve(String.format("%020d%s", firstPosition, SUFFIX));
-        active = FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, StandardOpenOption.READ);
-        segments.add(new Segment(file, firstPosition));
+        final Path file = dir.resolve(String.format("%0" + NAME_DIGITS + "d%s", position, SUFFIX));
+        final FileChannel channel;
+        try
+        {
+            channel = files.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+                StandardOpenOption.WRITE, StandardOpenOption.READ);
+        }
+        catch (final IOException ex)
+        {
+            throw new ReplicationLogException("cannot append position " + position + " to replication log " + dir +
+                ": creating the segment " + file + " failed (" + ex + "); nothing was written" +
+                (null == current ? "" : " and the log goes on in " + current.file), ex);
+        }
+        try
+        {
+            syncDirectory();
+            write(channel, 0, RECORD_HEADER + length);
+        }
+        catch (final IOException ex)
+        {
+            discard(file, channel, ex);
+            throw new ReplicationLogException("cannot append position " + position + " to replication log " + dir +
+                ": starting the segment " + file + " failed (" + ex + "); it was removed, nothing was written" +
+                (null == current ? "" : " and the log goes on in " + current.file), ex);
+        }
+        final Segment segment = new Segment(file);
+        segment.channel = channel;
+        segment.add(position, commitMs, 0, RECORD_HEADER + length);
+        segments.add(segment);
+        if (null != current)
+        {
+            current.sealed = true;
+            closeQuietly(current.channel);
+            current.channel = null;
+            markDurable(current.lastPosition);
+        }
     }
 
-    private void enforceRetention() throws IOException
+    /** Forces the current segment before the next one starts; a failure fails the log. */
+    private void force(final Segment segment, final long position)
+    {
+        try
+        {
+            channelOf(segment).force(false);
+        }
+        catch (final IOException ex)
+        {
+            throw fail(new ReplicationLogException("fsync of " + segment.file + " failed (" + ex + ") before " +
+                "position " + position + " could start a new segment: records up to position " +
+                segment.lastPosition + " may not be on disk, so the replication log " + dir + " refuses every " +
+                "append until it is closed and opened again (opening re-checks the tail)", ex));
+        }
+    }
+
+    private void write(final FileChannel channel, final long at, final int bytes) throws IOException
+    {
+        final ByteBuffer record = writeBuffer.limit(bytes).position(0);
+        long offset = at;
+        while (record.hasRemaining())
+        {
+            offset += channel.write(record, offset);
+        }
+    }
+
+    /** @return the newest segment's channel, opened again when an interrupted thread closed it. */
+    private FileChannel channelOf(final Segment segment) throws IOException
+    {
+        if (!segment.channel.isOpen())
+        {
+            segment.channel = files.open(segment.file, StandardOpenOption.WRITE, StandardOpenOption.READ);
+        }
+        return segment.channel;
+    }
+
+    /** Truncates a failed write back to the segment's last whole record; @return the exception to throw. */
+    private ReplicationLogException cutPartialRecord(final Segment segment, final long position, final IOException ex)
+    {
+        final boolean interrupted = Thread.interrupted();
+        try
+        {
+            channelOf(segment).truncate(segment.bytes);
+        }
+        catch (final IOException truncateEx)
+        {
+            ex.addSuppressed(truncateEx);
+            return fail(new ReplicationLogException("writing position " + position + " to " + segment.file +
+                " failed (" + ex + ") and the partial record could not be truncated away (" + truncateEx + "): " +
+                "the replication log " + dir + " refuses every append until it is closed and opened again " +
+                "(opening cuts a torn tail)", ex));
+        }
+        finally
+        {
+            if (interrupted)
+            {
+                Thread.currentThread().interrupt();
+            }
+        }
+        return new ReplicationLogException("cannot append position " + position + " to replication log " + dir +
+            ": writing " + segment.file + " failed (" + ex + "); the partial record was truncated away, nothing " +
+            "was written, and appends resume once the fault is gone", ex);
+    }
+
+    private void discard(final Path file, final FileChannel channel, final IOException cause)
+    {
+        closeQuietly(channel);
+        try
+        {
+            Files.deleteIfExists(file);
+            syncDirectory();
+        }
+        catch (final IOException ex)
+        {
+            cause.addSuppressed(ex);
+        }
+    }
+
+    private ReplicationLogException fail(final ReplicationLogException ex)
+    {
+        if (null == failure)
+        {
+            failure = ex;
+        }
+        LOG.log(System.Logger.Level.ERROR, ex.getMessage());
+        return ex;
+    }
+
+    private void syncDirectory() throws IOException
+    {
+        try (FileChannel channel = files.open(dir, StandardOpenOption.READ))
+        {
+            channel.force(true);
+        }
+    }
+
+    /** Deletes the oldest segments beyond the bounds; a failure leaves them for the next append to retry. */
+    private void enforceRetention()
     {
         long total = 0;
-        for (final Segment s : segments)
+        for (int i = 0; i < segments.size(); i++)
         {
-            total += s.bytes;
+            total += segments.get(i).bytes;
         }
         final long expiredBefore = retentionAgeMs > 0 ? System.currentTimeMillis() - retentionAgeMs : Long.MIN_VALUE;
         while (segments.size() > 1 && (total > retentionBytes || segments.get(0).lastCommitMs < expiredBefore))
         {
-            final Segment oldest = segments.remove(0);
+            final Segment oldest = segments.get(0);
+            try
+            {
+                retainAfter(oldest.lastPosition);
+                Files.delete(oldest.file);
+                syncDirectory();
+            }
+            catch (final IOException ex)
+            {
+                LOG.log(System.Logger.Level.WARNING, "replication log: cannot delete " + oldest.file +
+                    " beyond retention (" + ex + "); will try again", ex);
+                return;
+            }
+            segments.remove(0);
             total -= oldest.bytes;
-            retainedAfter = oldest.lastPosition;
-            final Path tmp = dir.resolve(RETAINED_AFTER + ".tmp");
-            Files.writeString(tmp, Long.toString(retainedAfter), StandardCharsets.US_ASCII);
-            Files.move(tmp, dir.resolve(RETAINED_AFTER), StandardCopyOption.ATOMIC_MOVE,
-                StandardCopyOption.REPLACE_EXISTING);
-            Files.delete(oldest.file);
         }
     }
 
-    /** Forces appended records to disk. */
-    public synchronized void sync()
+    /** Replaces {@code retained-after}, durably, before any segment it covers is deleted. */
+    private void retainAfter(final long position) throws IOException
     {
+        final Path tmp = dir.resolve(RETAINED_AFTER_TMP);
+        try (FileChannel channel = files.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
+            StandardOpenOption.WRITE))
+        {
+            final ByteBuffer text = ByteBuffer.wrap(Long.toString(position).getBytes(StandardCharsets.US_ASCII));
+            while (text.hasRemaining())
+            {
+                channel.write(text);
+            }
+            channel.force(false);
+        }
+        Files.move(tmp, dir.resolve(RETAINED_AFTER), StandardCopyOption.ATOMIC_MOVE,
+            StandardCopyOption.REPLACE_EXISTING);
+        syncDirectory();
+        retainedAfter = position;
+    }
+
+    /**
+     * Waits until the record at {@code position} is on disk. With {@link Durability#FSYNC} the first waiting thread
+     * forces the log and the others wait for it; one fsync covers every record appended before it started, so a
+     * thread whose record it covers returns without one. With {@link Durability#OS} it returns at once.
+     *
+     * @param position a position appended to this log.
+     * @throws ReplicationLogException when the fsync failed (the log then refuses appends until reopened).
+     * @throws IllegalStateException   when the log was closed before the position was forced.
+     * @throws IllegalArgumentException when the position was never appended.
+     */
+    public void awaitDurable(final long position)
+    {
+        if (Durability.FSYNC == durability)
+        {
+            forceUpTo(position);
+        }
+    }
+
+    /** Forces every record appended so far to disk, whatever the durability. */
+    public void sync()
+    {
+        final long position;
+        synchronized (this)
+        {
+            position = lastPosition;
+        }
+        forceUpTo(position);
+    }
+
+    private void forceUpTo(final long position)
+    {
+        if (durablePosition >= position)
+        {
+            return;
+        }
+        syncLock.lock();
         try
         {
-            if (null != active)
+            while (durablePosition < position)
             {
-                active.force(false);
+                final ReplicationLogException failed = failure;
+                if (null != failed)
+                {
+                    throw new ReplicationLogException("position " + position + " is not durable: " +
+                        failed.getMessage(), failed.getCause());
+                }
+                if (syncing)
+                {
+                    syncDone.awaitUninterruptibly();
+                    continue;
+                }
+                syncing = true;
+                syncLock.unlock();
+                long covered = 0;
+                try
+                {
+                    covered = forceTail(position);
+                }
+                finally
+                {
+                    syncLock.lock();
+                    syncing = false;
+                    if (covered > durablePosition)
+                    {
+                        durablePosition = covered;
+                    }
+                    syncDone.signalAll();
+                }
             }
+        }
+        finally
+        {
+            syncLock.unlock();
+        }
+    }
+
+    /**
+     * Forces the newest segment as it is now, outside the log's lock so appends go on meanwhile.
+     *
+     * @return the last position the force covers, 0 when it was cut short by a concurrent close (try again).
+     */
+    private long forceTail(final long wanted)
+    {
+        final long target;
+        final Segment tail;
+        final FileChannel channel;
+        synchronized (this)
+        {
+            if (closed)
+            {
+                throw new IllegalStateException("replication log " + dir + " is closed");
+            }
+            target = lastPosition;
+            if (target < wanted)
+            {
+                throw new IllegalArgumentException("position " + wanted + " was never appended (the last is " +
+                    target + ")");
+            }
+            if (segments.isEmpty())
+            {
+                return target;
+            }
+            tail = segments.get(segments.size() - 1);
+            try
+            {
+                channel = channelOf(tail);
+            }
+            catch (final IOException ex)
+            {
+                throw fail(syncFailure(tail, target, ex));
+            }
+        }
+        try
+        {
+            channel.force(false);
+            return target;
+        }
+        catch (final ClosedByInterruptException ex)
+        {
+            throw new ReplicationLogException("interrupted while forcing " + tail.file + ": position " + target +
+                " may not be durable yet", ex);
+        }
+        catch (final ClosedChannelException ex)
+        {
+            return tail.sealed ? target : 0;
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException(ex);
+            throw fail(syncFailure(tail, target, ex));
         }
+    }
+
+    private ReplicationLogException syncFailure(final Segment segment, final long target, final IOException ex)
+    {
+        return new ReplicationLogException("fsync of " + segment.file + " failed (" + ex + "): records up to " +
+            "position " + target + " may not be on disk, so the replication log " + dir + " refuses every append " +
+            "until it is closed and opened again (opening re-checks the tail)", ex);
+    }
+
+    private void markDurable(final long position)
+    {
+        syncLock.lock();
+        try
+        {
+            if (position > durablePosition)
+            {
+                durablePosition = position;
+                syncDone.signalAll();
+            }
+        }
+        finally
+        {
+            syncLock.unlock();
+        }
+    }
+
+    /** @return what {@link #awaitDurable(long)} waits for. */
+    public Durability durability()
+    {
+        return durability;
     }
 
     /** @return the last position appended, 0 when empty. */
     public synchronized long lastPosition()
     {
         return lastPosition;
+    }
+
+    /** @return every position up to this one is on disk. */
+    public long durablePosition()
+    {
+        return durablePosition;
     }
 
     /** @return every position after this one is retained. */
@@ -407,7 +965,7 @@ public final class ReplicationLog implements AutoCloseable
         final ByteBuffer header = ByteBuffer.allocate(RECORD_HEADER).order(ByteOrder.LITTLE_ENDIAN);
         for (final Span segment : spans)
         {
-            try (FileChannel channel = FileChannel.open(segment.file(), StandardOpenOption.READ))
+            try (FileChannel channel = files.open(segment.file(), StandardOpenOption.READ))
             {
                 final long size = segment.bytes();
                 long at = segment.start();
@@ -416,45 +974,91 @@ public final class ReplicationLog implements AutoCloseable
                     final Record record = readRecord(channel, at, size, header);
                     if (null == record || !record.valid())
                     {
-                        throw new UncheckedIOException(new IOException(
-                            "corrupt record at byte " + at + " of " + segment.file() + ": replay stopped"));
+                        throw new ReplicationLogException("corrupt record at byte " + at + " of " + segment.file() +
+                            ": replay stopped", new IOException("bad record"));
                     }
-                    if (record.position > fromExclusive)
+                    if (record.position() > fromExclusive)
                     {
-                        consumer.accept(TransactionCodec.decode(new UnsafeBuffer(record.payload), 0,
-                            record.payload.length));
-                        last = record.position;
+                        consumer.accept(TransactionCodec.decode(new UnsafeBuffer(record.bytes()), RECORD_HEADER,
+                            record.length()));
+                        last = record.position();
                     }
-                    at += RECORD_HEADER + record.payload.length;
+                    at += record.bytes().length;
                 }
             }
-            catch (final java.nio.file.NoSuchFileException ex)
+            catch (final NoSuchFileException ex)
             {
                 throw new NotRetainedException(fromExclusive, retainedAfter());
             }
             catch (final IOException ex)
             {
-                throw new UncheckedIOException(ex);
+                throw new ReplicationLogException("cannot replay " + segment.file() + ": " + ex.getMessage(), ex);
             }
         }
         return last;
     }
 
+    /**
+     * Forces what was appended and closes the log. After a failed fsync it only closes: open the log again to
+     * re-check its tail.
+     *
+     * @throws ReplicationLogException when the final fsync fails.
+     */
     @Override
     public synchronized void close()
     {
+        if (closed)
+        {
+            return;
+        }
+        closed = true;
+        final Segment tail = segments.isEmpty() ? null : segments.get(segments.size() - 1);
+        if (null == tail || null == tail.channel)
+        {
+            return;
+        }
         try
         {
-            if (null != active)
+            if (null == failure && tail.channel.isOpen())
             {
-                active.force(false);
-                active.close();
-                active = null;
+                tail.channel.force(false);
+                tail.sealed = true;
+                markDurable(lastPosition);
             }
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException(ex);
+            throw fail(syncFailure(tail, lastPosition, ex));
+        }
+        finally
+        {
+            closeQuietly(tail.channel);
+            tail.channel = null;
+        }
+    }
+
+    private synchronized void closeQuietly()
+    {
+        closed = true;
+        for (final Segment segment : segments)
+        {
+            closeQuietly(segment.channel);
+            segment.channel = null;
+        }
+    }
+
+    private static void closeQuietly(final FileChannel channel)
+    {
+        if (null != channel)
+        {
+            try
+            {
+                channel.close();
+            }
+            catch (final IOException ex)
+            {
+                LOG.log(System.Logger.Level.WARNING, "replication log: closing a segment failed: " + ex);
+            }
         }
     }
 }

@@ -6,9 +6,14 @@ import org.junit.jupiter.api.io.TempDir;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 import java.util.stream.Stream;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -181,5 +186,228 @@ class ReplicationLogTest
     {
         assertThatThrownBy(() -> ReplicationLog.open(dir, 100, 1 << 20, false)).hasMessageContaining("segmentBytes");
         assertThatThrownBy(() -> ReplicationLog.open(dir, 1 << 20, 4096, false)).hasMessageContaining("retentionBytes");
+    }
+
+    private static Path firstSegment(final Path dir) throws IOException
+    {
+        try (Stream<Path> files = Files.list(dir))
+        {
+            return files.filter(p -> p.toString().endsWith(".log")).sorted().findFirst().orElseThrow();
+        }
+    }
+
+    private static String segmentName(final long position)
+    {
+        return String.format("%020d.log", position);
+    }
+
+    /** Appends the transactions; @return the byte offset in the (single) segment where each record starts. */
+    private static long[] appendAll(final Path dir, final List<Transaction> txns) throws IOException
+    {
+        final long[] starts = new long[txns.size()];
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            for (int i = 0; i < txns.size(); i++)
+            {
+                starts[i] = i == 0 ? 0 : Files.size(firstSegment(dir));
+                log.append(txns.get(i));
+            }
+        }
+        return starts;
+    }
+
+    private static void flipByte(final Path file, final long offset) throws IOException
+    {
+        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw"))
+        {
+            raf.seek(offset);
+            final int b = raf.read();
+            raf.seek(offset);
+            raf.write(b ^ 0x10);
+        }
+    }
+
+    @Test
+    void aTornHeaderAtTheTailIsCutOnOpen(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(5, 64, 0, 0).next(20);
+        appendAll(dir, txns);
+        final Path segment = firstSegment(dir);
+        final long size = Files.size(segment);
+        final byte[] header = new byte[10];
+        System.arraycopy(Files.readAllBytes(segment), 0, header, 0, header.length);
+        Files.write(segment, header, StandardOpenOption.APPEND);
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(Files.size(segment)).isEqualTo(size);
+            assertThat(log.lastPosition()).isEqualTo(txns.get(19).position());
+            assertThat(replay(log, 0)).isEqualTo(positions(txns));
+        }
+    }
+
+    @Test
+    void aLastRecordWhoseHeaderWasDamagedIsCutOnOpenThoughItsPayloadIsIntact(@TempDir final Path dir)
+        throws Exception
+    {
+        final List<Transaction> txns = new Workload(6, 64, 0, 0).next(20);
+        final long[] starts = appendAll(dir, txns);
+        final Path segment = firstSegment(dir);
+        flipByte(segment, starts[19] + 8 + 5);
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(Files.size(segment)).isEqualTo(starts[19]);
+            assertThat(log.lastPosition()).isEqualTo(txns.get(18).position());
+            assertThat(replay(log, 0)).isEqualTo(positions(txns.subList(0, 19)));
+            log.append(txns.get(19));
+            assertThat(replay(log, 0)).isEqualTo(positions(txns));
+        }
+    }
+
+    @Test
+    void aDamagedPositionInsideTheLogIsRefusedOnOpen(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(7, 64, 0, 0).next(20);
+        final long[] starts = appendAll(dir, txns);
+        final Path segment = firstSegment(dir);
+        flipByte(segment, starts[4] + 8);
+        assertThatThrownBy(() -> ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+            .hasMessageContaining("corrupt record at byte " + starts[4] + " of " + segment)
+            .hasMessageContaining("refusing to open");
+    }
+
+    @Test
+    void aZeroFilledTailIsCutOnOpen(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(8, 64, 0, 0).next(21);
+        appendAll(dir, txns.subList(0, 20));
+        final Path segment = firstSegment(dir);
+        final long size = Files.size(segment);
+        Files.write(segment, new byte[4096 + 10], StandardOpenOption.APPEND);
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(Files.size(segment)).isEqualTo(size);
+            assertThat(log.lastPosition()).isEqualTo(txns.get(19).position());
+            log.append(txns.get(20));
+        }
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(replay(log, 0)).isEqualTo(positions(txns));
+        }
+    }
+
+    @Test
+    void aRecordCutShortBeforeAZeroFilledRegionIsCutOnOpen(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(9, 64, 0, 0).next(20);
+        final long[] starts = appendAll(dir, txns);
+        final Path segment = firstSegment(dir);
+        try (RandomAccessFile file = new RandomAccessFile(segment.toFile(), "rw"))
+        {
+            file.seek(starts[19] + 30);
+            file.write(new byte[(int)(file.length() - starts[19] - 30)]);
+            file.write(new byte[8192]);
+        }
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(Files.size(segment)).isEqualTo(starts[19]);
+            assertThat(replay(log, 0)).isEqualTo(positions(txns.subList(0, 19)));
+        }
+    }
+
+    @Test
+    void anEmptyNewestSegmentKeepsTheLastPositionOfTheSegmentsBefore(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(10, 64, 0, 0).next(21);
+        appendAll(dir, txns.subList(0, 20));
+        final Path empty = Files.createFile(dir.resolve(segmentName(txns.get(20).position())));
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(log.lastPosition()).isEqualTo(txns.get(19).position());
+            assertThatThrownBy(() -> log.append(new Transaction(1, 1, 0, List.of()))).hasMessageContaining("not above");
+            log.append(txns.get(20));
+        }
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(replay(log, 0)).isEqualTo(positions(txns));
+            assertThat(log.lastPosition()).isEqualTo(txns.get(20).position());
+        }
+        assertThat(empty).as("the empty segment was removed on open").doesNotExist();
+    }
+
+    @Test
+    void aPositionThatDoesNotGrowMakesOpenRefuseNamingTheFileAndTheOffset(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(11, 64, 0, 0).next(10);
+        final List<Transaction> older = List.of(new Transaction(1, 3, 0, txns.get(0).changes()),
+            new Transaction(1, 4, 0, txns.get(1).changes()));
+        appendAll(dir.resolve("older"), older);
+        final byte[] olderRecords = Files.readAllBytes(firstSegment(dir.resolve("older")));
+
+        final Path within = dir.resolve("within");
+        appendAll(within, txns);
+        final Path segment = firstSegment(within);
+        final long size = Files.size(segment);
+        Files.write(segment, olderRecords, StandardOpenOption.APPEND);
+        assertThatThrownBy(() -> ReplicationLog.open(within, 1 << 20, 1 << 30, false))
+            .hasMessageContaining("position 3 at byte " + size + " of " + segment)
+            .hasMessageContaining("does not exceed");
+
+        final Path across = dir.resolve("across");
+        appendAll(across, txns);
+        final Path later = across.resolve(segmentName(txns.get(9).position() + 100));
+        Files.write(later, olderRecords);
+        assertThatThrownBy(() -> ReplicationLog.open(across, 1 << 20, 1 << 30, false))
+            .hasMessageContaining("position 3 at byte 0 of " + later)
+            .hasMessageContaining("does not exceed");
+    }
+
+    @Test
+    void strayFilesInTheDirectoryAreIgnoredWithAWarning(@TempDir final Path dir) throws Exception
+    {
+        final List<Transaction> txns = new Workload(12, 64, 0, 0).next(20);
+        appendAll(dir, txns);
+        final List<Path> strays = List.of(Files.writeString(dir.resolve("notes.txt"), "hello"),
+            Files.writeString(dir.resolve("backup.log"), "not a segment"),
+            Files.writeString(dir.resolve(segmentName(1) + ".bak"), "a copy"),
+            Files.createDirectory(dir.resolve("archive")));
+        final Logger logger = Logger.getLogger(ReplicationLog.class.getName());
+        final List<LogRecord> warnings = new ArrayList<>();
+        final Handler handler = new Handler()
+        {
+            @Override
+            public void publish(final LogRecord record)
+            {
+                if (record.getLevel() == Level.WARNING)
+                {
+                    warnings.add(record);
+                }
+            }
+
+            @Override
+            public void flush()
+            {
+            }
+
+            @Override
+            public void close()
+            {
+            }
+        };
+        logger.addHandler(handler);
+        try (ReplicationLog log = ReplicationLog.open(dir, 1 << 20, 1 << 30, false))
+        {
+            assertThat(replay(log, 0)).isEqualTo(positions(txns));
+            log.append(new Transaction(1, txns.get(19).position() + 1, 0, List.of()));
+        }
+        finally
+        {
+            logger.removeHandler(handler);
+        }
+        for (final Path stray : strays)
+        {
+            assertThat(stray).exists();
+            assertThat(warnings).as("a warning names %s", stray)
+                .anySatisfy(w -> assertThat(w.getMessage()).contains(stray.toString()));
+        }
     }
 }
