@@ -559,6 +559,19 @@ public final class Publisher implements AutoCloseable
     }
 
     /**
+     * Waits until the log holds every transaction up to {@code position} on disk: at once with
+     * {@link Durability#OS}; with {@link Durability#FSYNC}, threads that published in turn and then wait share
+     * fsyncs (group commit). {@link #publish} itself does not wait, so the engine's commit threads can publish one
+     * at a time in commit order and wait together.
+     *
+     * @param position a published position.
+     */
+    public void awaitDurable(final long position)
+    {
+        log.awaitDurable(position);
+    }
+
+    /**
      * Forces the log to disk.
      *
      * @return a position every transaction up to which is on disk now.

@@ -212,8 +212,7 @@ class MembershipStateMachineTest
         assertThat(machine.claimPrimary(1, 11, 100)).isEqualTo(Outcome.PROMOTED);
 
         assertThat(machine.epoch()).isEqualTo(before + 1);
-        assertThat(machine.current().primary()).isEqualTo(1);
-        assertThat(machine.current().primaryEpoch()).isEqualTo(1);
+        assertPrimary(1, 1);
         assertThat(machine.claimPrimary(1, 11, 200)).as("claiming again changes nothing").isEqualTo(Outcome.PROMOTED);
         assertThat(machine.epoch()).isEqualTo(before + 1);
     }
@@ -227,16 +226,13 @@ class MembershipStateMachineTest
 
         assertThat(machine.claimPrimary(2, 22, 200)).isEqualTo(Outcome.REFUSED);
 
-        assertThat(machine.current().primary()).isEqualTo(1);
-        assertThat(machine.current().primaryEpoch()).isEqualTo(1);
+        assertPrimary(1, 1);
     }
 
     @Test
     void onceThePrimaryIsDeclaredDeadAnotherNodeTakesTheNextPrimaryEpochAndOnlyOne()
     {
-        machine.join(1, 11, 0);
-        machine.join(2, 22, 0);
-        machine.join(3, 33, 0);
+        joinAll(0);
         machine.claimPrimary(1, 11, 0);
         for (long t = 500; t < LEASE + MARGIN + 600; t += 500)
         {
@@ -248,8 +244,7 @@ class MembershipStateMachineTest
 
         assertThat(machine.claimPrimary(2, 22, LEASE + MARGIN + 700)).isEqualTo(Outcome.PROMOTED);
         assertThat(machine.claimPrimary(3, 33, LEASE + MARGIN + 701)).isEqualTo(Outcome.REFUSED);
-        assertThat(machine.current().primary()).isEqualTo(2);
-        assertThat(machine.current().primaryEpoch()).isEqualTo(2);
+        assertPrimary(2, 2);
 
         assertThat(machine.join(1, 12, LEASE + MARGIN + 800)).isEqualTo(Outcome.JOINED);
         assertThat(machine.claimPrimary(1, 12, LEASE + MARGIN + 900)).as("the old primary, back")
@@ -386,6 +381,12 @@ class MembershipStateMachineTest
         assertThat(machine.suspect(1, 11, 2, 22, 100)).isFalse();
         assertThat(machine.suspect(1, 19, 3, 33, 100)).isFalse();
         assertThat(machine.suspect(1, 11, 3, 33, 100)).isTrue();
+    }
+
+    private void assertPrimary(final int node, final long epoch)
+    {
+        assertThat(machine.current().primary()).isEqualTo(node);
+        assertThat(machine.current().primaryEpoch()).isEqualTo(epoch);
     }
 
     private void joinAll(final long nowMs)
