@@ -56,6 +56,7 @@ class H2SourceKillTest
         final List<Process> processes = new ArrayList<>();
         int recoveredRuns = 0;
         long committedInAll = 0;
+        List<String> last = List.of();
         try (ClusterNode node = ClusterNode.start(ClusterConfig.load(nodes.file(2)));
              H2Apply apply = new H2Apply(replica, 5);
              ParallelApplier applier = new ParallelApplier(apply, 4, true, 256, 100_000, apply.watermark());
@@ -63,11 +64,13 @@ class H2SourceKillTest
         {
             for (int run = 0; run <= KILLS; run++)
             {
+                final List<String> previous = last;
                 final Path go = dir.resolve("go-" + run);
                 final List<String> out = new CopyOnWriteArrayList<>();
                 final Process process = JvmProcess.start(H2SourceProcess.class, "256m", List.of(
                     nodes.file(1).toString(), source, dir.resolve("log").toString(), go.toString(), "" + run), out);
                 processes.add(process);
+                last = out;
                 LocalCluster.await(() -> out.stream().anyMatch(l -> l.startsWith("RECOVERED ")),
                     Duration.ofSeconds(60), "run " + run + ": the source to recover: " + JvmProcess.tail(out));
                 final String[] recovered = out.stream().filter(l -> l.startsWith("RECOVERED ")).findFirst()
@@ -78,9 +81,15 @@ class H2SourceKillTest
                     recoveredRuns++;
                 }
                 assertThat(applier.awaitWatermark(position, 60_000))
-                    .as("run %d: the replica applies up to %d; failure %s", run, position, applier.failure()).isTrue();
-                assertThat(hash(replica)).as("run %d: the replica equals the source row by row", run)
-                    .isEqualTo(recovered[2]);
+                    .as("run %d: the replica applies up to %d; failure %s; the source's recovery: %s; the run " +
+                        "before: %s", run, position, applier.failure(), story(out), story(previous))
+                    .isTrue();
+                final List<String> sourceRows = out.stream().filter(l -> l.startsWith("ROW "))
+                    .map(l -> l.substring(4)).toList();
+                assertThat(rows(replica)).as("run %d: the replica equals the source row by row; the source's " +
+                    "recovery: %s; the run before: %s", run, story(out), story(previous))
+                    .containsExactlyElementsOf(sourceRows);
+                assertThat(hash(replica)).isEqualTo(recovered[2]);
                 if (run == KILLS)
                 {
                     break;
@@ -101,6 +110,34 @@ class H2SourceKillTest
         assertThat(committedInAll).as("the writers committed between the kills").isGreaterThan(KILLS * 10L);
         System.out.println("H2SourceKillTest: " + KILLS + " kills, about " + committedInAll + " commits, " +
             recoveredRuns + " restarts re-published transactions the log lacked");
+    }
+
+    /** @return a process's lines but its rows and counters, and its last counters, for failure messages. */
+    private static List<String> story(final List<String> lines)
+    {
+        final List<String> story = new ArrayList<>(lines.stream().filter(l -> !l.startsWith("ROW ") &&
+            !l.startsWith("COMMITS ") && !l.startsWith("PUBLISHED ")).toList());
+        lines.stream().filter(l -> l.startsWith("PUBLISHED ")).reduce((a, b) -> b).ifPresent(story::add);
+        return story.subList(Math.max(0, story.size() - 15), story.size());
+    }
+
+    /**
+     * @param url a database with table {@code KV}.
+     * @return its rows in key order, as {@code id,v,writer}.
+     */
+    static List<String> rows(final String url) throws SQLException
+    {
+        final List<String> rows = new ArrayList<>();
+        try (Connection c = DriverManager.getConnection(url);
+             Statement s = c.createStatement();
+             ResultSet rs = s.executeQuery("SELECT ID, V, WRITER FROM " + H2SourceProcess.TABLE + " ORDER BY ID"))
+        {
+            while (rs.next())
+            {
+                rows.add(rs.getLong(1) + "," + rs.getLong(2) + "," + rs.getString(3));
+            }
+        }
+        return rows;
     }
 
     /**

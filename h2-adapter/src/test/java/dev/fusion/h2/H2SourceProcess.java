@@ -54,6 +54,10 @@ public final class H2SourceProcess
             {
                 capture.capture(c, TABLE);
             }
+            for (final String row : H2SourceKillTest.rows(url))
+            {
+                System.out.println("ROW " + row);
+            }
             System.out.println("RECOVERED " + capture.position() + " " + H2SourceKillTest.hash(url));
             System.out.flush();
             while (!Files.exists(go))
