@@ -349,7 +349,9 @@ public final class ReferenceEngine implements BufferCache, AutoCloseable
             staleInstalls.incrementAndGet();
             dev.fusion.grd.GrdTrace.freeze(block); // keeps the timeline up to this moment for the test to print
             LOG.log(System.Logger.Level.ERROR, "node " + nodeId + ": installing version " + image.version() +
-                " of page " + ResourceId.block(block) + " but version " + newest + " was committed", new Throwable());
+                " of page " + ResourceId.block(block) + " but version " + newest + " was committed" +
+                (dev.fusion.grd.GrdTrace.ENABLED ? "; its timeline:\n" + dev.fusion.grd.GrdTrace.dump(block) : ""),
+                new Throwable());
         }
         clock.accumulateAndGet(image.version(), Math::max);
         undo.record(ResourceId.block(block), image.version(), image.bytes());

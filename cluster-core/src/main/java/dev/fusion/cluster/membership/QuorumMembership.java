@@ -18,7 +18,9 @@ import java.util.function.LongSupplier;
  * Owned by the transport agent: membership as the quorum committed it. The lease agent hands over each committed
  * view, in epoch order; this node installs them in that order from the first that has its own incarnation alive
  * (its join), and admits frames only from the incarnations alive in the view it installed last, stamped with an
- * epoch no older than the view in which that incarnation joined. Once the quorum has declared this node's own
+ * epoch no older than the view in which that incarnation joined, nor than the view in which this node's own
+ * incarnation joined: a frame stamped before that was sent to this node's previous incarnation (Aeron delivers
+ * what a peer sent before a partition once it heals, and a node that rejoins in-process keeps its subscriptions). Once the quorum has declared this node's own
  * incarnation dead it installs nothing more: everything it held is stale, and it waits to be closed (or to rejoin
  * as a new incarnation).
  * <p>
@@ -141,8 +143,9 @@ public final class QuorumMembership implements Membership, PeerSilence
     @Override
     public int onFrame(final int peerId, final int incarnation, final int epoch, final long nowNs)
     {
-        if (null == current || !current.isAlive(peerId, incarnation) ||
-            Integer.toUnsignedLong(epoch) < current.sinceEpoch(peerId))
+        final long sentAt = Integer.toUnsignedLong(epoch);
+        if (null == current || !current.isAlive(peerId, incarnation) || sentAt < current.sinceEpoch(peerId) ||
+            sentAt < current.sinceEpoch(self))
         {
             return FENCED;
         }
