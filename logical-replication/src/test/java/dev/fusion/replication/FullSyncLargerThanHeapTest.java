@@ -37,8 +37,16 @@ class FullSyncLargerThanHeapTest
                     "" + SEED), pubOut));
             all.add(JvmProcess.start(FullSyncProcess.class, "64m", List.of("sub", nodes.file(2).toString(), "1"),
                 subOut));
-            LocalCluster.await(() -> subOut.stream().anyMatch(l -> l.startsWith("LOADED ")), Duration.ofSeconds(240),
-                "the full sync: subscriber " + JvmProcess.tail(subOut) + ", publisher " + JvmProcess.tail(pubOut));
+            try
+            {
+                LocalCluster.await(() -> subOut.stream().anyMatch(l -> l.startsWith("LOADED ")),
+                    Duration.ofSeconds(240), "the full sync");
+            }
+            catch (final AssertionError ex)
+            {
+                throw new AssertionError(ex.getMessage() + ": subscriber " + JvmProcess.tail(subOut) + ", publisher " +
+                    JvmProcess.tail(pubOut), ex);
+            }
         }
         finally
         {
