@@ -243,7 +243,7 @@ public final class Publisher implements AutoCloseable
             {
                 LOG.log(System.Logger.Level.WARNING, "bad FULL_SYNC from node " + source + ": " + length + " bytes");
             }
-            else if (snapshotting.add(source))
+            else if (running && snapshotting.add(source))
             {
                 snapshotThread.execute(() -> sendSnapshot(source, window));
             }
@@ -258,7 +258,7 @@ public final class Publisher implements AutoCloseable
             final long id = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
             final int from = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
             final int to = buffer.getInt(offset + 12, ByteOrder.LITTLE_ENDIAN);
-            if (from >= 0 && from < to)
+            if (running && from >= 0 && from < to)
             {
                 snapshotThread.execute(() -> sendChunks(source, id, from, to));
             }

@@ -62,6 +62,8 @@ public final class Subscriber implements AutoCloseable
     private Path chunkPath;
     private final java.util.BitSet chunksHave = new java.util.BitSet();
     private long chunksId;
+    /** The transfer last given up: its late chunks must not start it again. */
+    private long abandonedId;
     private long chunksPosition;
     private int chunksCount;
     private int chunksMissing;
@@ -586,6 +588,7 @@ public final class Subscriber implements AutoCloseable
                     LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": snapshot " + chunksId +
                         " stalled with " + chunksMissing + " of " + chunksCount + " chunks missing: asking for a new " +
                         "full sync");
+                    abandonedId = chunksId;
                     discardTransfer();
                     fullSyncAsked = false;
                 }
@@ -618,8 +621,8 @@ public final class Subscriber implements AutoCloseable
         int from = chunksHave.nextClearBit(0);
         while (budget > 0 && from < chunksAsked)
         {
-            final int to = Math.min(Math.min(chunksAsked, from + budget), chunksHave.nextSetBit(from) < 0 ?
-                chunksAsked : chunksHave.nextSetBit(from));
+            final int nextHeld = chunksHave.nextSetBit(from);
+            final int to = Math.min(Math.min(chunksAsked, from + budget), nextHeld < 0 ? chunksAsked : nextHeld);
             requestChunks(from, to);
             budget -= to - from;
             from = chunksHave.nextClearBit(to);
@@ -688,6 +691,10 @@ public final class Subscriber implements AutoCloseable
         }
         if (!transferring || id != chunksId)
         {
+            if (id == abandonedId)
+            {
+                return;
+            }
             startTransfer(id, position, count);
         }
         lastChunkNs = now;
