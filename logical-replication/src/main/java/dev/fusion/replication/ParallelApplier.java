@@ -229,6 +229,10 @@ public final class ParallelApplier implements AutoCloseable
         {
             lastSubmitted = position;
             watermark.set(position);
+            synchronized (progress)
+            {
+                progress.notifyAll();
+            }
         }
     }
 

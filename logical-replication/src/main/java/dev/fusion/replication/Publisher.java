@@ -52,14 +52,21 @@ public final class Publisher implements AutoCloseable
     private final SnapshotSource snapshots;
     private final Map<Long, Snapshot> snapshotFiles = new ConcurrentHashMap<>();
     private final java.util.concurrent.ExecutorService snapshotThread;
-    private final java.util.concurrent.atomic.AtomicInteger corruptChunks = new java.util.concurrent.atomic.AtomicInteger();
+    /** Subscribers whose snapshot is being taken: a repeated FULL_SYNC meanwhile is not a new request. */
+    private final Set<Integer> snapshotting = ConcurrentHashMap.newKeySet();
+    /** One chunk message (snapshot thread only). */
+    private final UnsafeBuffer chunk = new UnsafeBuffer(new byte[StreamMessages.CHUNK_HEADER + StreamMessages.CHUNK_BYTES]);
+    private final java.nio.ByteBuffer chunkData = java.nio.ByteBuffer.wrap(chunk.byteArray());
+    private final java.util.zip.CRC32 chunkCrc = new java.util.zip.CRC32();
     private final java.util.concurrent.atomic.AtomicLong largeTransactions = new java.util.concurrent.atomic.AtomicLong();
     private volatile long tailFloor;
     private volatile boolean running = true;
 
-    /** A snapshot taken for a full sync: its file and the position it reflects. */
-    /** A snapshot file kept for chunk resends until its subscriber has loaded it (or asks for another). */
-    private record Snapshot(java.nio.file.Path file, long position, int subscriber)
+    /**
+     * A snapshot file kept for chunk requests until its subscriber has loaded it (or asks for another): the position
+     * it reflects, its size and its chunk count.
+     */
+    private record Snapshot(java.nio.file.Path file, long position, int subscriber, long size, int count)
     {
     }
 
@@ -229,51 +236,79 @@ public final class Publisher implements AutoCloseable
             }
         });
         node.registerHandler(StreamMessages.FULL_SYNC, (source, type, buffer, offset, length) ->
-            snapshotThread.execute(() -> sendSnapshot(source)));
+        {
+            final int window = length == StreamMessages.FULL_SYNC_LENGTH ?
+                buffer.getInt(offset, ByteOrder.LITTLE_ENDIAN) : 0;
+            if (window < 1)
+            {
+                LOG.log(System.Logger.Level.WARNING, "bad FULL_SYNC from node " + source + ": " + length + " bytes");
+            }
+            else if (running && snapshotting.add(source))
+            {
+                snapshotThread.execute(() -> sendSnapshot(source, window));
+            }
+        });
         node.registerHandler(StreamMessages.RESEND, (source, type, buffer, offset, length) ->
         {
-            if (length == 12)
+            if (length != StreamMessages.RESEND_LENGTH)
             {
-                final long id = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
-                final int index = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
-                snapshotThread.execute(() -> resendChunk(source, id, index));
+                LOG.log(System.Logger.Level.WARNING, "bad RESEND from node " + source + ": " + length + " bytes");
+                return;
+            }
+            final long id = buffer.getLong(offset, ByteOrder.LITTLE_ENDIAN);
+            final int from = buffer.getInt(offset + 8, ByteOrder.LITTLE_ENDIAN);
+            final int to = buffer.getInt(offset + 12, ByteOrder.LITTLE_ENDIAN);
+            if (running && from >= 0 && from < to)
+            {
+                snapshotThread.execute(() -> sendChunks(source, id, from, to));
             }
         });
         sender.start();
     }
 
-    /** Takes a snapshot into a file and streams it in CRC-checked chunks. Runs on the snapshot thread. */
-    private void sendSnapshot(final int subscriber)
+    /**
+     * Takes a snapshot into a file and sends its first window of CRC-checked chunks; the subscriber asks for the
+     * rest as it takes them (and again for any that never arrived). Runs on the snapshot thread.
+     */
+    private void sendSnapshot(final int subscriber, final int window)
     {
-        if (null == snapshots)
-        {
-            LOG.log(System.Logger.Level.ERROR, "node " + subscriber + " asked for a full sync, but this publisher " +
-                "has no SnapshotSource");
-            return;
-        }
-        dropSnapshots(subscriber, Long.MAX_VALUE); // asked again: the chunks of an older one are not wanted
         try
         {
+            if (null == snapshots)
+            {
+                LOG.log(System.Logger.Level.ERROR, "node " + subscriber + " asked for a full sync, but this " +
+                    "publisher has no SnapshotSource");
+                return;
+            }
+            dropSnapshots(subscriber, Long.MAX_VALUE); // asked again: the chunks of an older one are not wanted
             final java.nio.file.Path file = java.nio.file.Files.createTempFile("fusion-snapshot-", ".bin");
             final long position;
             try (java.io.OutputStream out = new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file)))
             {
                 position = snapshots.write(out);
             }
-            final long id = System.nanoTime();
-            snapshotFiles.put(id, new Snapshot(file, position, subscriber));
             final long size = java.nio.file.Files.size(file);
-            final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
-            LOG.log(System.Logger.Level.INFO, "full sync of node " + subscriber + ": snapshot at position " +
-                position + ", " + size + " bytes in " + count + " chunks");
-            for (int index = 0; index < count; index++)
+            final long chunks = Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
+            if (chunks > Integer.MAX_VALUE)
             {
-                sendChunk(subscriber, id, index, count, position, file);
+                java.nio.file.Files.deleteIfExists(file);
+                throw new java.io.IOException("a snapshot of " + size + " bytes needs more than " + Integer.MAX_VALUE +
+                    " chunks");
             }
+            final long id = System.nanoTime();
+            final Snapshot snapshot = new Snapshot(file, position, subscriber, size, (int)chunks);
+            snapshotFiles.put(id, snapshot);
+            LOG.log(System.Logger.Level.INFO, "full sync of node " + subscriber + ": snapshot at position " +
+                position + ", " + size + " bytes in " + chunks + " chunks");
+            sendChunks(subscriber, id, snapshot, 0, Math.min(window, snapshot.count()));
         }
         catch (final java.io.IOException | RuntimeException ex)
         {
             LOG.log(System.Logger.Level.ERROR, "full sync of node " + subscriber + " failed", ex);
+        }
+        finally
+        {
+            snapshotting.remove(subscriber);
         }
     }
 
@@ -305,54 +340,55 @@ public final class Publisher implements AutoCloseable
         return snapshotFiles.size();
     }
 
-    private void resendChunk(final int subscriber, final long id, final int index)
+    /** On the snapshot thread: sends the chunks a subscriber asked for, if the snapshot is still kept. */
+    private void sendChunks(final int subscriber, final long id, final int from, final int to)
     {
         final Snapshot snapshot = snapshotFiles.get(id);
-        if (null == snapshot)
+        if (null == snapshot || snapshot.subscriber() != subscriber)
         {
-            return;
+            return; // replaced by a newer one: the subscriber gives up on this one and asks for a full sync again
         }
         try
         {
-            final long size = java.nio.file.Files.size(snapshot.file());
-            final int count = (int)Math.max(1, (size + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES);
-            sendChunk(subscriber, id, index, count, snapshot.position(), snapshot.file());
+            sendChunks(subscriber, id, snapshot, from, Math.min(to, snapshot.count()));
         }
         catch (final java.io.IOException ex)
         {
-            LOG.log(System.Logger.Level.ERROR, "resend of snapshot chunk " + index + " failed", ex);
+            LOG.log(System.Logger.Level.ERROR, "sending chunks " + from + ".." + (to - 1) + " of snapshot " + id +
+                " to node " + subscriber + " failed", ex);
         }
     }
 
-    private void sendChunk(final int subscriber, final long id, final int index, final int count, final long position,
-        final java.nio.file.Path file) throws java.io.IOException
+    private void sendChunks(final int subscriber, final long id, final Snapshot snapshot, final int from,
+        final int to) throws java.io.IOException
     {
-        final byte[] data;
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(file))
+        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(snapshot.file()))
         {
-            final long at = (long)index * StreamMessages.CHUNK_BYTES;
-            final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(
-                (int)Math.min(StreamMessages.CHUNK_BYTES, Math.max(0, channel.size() - at)));
-            channel.read(bytes, at);
-            data = bytes.array();
-        }
-        final java.util.zip.CRC32 crc = new java.util.zip.CRC32();
-        crc.update(data);
-        final UnsafeBuffer chunk = new UnsafeBuffer(new byte[StreamMessages.CHUNK_HEADER + data.length]);
-        chunk.putLong(0, id, ByteOrder.LITTLE_ENDIAN);
-        chunk.putInt(8, index, ByteOrder.LITTLE_ENDIAN);
-        chunk.putInt(12, count, ByteOrder.LITTLE_ENDIAN);
-        chunk.putLong(16, position, ByteOrder.LITTLE_ENDIAN);
-        chunk.putInt(24, (int)crc.getValue() ^ (corruptChunks.getAndUpdate(n -> Math.max(0, n - 1)) > 0 ? 1 : 0),
-            ByteOrder.LITTLE_ENDIAN);
-        chunk.putBytes(StreamMessages.CHUNK_HEADER, data);
-        while (running && !node.send(subscriber, StreamMessages.CHUNK, Priority.NORMAL, chunk, 0, chunk.capacity()))
-        {
-            if (!node.view().contains(subscriber))
+            for (int index = from; index < to; index++)
             {
-                return;
+                final long at = (long)index * StreamMessages.CHUNK_BYTES;
+                final int size = (int)Math.min(StreamMessages.CHUNK_BYTES, snapshot.size() - at);
+                final java.nio.ByteBuffer data = chunkData;
+                data.limit(StreamMessages.CHUNK_HEADER + size).position(StreamMessages.CHUNK_HEADER);
+                while (data.hasRemaining())
+                {
+                    if (channel.read(data, at + data.position() - StreamMessages.CHUNK_HEADER) < 0)
+                    {
+                        throw new java.io.EOFException("snapshot file " + snapshot.file() + " ends before " +
+                            snapshot.size() + " bytes");
+                    }
+                }
+                StreamMessages.putChunkHeader(chunk, chunkCrc, id, snapshot.position(), index, snapshot.count(), size);
+                while (!node.send(subscriber, StreamMessages.CHUNK, Priority.NORMAL, chunk, 0,
+                    StreamMessages.CHUNK_HEADER + size))
+                {
+                    if (!running || !node.view().contains(subscriber))
+                    {
+                        return; // the subscriber asks again for what it lacks
+                    }
+                    LockSupport.parkNanos(100_000);
+                }
             }
-            LockSupport.parkNanos(100_000);
         }
     }
 
@@ -401,12 +437,6 @@ public final class Publisher implements AutoCloseable
             throw new IllegalStateException("interrupted while node " + node.nodeId() + " claimed the primary role",
                 ex);
         }
-    }
-
-    /** Test seam: the next {@code n} chunks go out with a wrong CRC, so the subscriber must ask again. */
-    void corruptNextChunks(final int n)
-    {
-        corruptChunks.set(n);
     }
 
     /**

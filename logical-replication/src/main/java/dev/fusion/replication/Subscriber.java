@@ -30,6 +30,21 @@ public final class Subscriber implements AutoCloseable
     private static final long MAX_TRANSACTION_BYTES = 1L << 30;
     /** Default size above which a transaction arriving in parts is spilled to a file instead of the heap. */
     public static final long DEFAULT_SPILL_THRESHOLD = 64L << 20;
+    /** Default largest snapshot a full sync accepts: it bounds the chunk count a chunk header may announce. */
+    public static final long DEFAULT_MAX_SNAPSHOT_BYTES = 1L << 40;
+    /** A snapshot transfer that received nothing for this long asks again for the chunks it lacks. */
+    private static final long CHUNK_QUIET_NS = TimeUnit.MILLISECONDS.toNanos(250);
+    /** Quiet intervals in a row after which a transfer is given up and a new full sync asked for. */
+    private static final int CHUNK_QUIET_ROUNDS = 20;
+    /** Chunks asked for and not yet received, at most (each one message in the receive queue). */
+    private static final int MAX_CHUNK_WINDOW = 64;
+    private static final long FULL_SYNC_RETRY_MIN_NS = TimeUnit.SECONDS.toNanos(5);
+    private static final long FULL_SYNC_RETRY_MAX_NS = TimeUnit.SECONDS.toNanos(60);
+    private static final long RESTART_MIN_NS = TimeUnit.MILLISECONDS.toNanos(100);
+    private static final long RESTART_MAX_NS = TimeUnit.SECONDS.toNanos(10);
+    /** A receiver that ran this long before it failed restarts after the shortest back-off again. */
+    private static final long RESTART_RESET_NS = TimeUnit.SECONDS.toNanos(60);
+    private static final long BAD_CHUNK_LOG_NS = TimeUnit.SECONDS.toNanos(1);
 
     private final ClusterNode node;
     private volatile int publisher;
@@ -42,10 +57,32 @@ public final class Subscriber implements AutoCloseable
     private final BlockingQueue<Incoming> queue;
     private final int queueCapacity;
     private final SnapshotSink snapshots;
-    private byte[][] chunks;
+    // the snapshot transfer (receiver thread only): chunks go to a file as they arrive
+    private java.nio.channels.FileChannel chunkFile;
+    private Path chunkPath;
+    private final java.util.BitSet chunksHave = new java.util.BitSet();
     private long chunksId;
+    /** The transfer last given up: its late chunks must not start it again. */
+    private long abandonedId;
+    private long chunksPosition;
+    private int chunksCount;
     private int chunksMissing;
+    /** Chunks 0..chunksAsked-1 were asked for (the first window by FULL_SYNC, the rest by RESEND). */
+    private int chunksAsked;
+    private long lastChunkNs;
+    private int quietRounds;
+    private final int chunkWindow;
+    private final java.util.zip.CRC32 chunkCrc = new java.util.zip.CRC32();
+    private final UnsafeBuffer chunkRequest = new UnsafeBuffer(new byte[StreamMessages.RESEND_LENGTH]);
+    private volatile boolean transferring;
+    private volatile long maxSnapshotBytes = DEFAULT_MAX_SNAPSHOT_BYTES;
+    private boolean fullSyncAsked;
     private long fullSyncRequestedNs;
+    private long fullSyncRetryNs = FULL_SYNC_RETRY_MIN_NS;
+    private long lastBadChunkLogNs;
+    private long badChunksLogged;
+    private final AtomicLong receiverFailures = new AtomicLong();
+    private volatile Throwable lastReceiverFailure;
     private final Thread receiver;
     private final AtomicLong gaps = new AtomicLong();
     private final AtomicLong dropped = new AtomicLong();
@@ -223,6 +260,7 @@ public final class Subscriber implements AutoCloseable
         this.applier = applier;
         this.queue = new ArrayBlockingQueue<>(queueSize);
         this.queueCapacity = queueSize;
+        this.chunkWindow = Math.max(1, Math.min(MAX_CHUNK_WINDOW, queueSize / 2));
         this.lastReceived = applier.watermark();
         final dev.fusion.cluster.MessageHandler enqueue = (source, type, buffer, offset, length) ->
         {
@@ -356,7 +394,58 @@ public final class Subscriber implements AutoCloseable
         receiver.start();
     }
 
+    /**
+     * Runs the receiver; a failure is counted, kept for {@link #lastReceiverFailure()} and logged, and the receiver
+     * starts again after a back-off (100 ms doubling to 10 s; reset once it ran a minute), resubscribing from what it
+     * has and dropping a snapshot transfer in progress.
+     */
     private void receive()
+    {
+        long backoffNs = RESTART_MIN_NS;
+        try
+        {
+            while (running)
+            {
+                final long startedNs = System.nanoTime();
+                try
+                {
+                    receiveUntilFailure();
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                catch (final RuntimeException | java.io.IOException ex)
+                {
+                    if (System.nanoTime() - startedNs > RESTART_RESET_NS)
+                    {
+                        backoffNs = RESTART_MIN_NS;
+                    }
+                    final long failures = receiverFailures.incrementAndGet();
+                    lastReceiverFailure = ex;
+                    LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": replication receiver failed (" +
+                        failures + " failures so far); it restarts in " + TimeUnit.NANOSECONDS.toMillis(backoffNs) +
+                        " ms", ex);
+                    discardTransfer();
+                    fullSyncAsked = false;
+                    resubscribe = true;
+                    final long until = System.nanoTime() + backoffNs;
+                    while (running && System.nanoTime() - until < 0)
+                    {
+                        java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
+                    }
+                    backoffNs = Math.min(RESTART_MAX_NS, backoffNs * 2);
+                }
+            }
+        }
+        finally
+        {
+            discardTransfer();
+        }
+    }
+
+    private void receiveUntilFailure() throws InterruptedException, java.io.IOException
     {
         final UnsafeBuffer view = new UnsafeBuffer(new byte[0]);
         final UnsafeBuffer control = new UnsafeBuffer(new byte[24]);
@@ -366,203 +455,355 @@ public final class Subscriber implements AutoCloseable
         long lastSubscribe = 0;
         long lastDataNs = 0;
         long idleResubscribeNs = RESUBSCRIBE_MIN_NS;
-        try
+        while (running)
         {
-            while (running)
+            final long now = System.nanoTime();
+            // resubscribe on a gap, when the publisher rejoins, or when nothing came for a while (a lost
+            // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up, nor
+            // because the applier kept this thread busy while data kept arriving (a resubscription drops
+            // what is queued and in flight)
+            if (!fullSyncNeeded && (resubscribe ||
+                (now - lastSubscribe > idleResubscribeNs && queue.isEmpty() &&
+                    now - Math.max(lastDataNs, lastArrivalNs) > idleResubscribeNs)))
             {
-                final long now = System.nanoTime();
-                // resubscribe on a gap, when the publisher rejoins, or when nothing came for a while (a lost
-                // SUBSCRIBE or a publisher that restarted unnoticed); never merely because we are caught up, nor
-                // because the applier kept this thread busy while data kept arriving (a resubscription drops
-                // what is queued and in flight)
-                if (!fullSyncNeeded && (resubscribe ||
-                    (now - lastSubscribe > idleResubscribeNs && queue.isEmpty() &&
-                        now - Math.max(lastDataNs, lastArrivalNs) > idleResubscribeNs)))
-                {
-                    // while nothing comes, ask less and less often (100 ms doubling to 5 s); data resets it
-                    idleResubscribeNs = resubscribe ? RESUBSCRIBE_MIN_NS :
-                        Math.min(RESUBSCRIBE_MAX_NS, idleResubscribeNs * 2);
-                    resubscribe = false;
-                    lastSubscribe = now;
-                    queue.clear();
-                    receivedCount = 0;
-                    ackedCount = 0;
-                    control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
-                    control.putInt(8, queueCapacity, ByteOrder.LITTLE_ENDIAN);
-                    control.putLong(12, epoch, ByteOrder.LITTLE_ENDIAN);
-                    node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 20);
-                }
-                if (now - nextAck >= 0 || receivedCount - ackedCount >= queueCapacity / 4)
-                {
-                    nextAck = now + ACK_INTERVAL_NS;
-                    dropApplied();
-                    control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
-                    control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
-                    control.putLong(16, receivedCount, ByteOrder.LITTLE_ENDIAN);
-                    if (node.send(publisher, StreamMessages.ACK, Priority.HIGH, control, 0, 24))
-                    {
-                        ackedCount = receivedCount;
-                    }
-                }
-                if (fullSyncNeeded && null != snapshots && now - fullSyncRequestedNs > TimeUnit.SECONDS.toNanos(5))
-                {
-                    fullSyncRequestedNs = now;
-                    node.send(publisher, StreamMessages.FULL_SYNC, Priority.HIGH, control, 0, 0);
-                }
-                final Incoming incoming = queue.poll(10, TimeUnit.MILLISECONDS);
-                if (null != incoming)
-                {
-                    lastHeardMs = System.currentTimeMillis();
-                }
-                if (null == incoming)
-                {
-                    continue;
-                }
-                if (incoming.type() == StreamMessages.CHUNK)
-                {
-                    onChunk(incoming.bytes(), control);
-                    continue;
-                }
-                lastDataNs = now;
-                idleResubscribeNs = RESUBSCRIBE_MIN_NS;
-                receivedCount++;
-                final byte[] bytes = incoming.bytes();
-                final boolean spilled = null != incoming.spilled();
-                // a spilled transaction keeps its own view: its changes are decoded from it as they are applied
-                final UnsafeBuffer source = spilled ? new UnsafeBuffer(incoming.spilled()) : view;
-                if (!spilled)
-                {
-                    view.wrap(bytes);
-                }
-                final int messageLength = spilled ? source.capacity() : bytes.length;
-                final long previous;
-                final long txnEpoch;
-                final Transaction txn;
-                try
-                {
-                    if (messageLength < 16)
-                    {
-                        throw new MalformedTransactionException(0, "shorter than the epoch and previous-position fields");
-                    }
-                    txnEpoch = source.getLong(0, ByteOrder.LITTLE_ENDIAN);
-                    previous = source.getLong(8, ByteOrder.LITTLE_ENDIAN);
-                    txn = spilled ? TransactionCodec.decodeLazily(source, 16, messageLength - 16) :
-                        TransactionCodec.decode(source, 16, messageLength - 16);
-                }
-                catch (final MalformedTransactionException ex)
-                {
-                    // counted and logged; asking again from what we have heals a corrupted or forged message
-                    malformed.incrementAndGet();
-                    resubscribe = true;
-                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": dropped a malformed " +
-                        "transaction from the publisher: " + ex.getMessage());
-                    continue;
-                }
-                if (txnEpoch < epoch)
-                {
-                    // a publisher that was replaced by a promotion: its stream is fenced
-                    fencedMessages.incrementAndGet();
-                    continue;
-                }
-                epoch = txnEpoch;
-                if (txn.position() <= lastReceived || fullSyncNeeded)
-                {
-                    continue;
-                }
-                if (previous != lastReceived)
-                {
-                    gaps.incrementAndGet();
-                    resubscribe = true;
-                    continue;
-                }
-                final long nowMs = System.currentTimeMillis();
-                pending.add(new long[]{txn.position(), txn.commitTimeMs(), messageLength, nowMs});
-                receivedBytes.addAndGet(messageLength);
-                lastReceivedCommitMs = txn.commitTimeMs();
-                lastReceivedAtMs = nowMs;
-                applier.submit(txn);
-                lastReceived = txn.position();
+                // while nothing comes, ask less and less often (100 ms doubling to 5 s); data resets it
+                idleResubscribeNs = resubscribe ? RESUBSCRIBE_MIN_NS :
+                    Math.min(RESUBSCRIBE_MAX_NS, idleResubscribeNs * 2);
+                resubscribe = false;
+                lastSubscribe = now;
+                queue.clear();
+                receivedCount = 0;
+                ackedCount = 0;
+                control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
+                control.putInt(8, queueCapacity, ByteOrder.LITTLE_ENDIAN);
+                control.putLong(12, epoch, ByteOrder.LITTLE_ENDIAN);
+                node.send(publisher, StreamMessages.SUBSCRIBE, Priority.HIGH, control, 0, 20);
             }
-        }
-        catch (final InterruptedException ex)
-        {
-            Thread.currentThread().interrupt();
-        }
-        catch (final RuntimeException ex)
-        {
-            LOG.log(System.Logger.Level.ERROR, "node " + node.nodeId() + ": replication receiver stopped", ex);
+            if (now - nextAck >= 0 || receivedCount - ackedCount >= queueCapacity / 4)
+            {
+                nextAck = now + ACK_INTERVAL_NS;
+                dropApplied();
+                control.putLong(0, lastReceived, ByteOrder.LITTLE_ENDIAN);
+                control.putLong(8, applier.watermark(), ByteOrder.LITTLE_ENDIAN);
+                control.putLong(16, receivedCount, ByteOrder.LITTLE_ENDIAN);
+                if (node.send(publisher, StreamMessages.ACK, Priority.HIGH, control, 0, 24))
+                {
+                    ackedCount = receivedCount;
+                }
+            }
+            if (fullSyncNeeded && null != snapshots)
+            {
+                askForChunks(now, control);
+            }
+            final Incoming incoming = queue.poll(10, TimeUnit.MILLISECONDS);
+            if (null != incoming)
+            {
+                lastHeardMs = System.currentTimeMillis();
+            }
+            if (null == incoming)
+            {
+                continue;
+            }
+            if (incoming.type() == StreamMessages.CHUNK)
+            {
+                onChunk(incoming.bytes(), now);
+                continue;
+            }
+            lastDataNs = now;
+            idleResubscribeNs = RESUBSCRIBE_MIN_NS;
+            receivedCount++;
+            final byte[] bytes = incoming.bytes();
+            final boolean spilled = null != incoming.spilled();
+            // a spilled transaction keeps its own view: its changes are decoded from it as they are applied
+            final UnsafeBuffer source = spilled ? new UnsafeBuffer(incoming.spilled()) : view;
+            if (!spilled)
+            {
+                view.wrap(bytes);
+            }
+            final int messageLength = spilled ? source.capacity() : bytes.length;
+            final long previous;
+            final long txnEpoch;
+            final Transaction txn;
+            try
+            {
+                if (messageLength < 16)
+                {
+                    throw new MalformedTransactionException(0, "shorter than the epoch and previous-position fields");
+                }
+                txnEpoch = source.getLong(0, ByteOrder.LITTLE_ENDIAN);
+                previous = source.getLong(8, ByteOrder.LITTLE_ENDIAN);
+                txn = spilled ? TransactionCodec.decodeLazily(source, 16, messageLength - 16) :
+                    TransactionCodec.decode(source, 16, messageLength - 16);
+            }
+            catch (final MalformedTransactionException ex)
+            {
+                // counted and logged; asking again from what we have heals a corrupted or forged message
+                malformed.incrementAndGet();
+                resubscribe = true;
+                LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": dropped a malformed " +
+                    "transaction from the publisher: " + ex.getMessage());
+                continue;
+            }
+            if (txnEpoch < epoch)
+            {
+                // a publisher that was replaced by a promotion: its stream is fenced
+                fencedMessages.incrementAndGet();
+                continue;
+            }
+            epoch = txnEpoch;
+            if (txn.position() <= lastReceived || fullSyncNeeded)
+            {
+                continue;
+            }
+            if (previous != lastReceived)
+            {
+                gaps.incrementAndGet();
+                resubscribe = true;
+                continue;
+            }
+            final long nowMs = System.currentTimeMillis();
+            pending.add(new long[]{txn.position(), txn.commitTimeMs(), messageLength, nowMs});
+            receivedBytes.addAndGet(messageLength);
+            lastReceivedCommitMs = txn.commitTimeMs();
+            lastReceivedAtMs = nowMs;
+            applier.submit(txn);
+            lastReceived = txn.position();
         }
     }
 
-    /** Collects CRC-checked chunks; a bad one is asked for again; a complete snapshot is loaded. */
-    private void onChunk(final byte[] bytes, final UnsafeBuffer control) throws InterruptedException
+    /**
+     * During a full sync: asks for the snapshot when no transfer runs (again only after a back-off of 5 s doubling
+     * to 60 s, never while chunks arrive), and when a transfer has received nothing for a quiet interval, asks again
+     * for the chunks it lacks; after {@link #CHUNK_QUIET_ROUNDS} quiet intervals in a row it gives the transfer up.
+     */
+    private void askForChunks(final long now, final UnsafeBuffer control)
     {
-        if (!fullSyncNeeded || null == snapshots || bytes.length < StreamMessages.CHUNK_HEADER)
+        if (transferring)
         {
+            if (now - lastChunkNs > CHUNK_QUIET_NS)
+            {
+                lastChunkNs = now;
+                if (++quietRounds > CHUNK_QUIET_ROUNDS)
+                {
+                    LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": snapshot " + chunksId +
+                        " stalled with " + chunksMissing + " of " + chunksCount + " chunks missing: asking for a new " +
+                        "full sync");
+                    abandonedId = chunksId;
+                    discardTransfer();
+                    fullSyncAsked = false;
+                }
+                else
+                {
+                    askAgainForMissing();
+                }
+            }
+        }
+        else if (!fullSyncAsked || now - fullSyncRequestedNs > fullSyncRetryNs)
+        {
+            if (fullSyncAsked)
+            {
+                fullSyncRetryNs = Math.min(FULL_SYNC_RETRY_MAX_NS, fullSyncRetryNs * 2);
+            }
+            control.putInt(0, chunkWindow, ByteOrder.LITTLE_ENDIAN);
+            if (node.send(publisher, StreamMessages.FULL_SYNC, Priority.HIGH, control, 0,
+                StreamMessages.FULL_SYNC_LENGTH))
+            {
+                fullSyncAsked = true;
+                fullSyncRequestedNs = now;
+            }
+        }
+    }
+
+    /** Asks for up to a window of the chunks asked for earlier that never arrived, in runs. */
+    private void askAgainForMissing()
+    {
+        int budget = chunkWindow;
+        int from = chunksHave.nextClearBit(0);
+        while (budget > 0 && from < chunksAsked)
+        {
+            final int nextHeld = chunksHave.nextSetBit(from);
+            final int to = Math.min(Math.min(chunksAsked, from + budget), nextHeld < 0 ? chunksAsked : nextHeld);
+            requestChunks(from, to);
+            budget -= to - from;
+            from = chunksHave.nextClearBit(to);
+        }
+    }
+
+    private void requestChunks(final int from, final int to)
+    {
+        chunkRequest.putLong(0, chunksId, ByteOrder.LITTLE_ENDIAN);
+        chunkRequest.putInt(8, from, ByteOrder.LITTLE_ENDIAN);
+        chunkRequest.putInt(12, to, ByteOrder.LITTLE_ENDIAN);
+        node.send(publisher, StreamMessages.RESEND, Priority.HIGH, chunkRequest, 0, StreamMessages.RESEND_LENGTH);
+    }
+
+    /**
+     * Checks a chunk (its header fields bounded and, with its data, under the CRC), writes it to the transfer's file
+     * at its place, asks for the next window as the current one fills, and loads the snapshot once complete. A chunk
+     * that fails a check is dropped and counted: the transfer asks for it again once it goes quiet.
+     */
+    private void onChunk(final byte[] bytes, final long now) throws InterruptedException, java.io.IOException
+    {
+        if (!fullSyncNeeded || null == snapshots)
+        {
+            return;
+        }
+        if (bytes.length < StreamMessages.CHUNK_HEADER)
+        {
+            badChunk("shorter than its header: " + bytes.length + " bytes", now);
             return;
         }
         final UnsafeBuffer chunk = new UnsafeBuffer(bytes);
         final long id = chunk.getLong(0, ByteOrder.LITTLE_ENDIAN);
-        final int index = chunk.getInt(8, ByteOrder.LITTLE_ENDIAN);
-        final int count = chunk.getInt(12, ByteOrder.LITTLE_ENDIAN);
-        final long position = chunk.getLong(16, ByteOrder.LITTLE_ENDIAN);
-        final int crc = chunk.getInt(24, ByteOrder.LITTLE_ENDIAN);
-        if (count <= 0 || index < 0 || index >= count)
+        final long position = chunk.getLong(8, ByteOrder.LITTLE_ENDIAN);
+        final int index = chunk.getInt(16, ByteOrder.LITTLE_ENDIAN);
+        final int count = chunk.getInt(20, ByteOrder.LITTLE_ENDIAN);
+        final int size = chunk.getInt(24, ByteOrder.LITTLE_ENDIAN);
+        final int crc = chunk.getInt(StreamMessages.CHUNK_CHECKED_HEADER, ByteOrder.LITTLE_ENDIAN);
+        final long maxCount = (maxSnapshotBytes + StreamMessages.CHUNK_BYTES - 1) / StreamMessages.CHUNK_BYTES;
+        if (size < 0 || size > StreamMessages.CHUNK_BYTES || size != bytes.length - StreamMessages.CHUNK_HEADER)
+        {
+            badChunk("size " + size + " in a " + bytes.length + "-byte message (accepted: 0.." +
+                StreamMessages.CHUNK_BYTES + ", the data's length)", now);
+            return;
+        }
+        if (count < 1 || count > maxCount)
+        {
+            badChunk("count " + count + " (accepted: 1.." + maxCount + ", from the largest snapshot accepted, " +
+                maxSnapshotBytes + " bytes)", now);
+            return;
+        }
+        if (index < 0 || index >= count || (index < count - 1 && size != StreamMessages.CHUNK_BYTES))
+        {
+            badChunk("index " + index + " of " + count + " with " + size + " bytes", now);
+            return;
+        }
+        if (StreamMessages.chunkCrc(bytes, chunkCrc, size) != crc)
+        {
+            badChunk("CRC mismatch (chunk " + index + " of " + count + " as its header says)", now);
+            return;
+        }
+        if (transferring && id == chunksId && (count != chunksCount || position != chunksPosition))
+        {
+            badChunk("count " + count + " and position " + position + " differ from the transfer's " +
+                chunksCount + " and " + chunksPosition, now);
+            return;
+        }
+        if (!transferring || id != chunksId)
+        {
+            if (id == abandonedId)
+            {
+                return;
+            }
+            startTransfer(id, position, count);
+        }
+        lastChunkNs = now;
+        quietRounds = 0;
+        if (chunksHave.get(index))
         {
             return;
         }
-        if (null == chunks || id != chunksId)
+        final java.nio.ByteBuffer data = java.nio.ByteBuffer.wrap(bytes, StreamMessages.CHUNK_HEADER, size);
+        final long at = (long)index * StreamMessages.CHUNK_BYTES;
+        while (data.hasRemaining())
         {
-            chunks = new byte[count][];
-            chunksId = id;
-            chunksMissing = count;
+            chunkFile.write(data, at + data.position() - StreamMessages.CHUNK_HEADER);
         }
-        final java.util.zip.CRC32 check = new java.util.zip.CRC32();
-        check.update(bytes, StreamMessages.CHUNK_HEADER, bytes.length - StreamMessages.CHUNK_HEADER);
-        if ((int)check.getValue() != crc)
-        {
-            badChunks.incrementAndGet();
-            final UnsafeBuffer resend = new UnsafeBuffer(new byte[12]);
-            resend.putLong(0, id, ByteOrder.LITTLE_ENDIAN);
-            resend.putInt(8, index, ByteOrder.LITTLE_ENDIAN);
-            node.send(publisher, StreamMessages.RESEND, Priority.HIGH, resend, 0, 12);
-            return;
-        }
-        if (null == chunks[index])
-        {
-            chunks[index] = java.util.Arrays.copyOfRange(bytes, StreamMessages.CHUNK_HEADER, bytes.length);
-            chunksMissing--;
-        }
+        chunksHave.set(index);
+        chunksMissing--;
         if (chunksMissing > 0)
         {
+            final int inFlight = chunksAsked - (chunksCount - chunksMissing);
+            if (chunksAsked < chunksCount && inFlight <= chunkWindow / 2)
+            {
+                final int to = (int)Math.min(chunksCount, (long)chunksAsked + chunkWindow - Math.max(0, inFlight));
+                requestChunks(chunksAsked, to);
+                chunksAsked = to;
+            }
             return;
         }
+        loadSnapshot();
+    }
+
+    private void startTransfer(final long id, final long position, final int count) throws java.io.IOException
+    {
+        discardTransfer();
+        chunkPath = java.nio.file.Files.createTempFile(spillDirectory, "fusion-snapshot-" + node.nodeId() + "-",
+            ".part");
+        chunkPath.toFile().deleteOnExit();
+        chunkFile = java.nio.channels.FileChannel.open(chunkPath, java.nio.file.StandardOpenOption.WRITE,
+            java.nio.file.StandardOpenOption.READ);
+        chunksId = id;
+        chunksPosition = position;
+        chunksCount = count;
+        chunksMissing = count;
+        chunksAsked = Math.min(count, chunkWindow); // the publisher sends the first window unasked
+        chunksHave.clear();
+        quietRounds = 0;
+        fullSyncRetryNs = FULL_SYNC_RETRY_MIN_NS;
+        transferring = true;
+        LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": receiving snapshot " + id + " at position " +
+            position + " in " + count + " chunks into " + chunkPath);
+    }
+
+    /** Loads a complete transfer from its file once what was received before it is applied. */
+    private void loadSnapshot() throws InterruptedException, java.io.IOException
+    {
         while (applier.watermark() != lastReceived && null == applier.failure())
         {
             Thread.sleep(1);
         }
-        final java.io.ByteArrayOutputStream all = new java.io.ByteArrayOutputStream();
-        for (final byte[] part : chunks)
+        final long position = chunksPosition;
+        try (java.io.InputStream in = new java.io.BufferedInputStream(java.nio.file.Files.newInputStream(chunkPath),
+            64 << 10))
         {
-            all.writeBytes(part);
+            snapshots.load(in, position);
         }
-        try
-        {
-            snapshots.load(new java.io.ByteArrayInputStream(all.toByteArray()), position);
-        }
-        catch (final java.io.IOException ex)
-        {
-            throw new java.io.UncheckedIOException("loading the snapshot failed", ex);
-        }
+        discardTransfer();
         applier.resetTo(position);
         lastReceived = position;
         // the state is now the publisher's history: resubscribe as one of its epoch
         epoch = Math.max(epoch, snapshotEpoch);
-        chunks = null;
         fullSyncNeeded = false;
+        fullSyncAsked = false;
         fullSyncs.incrementAndGet();
         resubscribe = true;
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
+    }
+
+    /** Closes and deletes the transfer's file, if any (receiver thread). */
+    private void discardTransfer()
+    {
+        transferring = false;
+        if (null == chunkFile)
+        {
+            return;
+        }
+        try
+        {
+            chunkFile.close();
+            java.nio.file.Files.deleteIfExists(chunkPath);
+        }
+        catch (final java.io.IOException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": snapshot file " + chunkPath +
+                " not deleted: " + ex);
+        }
+        chunkFile = null;
+        chunksHave.clear();
+    }
+
+    /** Counts a dropped chunk and logs it, at most once a second (with how many were not logged). */
+    private void badChunk(final String reason, final long now)
+    {
+        final long bad = badChunks.incrementAndGet();
+        if (0 == badChunksLogged || now - lastBadChunkLogNs > BAD_CHUNK_LOG_NS)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": dropped a snapshot chunk: " + reason +
+                " (" + (bad - badChunksLogged - 1) + " more dropped since the last report)");
+            lastBadChunkLogNs = now;
+            badChunksLogged = bad;
+        }
     }
 
     /** @return the publisher's node id. */
@@ -622,7 +863,7 @@ public final class Subscriber implements AutoCloseable
     /** @return whether a full sync is needed or running. */
     public boolean syncing()
     {
-        return fullSyncNeeded || null != chunks;
+        return fullSyncNeeded || transferring;
     }
 
     /**
@@ -693,10 +934,43 @@ public final class Subscriber implements AutoCloseable
         return fullSyncs.get();
     }
 
-    /** @return snapshot chunks that failed their CRC and were asked for again. */
+    /**
+     * @return snapshot chunks dropped because a header field was out of bounds or the CRC over header and data did
+     * not match (each is asked for again when the transfer goes quiet).
+     */
     public long badChunks()
     {
         return badChunks.get();
+    }
+
+    /** @return times the receiver thread failed and was restarted (see {@link #lastReceiverFailure()}). */
+    public long receiverFailures()
+    {
+        return receiverFailures.get();
+    }
+
+    /** @return the last failure of the receiver thread, or null when it never failed. */
+    public Throwable lastReceiverFailure()
+    {
+        return lastReceiverFailure;
+    }
+
+    /**
+     * Bounds the snapshot a full sync accepts: a chunk announcing more chunks than this size needs is dropped.
+     *
+     * @param bytes the largest snapshot, 32 KiB .. 64 TiB (default 1 TiB).
+     * @return this subscriber.
+     */
+    public Subscriber maxSnapshotBytes(final long bytes)
+    {
+        final long max = (long)StreamMessages.CHUNK_BYTES * Integer.MAX_VALUE;
+        if (bytes < StreamMessages.CHUNK_BYTES || bytes > max)
+        {
+            throw new IllegalArgumentException("invalid largest snapshot: " + bytes + " bytes (accepted: " +
+                StreamMessages.CHUNK_BYTES + ".." + max + ")");
+        }
+        this.maxSnapshotBytes = bytes;
+        return this;
     }
 
     /** @return the last position received and handed to the applier. */

@@ -349,13 +349,33 @@ class ReplicationStreamTest
                 }
                 publisher.publish(t);
             }
-            publisher.corruptNextChunks(2);
+            // the first two chunks are taken off the wire and go in again with a flipped data byte
+            final java.util.concurrent.ConcurrentLinkedQueue<byte[]> taken = new java.util.concurrent.ConcurrentLinkedQueue<>();
+            final java.util.concurrent.atomic.AtomicInteger chunks = new java.util.concurrent.atomic.AtomicInteger();
+            cluster.node(2).receiveFilter((from, type, buffer, offset, length) ->
+            {
+                if (type != StreamMessages.CHUNK || chunks.getAndIncrement() >= 2)
+                {
+                    return true;
+                }
+                final byte[] copy = new byte[length];
+                buffer.getBytes(offset, copy);
+                copy[length - 1]++;
+                taken.add(copy);
+                return false;
+            });
             try (ParallelApplier applier = new ParallelApplier(replica, 4, true, 64, 100_000, 0);
                  Subscriber subscriber = new Subscriber(cluster.node(2), 1, applier, 1024,
                      (in, position) -> replica.loadSnapshot(in)))
             {
+                LocalCluster.await(() -> taken.size() == 2, Duration.ofSeconds(30), "the first chunks");
+                for (final byte[] corrupt : taken)
+                {
+                    cluster.node(1).send(2, StreamMessages.CHUNK, dev.fusion.cluster.Priority.NORMAL,
+                        new org.agrona.concurrent.UnsafeBuffer(corrupt), 0, corrupt.length);
+                }
                 LocalCluster.await(() -> subscriber.fullSyncs() == 1, Duration.ofSeconds(30), "the full sync");
-                assertThat(subscriber.badChunks()).as("corrupted chunks were caught and asked for again")
+                assertThat(subscriber.badChunks()).as("corrupted chunks were caught, and the lost ones asked for again")
                     .isGreaterThanOrEqualTo(2);
                 for (final Transaction t : txns.subList(3000, 4000))
                 {

@@ -290,6 +290,7 @@ public final class MonitorHttpServer implements AutoCloseable
                 .field("malformed", s.malformed())
                 .field("fullSyncs", s.fullSyncs())
                 .field("badChunks", s.badChunks())
+                .field("receiverFailures", s.receiverFailures())
                 .field("largeTransactions", s.largeTransactions())
                 .field("activeWorkers", s.applier().activeWorkers())
                 .field("workers", s.applier().workers())
