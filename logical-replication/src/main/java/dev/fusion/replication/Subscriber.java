@@ -177,16 +177,7 @@ public final class Subscriber implements AutoCloseable
     {
         if (null != spill)
         {
-            try
-            {
-                spill.close();
-                java.nio.file.Files.deleteIfExists(spillFile);
-            }
-            catch (final java.io.IOException ex)
-            {
-                LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": spill file " + spillFile +
-                    " not deleted: " + ex);
-            }
+            closeAndDelete(spill, spillFile, "spill file");
             spill = null;
         }
     }
@@ -771,6 +762,20 @@ public final class Subscriber implements AutoCloseable
         LOG.log(System.Logger.Level.INFO, "node " + node.nodeId() + ": full sync loaded at position " + position);
     }
 
+    private void closeAndDelete(final java.nio.channels.FileChannel channel, final Path file, final String what)
+    {
+        try
+        {
+            channel.close();
+            java.nio.file.Files.deleteIfExists(file);
+        }
+        catch (final java.io.IOException ex)
+        {
+            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": " + what + " " + file +
+                " not deleted: " + ex);
+        }
+    }
+
     /** Closes and deletes the transfer's file, if any (receiver thread). */
     private void discardTransfer()
     {
@@ -779,16 +784,7 @@ public final class Subscriber implements AutoCloseable
         {
             return;
         }
-        try
-        {
-            chunkFile.close();
-            java.nio.file.Files.deleteIfExists(chunkPath);
-        }
-        catch (final java.io.IOException ex)
-        {
-            LOG.log(System.Logger.Level.WARNING, "node " + node.nodeId() + ": snapshot file " + chunkPath +
-                " not deleted: " + ex);
-        }
+        closeAndDelete(chunkFile, chunkPath, "snapshot file");
         chunkFile = null;
         chunksHave.clear();
     }

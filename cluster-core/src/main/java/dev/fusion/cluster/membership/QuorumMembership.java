@@ -42,6 +42,8 @@ public final class QuorumMembership implements Membership, PeerSilence
     private final AtomicIntegerArray liveIncarnations;
     private final AtomicLongArray heardNs;
     private CommittedView current;
+    /** The epoch of the view in which this incarnation joined (transport agent only). */
+    private long ownJoinEpoch;
     private MembershipView view;
     private volatile boolean installed;
     /** The incarnation the quorum declared dead (0: none): this node is evicted while it is the current one. */
@@ -144,8 +146,8 @@ public final class QuorumMembership implements Membership, PeerSilence
     public int onFrame(final int peerId, final int incarnation, final int epoch, final long nowNs)
     {
         final long sentAt = Integer.toUnsignedLong(epoch);
-        if (null == current || !current.isAlive(peerId, incarnation) || sentAt < current.sinceEpoch(peerId) ||
-            sentAt < current.sinceEpoch(self))
+        if (null == current || sentAt < ownJoinEpoch || !current.isAlive(peerId, incarnation) ||
+            sentAt < current.sinceEpoch(peerId))
         {
             return FENCED;
         }
@@ -212,6 +214,7 @@ public final class QuorumMembership implements Membership, PeerSilence
                     }
                 }
                 current = next;
+                ownJoinEpoch = next.sinceEpoch(self);
                 installed = true;
                 view = next.toMembershipView(self);
                 onChange.accept(view);
